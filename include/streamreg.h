@@ -1,0 +1,479 @@
+/*
+ * streamreg: a shared-memory registry of live streaming sessions.
+ *
+ * Several processes (the workers of a pre-fork server, a reaper daemon, a
+ * monitor) share per-channel state through one fixed-layout table in a POSIX
+ * shared memory segment.  Every function may be called concurrently from many
+ * threads in many processes, and a process killed at any instant never wedges
+ * the registry nor leaves client counts wrong: see docs/design.md.
+ *
+ * Conventions: every function that can fail returns 0 (or a non-negative
+ * value where documented) on success and a negative error code on failure:
+ * either a negated errno value (-EINVAL, -ENOENT, ...) or one of the SR_E*
+ * codes below.  sr_strerror() explains any of them and sr_errdetail() gives
+ * the calling thread's detailed message for its last failure.
+ */
+#ifndef STREAMREG_H
+#define STREAMREG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uuid/uuid.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SR_BUILDING_LIBRARY)
+#define SR_API __attribute__((visibility("default")))
+#else
+#define SR_API
+#endif
+
+/** Library version, also the version of this header. */
+#define SR_VERSION_MAJOR 1
+/** Minor version: new functions, same segment layout. */
+#define SR_VERSION_MINOR 0
+/** Version of the shared segment layout; attaching refuses any other. */
+#define SR_LAYOUT_VERSION 1
+
+/* ---- Limits (string lengths exclude the terminating NUL) ---------------- */
+
+/** Longest registry name: 1..64 characters from [A-Za-z0-9_-]. */
+#define SR_NAME_MAX 64
+/** Longest output directory or segment path stored in a session. */
+#define SR_PATH_MAX 255
+/** Longest error message stored in a session. */
+#define SR_ERROR_MAX 255
+/** Quality variants a session can hold. */
+#define SR_MAX_QUALITIES 8
+/** Longest quality level name, such as "720p". */
+#define SR_LEVEL_MAX 15
+/** Longest codec name, such as "h264". */
+#define SR_CODEC_MAX 15
+/** Longest per-variant segment or playlist path. */
+#define SR_VARIANT_PATH_MAX 127
+/** Length of a UUID in its canonical text form, without the NUL. */
+#define SR_UUID_STR_LEN 36
+/** Largest session capacity a registry can be created with. */
+#define SR_CAPACITY_MAX (1u << 24)
+/** Largest process table a registry can be created with. */
+#define SR_PROCS_MAX 4096
+/** Largest per-process lease table a registry can be created with. */
+#define SR_LEASES_MAX 65536
+
+/* ---- Error codes ---------------------------------------------------------- */
+
+/**
+ * Library-specific error codes, returned negated (e.g. -SR_EFULL).  They lie
+ * above every errno value so a caller can tell the two kinds apart; the
+ * functions also return plain negated errno values such as -EINVAL (bad
+ * argument), -ENOENT (no such session or registry), -EEXIST (already there),
+ * -ENAMETOOLONG (string over its documented maximum), -EROFS (the handle is
+ * read-only), -ETIMEDOUT (the registry lock was held too long by a live
+ * process), -EACCES/-EPERM (permissions, owner), -ENOMEM.
+ */
+enum sr_error {
+	SR_EBASE = 4096,  /**< First library code; not an error itself. */
+	SR_EBADMAGIC,     /**< The segment is not a streamreg registry. */
+	SR_EVERSION,      /**< The segment has another layout version. */
+	SR_ELAYOUT,       /**< Same version, other struct layout (ABI). */
+	SR_ETRUNCATED,    /**< The segment is shorter than its header says. */
+	SR_ECORRUPT,      /**< The header or a record fails its checks. */
+	SR_EFULL,         /**< The session table is full: raise --capacity. */
+	SR_EPROCFULL,     /**< The process table is full: raise --max-procs. */
+	SR_ELEASEFULL,    /**< This process's lease table is full. */
+	SR_EBADTRANS,     /**< The state machine forbids this transition. */
+	SR_ESTATE,        /**< The session is not in the expected state. */
+	SR_ENOCLIENT,     /**< Removing a client this process does not hold. */
+	SR_EBUSY,         /**< A record kept changing; retry later. */
+	SR_EOWNER,        /**< The segment belongs to another user. */
+	SR_ELAST          /**< One past the last code; not an error itself. */
+};
+
+/**
+ * Describe an error code returned by any sr_ function (negative or
+ * positive).  Never returns NULL; the string is static.
+ */
+SR_API const char *sr_strerror(int err);
+
+/**
+ * Detail of the calling thread's most recent failure, naming the values
+ * involved (for example "session table full: capacity 1024 in use").  Empty
+ * string when the last call succeeded or set no detail.  Valid until the
+ * thread's next sr_ call.
+ */
+SR_API const char *sr_errdetail(void);
+
+/* ---- Session states --------------------------------------------------------- */
+
+/** The state of a channel's transcoder. */
+typedef enum sr_state {
+	SR_STATE_IDLE = 0,  /**< No transcoder; may be started. */
+	SR_STATE_STARTING,  /**< Start requested or in progress. */
+	SR_STATE_ACTIVE,    /**< Transcoder running and producing output. */
+	SR_STATE_STOPPING,  /**< Being stopped and cleaned up. */
+	SR_STATE_FAILED,    /**< Transcoder failed; see the last error. */
+	SR_STATE_COUNT      /**< Number of states; not a state. */
+} sr_state;
+
+/** Lower-case name of a state ("idle", ...), or "invalid". */
+SR_API const char *sr_state_name(sr_state s);
+
+/**
+ * Parse a state name (case-insensitive).  Returns 0 and sets *out, or
+ * -EINVAL for an unknown name.
+ */
+SR_API int sr_state_parse(const char *name, sr_state *out);
+
+/**
+ * Whether the state machine allows from -> to.  Allowed: idle->starting;
+ * starting->active|failed|stopping; active->stopping|failed;
+ * stopping->idle|failed; failed->starting|stopping|idle.
+ */
+SR_API bool sr_can_transition(sr_state from, sr_state to);
+
+/* ---- Registry lifecycle ------------------------------------------------------ */
+
+/** Opaque handle on an attached registry. */
+typedef struct sr_registry sr_registry;
+
+/** Options for sr_registry_create(); start from sr_create_options_init(). */
+typedef struct sr_create_options {
+	uint32_t capacity;        /**< Sessions the table holds (default 1024). */
+	uint32_t max_procs;       /**< Processes attached read-write at once (default 128). */
+	uint32_t leases_per_proc; /**< Channels one process can count viewers on (default 1024). */
+	mode_t mode;              /**< Permission bits of the segment (default 0600). */
+} sr_create_options;
+
+/** Fill *opt with the defaults. */
+SR_API void sr_create_options_init(sr_create_options *opt);
+
+/**
+ * Create a new registry named name (shm object "/name") with O_EXCL and
+ * attach it read-write.  Fails with -EEXIST if it exists, -EINVAL for a bad
+ * name or option, -ENOMEM/-ENOSPC if the segment cannot be sized.
+ */
+SR_API int sr_registry_create(const char *name, const sr_create_options *opt, sr_registry **out);
+
+/** Attach flags for sr_registry_attach(). */
+enum sr_attach_flags {
+	SR_ATTACH_READONLY = 1u << 0,  /**< Map PROT_READ; writes return -EROFS. */
+	SR_ATTACH_ANY_OWNER = 1u << 1, /**< Accept a segment owned by another uid. */
+};
+
+/**
+ * Attach an existing registry.  The header is validated against the file
+ * (magic, layout version and fingerprint, checksum, geometry, size) and a
+ * mismatch is refused with SR_EBADMAGIC, SR_EVERSION, SR_ELAYOUT,
+ * SR_ETRUNCATED or SR_ECORRUPT.  A read-write attach refuses a segment owned
+ * by another user (SR_EOWNER) unless SR_ATTACH_ANY_OWNER is given; a
+ * read-only attach accepts any owner, since readers survive any bytes.
+ * A read-write attach also reclaims what dead processes left behind.
+ */
+SR_API int sr_registry_attach(const char *name, unsigned flags, sr_registry **out);
+
+/**
+ * Detach.  A read-write handle's client leases are released first, so the
+ * viewers it counted disappear.  Accepts NULL.  Do not use reg afterwards.
+ */
+SR_API void sr_registry_close(sr_registry *reg);
+
+/** Remove the shm object name; attached handles keep working until closed. */
+SR_API int sr_registry_unlink(const char *name);
+
+/** Check a registry name: 0 if valid, -EINVAL or -ENAMETOOLONG otherwise. */
+SR_API int sr_name_valid(const char *name);
+
+/** Whether the handle is read-only. */
+SR_API bool sr_registry_readonly(const sr_registry *reg);
+
+/** What one recovery pass found and repaired. */
+typedef struct sr_recovery_report {
+	uint32_t procs_checked;   /**< Attached process slots looked at. */
+	uint32_t procs_reclaimed; /**< Slots of dead processes freed. */
+	uint64_t leases_released; /**< Client counts those processes held. */
+	uint32_t lock_repaired;   /**< 1 if the writer lock had a dead owner. */
+	uint32_t records_repaired;/**< Half-written records restored. */
+} sr_recovery_report;
+
+/**
+ * Reclaim what dead processes left behind: the slots and client leases of
+ * processes that no longer exist (checked by pid and start time, so a reused
+ * pid is not mistaken for the old process), and the writer lock and
+ * half-written record of a writer that died inside a call.  Cheap when
+ * nothing is dead; the reaper calls it on every scan.  rep may be NULL.
+ */
+SR_API int sr_registry_recover(sr_registry *reg, sr_recovery_report *rep);
+
+/** Registry-wide figures, read without locks. */
+typedef struct sr_registry_stats {
+	uint32_t capacity;          /**< Session slots. */
+	uint32_t sessions;          /**< Slots in use. */
+	uint32_t by_state[SR_STATE_COUNT]; /**< Sessions per state. */
+	uint32_t max_procs;         /**< Process table size. */
+	uint32_t procs_attached;    /**< Live read-write attachments. */
+	uint32_t leases_per_proc;   /**< Lease table size per process. */
+	uint64_t clients;           /**< Sum of all client counts. */
+	uint64_t procs_reclaimed;   /**< Dead processes reclaimed, ever. */
+	uint64_t leases_reclaimed;  /**< Client counts released from dead processes, ever. */
+	uint64_t locks_repaired;    /**< Writer locks taken over from dead owners, ever. */
+	uint64_t segment_size;      /**< Bytes of the shm segment. */
+	uint64_t slot_bytes;        /**< Bytes per session slot, index included. */
+	int64_t created_wall_ns;    /**< Creation time, CLOCK_REALTIME. */
+	uint64_t age_ms;            /**< Time since creation. */
+	pid_t creator_pid;          /**< Process that created it. */
+	uint64_t birth_id;          /**< Random id chosen at creation. */
+} sr_registry_stats;
+
+/** Fill *st. */
+SR_API int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st);
+
+/**
+ * Whether the registry this handle attached is still the one under its
+ * name: 0 if so, 1 if the name was unlinked or now holds another registry
+ * (a monitor then reattaches), negative on error.
+ */
+SR_API int sr_registry_replaced(sr_registry *reg);
+
+/**
+ * Block until a session is asked to start (a transition into `starting`)
+ * or timeout_ms passes.  *seen carries the doorbell value between calls:
+ * initialise it with sr_registry_doorbell().  Returns 1 if rung, 0 on
+ * timeout.  Lets the reaper react within microseconds without polling.
+ */
+SR_API int sr_registry_wait(sr_registry *reg, uint32_t *seen, int timeout_ms);
+
+/** Current doorbell value, for sr_registry_wait(). */
+SR_API uint32_t sr_registry_doorbell(sr_registry *reg);
+
+/**
+ * Check every live record's invariants (state valid, strings terminated,
+ * index consistent, counters in range).  Returns the number of bad records
+ * (0 when all is well) or a negative error.  Read-only handles may call it.
+ */
+SR_API int sr_registry_verify(sr_registry *reg);
+
+/* ---- Sessions -------------------------------------------------------------- */
+
+/** One HLS quality variant produced for a channel. */
+typedef struct sr_quality {
+	char level[SR_LEVEL_MAX + 1];                 /**< e.g. "720p" */
+	uint32_t bitrate_kbps;                        /**< Video bitrate. */
+	uint32_t width;                               /**< Pixels. */
+	uint32_t height;                              /**< Pixels. */
+	char codec[SR_CODEC_MAX + 1];                 /**< e.g. "h264" */
+	char segment_path[SR_VARIANT_PATH_MAX + 1];   /**< Segment pattern. */
+	char playlist_path[SR_VARIANT_PATH_MAX + 1];  /**< Variant playlist. */
+} sr_quality;
+
+/** A consistent copy of one session, as returned by sr_session_snapshot(). */
+typedef struct sr_session_info {
+	uuid_t channel_id;          /**< Key. */
+	sr_state state;             /**< Current state. */
+	uint32_t slot;              /**< Table slot. */
+	uint32_t generation;        /**< Changes whenever the slot is reused. */
+	uint32_t clients;           /**< Viewers counted by live processes. */
+	uint64_t created_mono_ns;   /**< CLOCK_MONOTONIC_COARSE at insert. */
+	uint64_t started_mono_ns;   /**< At the last move to active, or 0. */
+	uint64_t last_access_mono_ns; /**< At the last touch or client change. */
+	uint64_t idle_ms;           /**< Now minus last access. */
+	int64_t created_wall_ns;    /**< CLOCK_REALTIME at insert. */
+	int64_t started_wall_ns;    /**< CLOCK_REALTIME at the last move to active, or 0. */
+	int64_t last_access_wall_ns; /**< Last access in wall-clock time. */
+	uint32_t error_count;       /**< Errors recorded. */
+	int64_t last_error_wall_ns; /**< When the last error was recorded. */
+	char last_error[SR_ERROR_MAX + 1]; /**< Last error message. */
+	char output_dir[SR_PATH_MAX + 1];  /**< Where the segments live. */
+	char segment_path[SR_PATH_MAX + 1]; /**< Segment file pattern. */
+	pid_t pid;                  /**< Transcoder pid, or 0. */
+	uint64_t pid_start;         /**< Its start time (clock ticks since boot). */
+	uint32_t restart_count;     /**< Consecutive restarts by the reaper. */
+	uint32_t n_qualities;       /**< Valid entries in qualities. */
+	sr_quality qualities[SR_MAX_QUALITIES]; /**< HLS variants. */
+} sr_session_info;
+
+/**
+ * Insert a session in state idle.  output_dir may be NULL.  -EEXIST if the
+ * channel is there, -SR_EFULL when the table is full, -ENAMETOOLONG when
+ * output_dir exceeds SR_PATH_MAX.
+ */
+SR_API int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir);
+
+/**
+ * Delete a session, whatever its state; its slot gets a new generation, so
+ * stale client leases on it are ignored and later reused.
+ */
+SR_API int sr_session_delete(sr_registry *reg, const uuid_t id);
+
+/**
+ * Look a session up.  Returns 0 and its generation in *generation (may be
+ * NULL), or -ENOENT.  Lock-free.
+ */
+SR_API int sr_session_find(sr_registry *reg, const uuid_t id, uint32_t *generation);
+
+/**
+ * Find and touch: set the last access to now.  The per-request hot path;
+ * lock-free, and writes shared memory only when the coarse clock moved.
+ */
+SR_API int sr_session_touch(sr_registry *reg, const uuid_t id);
+
+/** Current state into *out.  Lock-free. */
+SR_API int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out);
+
+/**
+ * Compare-and-swap the state from `from` to `to`.  -SR_EBADTRANS if the
+ * state machine forbids it (nothing changes), -SR_ESTATE if the session is
+ * no longer in `from` (another process won the race).  Moving to starting
+ * rings the doorbell; moving to active records the start time.
+ */
+SR_API int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_state to);
+
+/**
+ * Move to `to` from whatever the current state is, if allowed.  Stores the
+ * previous state in *prev (may be NULL).  -SR_EBADTRANS if the current
+ * state does not allow it.
+ */
+SR_API int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, sr_state *prev);
+
+/**
+ * Count one more viewer for this process and touch the session.  The count
+ * is a lease of the calling process: if the process dies, recovery releases
+ * it.  -SR_ELEASEFULL if this process counts viewers on too many channels.
+ */
+SR_API int sr_session_add_client(sr_registry *reg, const uuid_t id);
+
+/**
+ * Count one viewer fewer for this process and touch the session.
+ * -SR_ENOCLIENT if this process holds no viewer on the session.
+ */
+SR_API int sr_session_remove_client(sr_registry *reg, const uuid_t id);
+
+/** Viewers on the session, summed over live processes. */
+SR_API int sr_session_get_clients(sr_registry *reg, const uuid_t id, uint32_t *out);
+
+/** Milliseconds since the last access into *out. */
+SR_API int sr_session_idle_ms(sr_registry *reg, const uuid_t id, uint64_t *out);
+
+/**
+ * Whether the reaper should stop and clean the session: no clients, idle
+ * for longer than grace_ms, and in a state that has something to stop
+ * (starting, active or failed).  Returns 1 or 0, or a negative error.
+ */
+SR_API int sr_session_should_cleanup(sr_registry *reg, const uuid_t id, uint64_t grace_ms);
+
+/**
+ * Record an error: error count + 1 and msg as the last error.  A message
+ * over SR_ERROR_MAX is refused with -ENAMETOOLONG.
+ */
+SR_API int sr_session_record_error(sr_registry *reg, const uuid_t id, const char *msg);
+
+/** Errors recorded into *out. */
+SR_API int sr_session_error_count(sr_registry *reg, const uuid_t id, uint32_t *out);
+
+/**
+ * Copy the last error message into buf (always NUL-terminated; "" if none).
+ * -ENAMETOOLONG if len is too small for it.
+ */
+SR_API int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t len);
+
+/**
+ * Replace the quality variants with q[0..n).  n <= SR_MAX_QUALITIES; every
+ * string must fit its maximum (-ENAMETOOLONG) and levels must be non-empty.
+ */
+SR_API int sr_session_set_qualities(sr_registry *reg, const uuid_t id, const sr_quality *q,
+                                    size_t n);
+
+/** Copy up to cap variants into q and their number into *n. */
+SR_API int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, size_t cap,
+                                    size_t *n);
+
+/** Set the output directory and segment path; NULL leaves one unchanged. */
+SR_API int sr_session_set_paths(sr_registry *reg, const uuid_t id, const char *output_dir,
+                                const char *segment_path);
+
+/** Copy the paths into buffers of SR_PATH_MAX + 1 bytes (either may be NULL). */
+SR_API int sr_session_get_paths(sr_registry *reg, const uuid_t id, char *output_dir,
+                                char *segment_path);
+
+/**
+ * Record the transcoder's pid and its start time (field 22 of
+ * /proc/PID/stat; see sr_pid_start_time()), or pid 0 for none.
+ */
+SR_API int sr_session_set_pid(sr_registry *reg, const uuid_t id, pid_t pid, uint64_t pid_start);
+
+/** The recorded transcoder pid and start time (either pointer may be NULL). */
+SR_API int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *pid_start);
+
+/** Set the restart count (the reaper resets it to 0 after a healthy run). */
+SR_API int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts);
+
+/**
+ * A consistent copy of the whole session: never a mix of two updates.
+ * Lock-free; -SR_EBUSY if a writer kept changing it for too long.
+ */
+SR_API int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out);
+
+/**
+ * Copy the ids of up to cap sessions into ids, in slot order, and the number
+ * of sessions present into *n (which may exceed cap).
+ */
+SR_API int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n);
+
+/** Callback of sr_session_foreach(); a non-zero return stops the walk. */
+typedef int (*sr_session_cb)(const sr_session_info *info, void *ctx);
+
+/**
+ * Call cb with a consistent snapshot of every session, in slot order.
+ * Returns the callback's non-zero value if it stopped the walk, else 0.
+ */
+SR_API int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx);
+
+/* ---- JSON (for debugging endpoints and the CLI) ---------------------------- */
+
+/**
+ * Render one session as a JSON object into a malloc'd string (*out, free()
+ * it).  Keys: channel_id, state, clients, idle_ms, error_count, last_error,
+ * qualities, pid, and the rest of sr_session_info.
+ */
+SR_API int sr_session_info_json(const sr_session_info *info, char **out);
+
+/** Every session as a JSON array, into a malloc'd string. */
+SR_API int sr_registry_json(sr_registry *reg, char **out);
+
+/**
+ * The registry in Prometheus text exposition format (version 0.0.4), into a
+ * malloc'd string: per-state session gauges, per-channel clients and idle
+ * seconds, error and restart counters, capacity and attached processes.
+ * Works on read-only handles; serves `streamreg stats` and HTTP /metrics.
+ */
+SR_API int sr_registry_prometheus(sr_registry *reg, char **out);
+
+/* ---- Helpers ---------------------------------------------------------------- */
+
+/**
+ * Parse a canonical UUID string strictly (36 characters, hex and dashes).
+ * -EINVAL otherwise.
+ */
+SR_API int sr_uuid_parse(const char *text, uuid_t out);
+
+/** Format a UUID in lower case into out (SR_UUID_STR_LEN + 1 bytes). */
+SR_API void sr_uuid_format(const uuid_t id, char *out);
+
+/**
+ * Start time of process pid (clock ticks since boot, field 22 of
+ * /proc/PID/stat), or 0 if it does not exist.  With the pid it names a
+ * process unambiguously, whatever pid reuse happens.
+ */
+SR_API uint64_t sr_pid_start_time(pid_t pid);
+
+/** CLOCK_MONOTONIC_COARSE in nanoseconds: the clock of every *_mono_ns. */
+SR_API uint64_t sr_now_mono_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STREAMREG_H */
