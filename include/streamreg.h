@@ -100,10 +100,11 @@ enum sr_error {
 SR_API const char *sr_strerror(int err);
 
 /**
- * Detail of the calling thread's most recent failure, naming the values
- * involved (for example "session table full: capacity 1024 in use").  Empty
- * string when the last call succeeded or set no detail.  Valid until the
- * thread's next sr_ call.
+ * Detail of the calling thread's most recent failure that gave one, naming
+ * the values involved (for example "session table full: all 1024 slots in
+ * use; create the registry with a larger capacity").  Never NULL; "" if
+ * none.  Successful calls leave it unchanged, so read it right after the
+ * failing call.  Valid until the thread's next failing sr_ call.
  */
 SR_API const char *sr_errdetail(void);
 
@@ -430,6 +431,27 @@ typedef int (*sr_session_cb)(const sr_session_info *info, void *ctx);
  * Returns the callback's non-zero value if it stopped the walk, else 0.
  */
 SR_API int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx);
+
+/** The few fields an idle scan needs, read without copying the whole record. */
+typedef struct sr_session_brief {
+	uuid_t channel_id;   /**< Key. */
+	sr_state state;      /**< Current state. */
+	uint32_t slot;       /**< Table slot. */
+	uint32_t generation; /**< Changes whenever the slot is reused. */
+	uint32_t clients;    /**< Viewers counted by live processes. */
+	uint64_t idle_ms;    /**< Now minus last access. */
+} sr_session_brief;
+
+/** Callback of sr_session_scan(); a non-zero return stops the walk. */
+typedef int (*sr_brief_cb)(const sr_session_brief *brief, void *ctx);
+
+/**
+ * Walk every session with only its hot fields (state, clients, idle time):
+ * the reaper's idle scan, one pass over the table plus one over the client
+ * leases, far cheaper than sr_session_foreach().  Lock-free.  Returns the
+ * callback's non-zero value if it stopped the walk, else 0.
+ */
+SR_API int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx);
 
 /* ---- JSON (for debugging endpoints and the CLI) ---------------------------- */
 
