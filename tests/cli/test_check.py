@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""`streamreg check [--recover]`: healthy and corrupted segments, and the
+leases of SIGKILLed processes reclaimed."""
+import os
+import select
+import signal
+import subprocess
+
+import clitest as ct
+
+
+class Holder:
+    """A lease_holder process: attached read-write, counting `clients`
+    viewers on channel `ch`, then sleeping until killed."""
+
+    def __init__(self, test, name, ch, clients, *levels):
+        self.proc = subprocess.Popen([ct.HOLDER, name, ch, str(clients), *levels],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        test.addCleanup(self.kill)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline() if ready else ""
+        test.assertEqual(line, "ready\n", "lease_holder did not start: " +
+                         (self.proc.stderr.read() if self.proc.poll() is not None else "timeout"))
+        self.pid = self.proc.pid
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+class Check(ct.CliTest):
+    def test_healthy_registry(self):
+        name = self.registry("--capacity", "8")
+        for state in ("idle", "starting"):
+            ch = ct.new_uuid()
+            self.expect(["add", name, ch], 0)
+            if state == "starting":
+                self.expect(["state", name, ch, "starting"], 0)
+        out = self.expect(["check", name], 0).out
+        self.assertRegex(out, r"^registry '%s'\n" % name)
+        self.assertRegex(out, r"sessions\s+2 of 8 in use \(idle 1, starting 1, active 0, "
+                              r"stopping 0, failed 0\)")
+        self.assertRegex(out, r"processes\s+0 of 128 attached read-write")
+        self.assertRegex(out, r"records\s+2 checked, 0 bad")
+        self.assertRegex(out, r"created\s+\d{4}-\d\d-\d\d .* by pid \d+")
+        self.assertTrue(out.endswith("  status      ok\n"), out)
+        out = self.expect(["check", name, "--recover"], 0).out
+        self.assertRegex(out, r"recovered\s+0 dead processes reclaimed, 0 client leases released")
+
+    def corrupt(self, name, offset, data):
+        with open(ct.shm_path(name), "r+b") as f:
+            f.seek(offset)
+            f.write(data)
+
+    def test_corrupted_magic(self):
+        name = self.registry()
+        ch = ct.new_uuid()
+        self.expect(["add", name, ch], 0)
+        self.corrupt(name, 0, b"\xde\xad\xbe\xef" * 2)
+        r = self.expect(["check", name], 3,
+                        err=r"^streamreg: check: registry '%s' is not usable: \S" % name)
+        self.assertEqual(r.out, "")
+        self.expect(["check", name, "--recover"], 3, err=r"is not usable")
+        self.expect(["ls", name], 3, err=r"^streamreg: ls: registry '%s' is not usable" % name)
+        self.expect(["show", name, ch, "--json"], 3, err=r"is not usable")
+        self.expect(["add", name, ct.new_uuid()], 3, err=r"is not usable")
+        self.expect(["destroy", name], 3, err=r"use --force")
+        self.assertTrue(os.path.exists(ct.shm_path(name)))
+        self.expect(["destroy", name, "--force"], 0)
+        self.assertFalse(os.path.exists(ct.shm_path(name)))
+
+    def test_truncated_and_garbage_segments(self):
+        name = self.registry()
+        os.truncate(ct.shm_path(name), 100)
+        self.expect(["check", name], 3, err=r"^streamreg: check: registry '%s' is not usable" % name)
+        other = self.registry()
+        size = os.path.getsize(ct.shm_path(other))
+        self.corrupt(other, 0, os.urandom(min(size, 4096)))
+        self.expect(["check", other], 3, err=r"is not usable")
+
+    def test_recover_releases_the_leases_of_a_killed_process(self):
+        if not ct.HOLDER:
+            self.skipTest("needs the lease_holder helper")
+        name = self.registry("--capacity", "4")
+        ch = ct.new_uuid()
+        self.expect(["add", name, ch], 0)
+        keeper = Holder(self, name, ch, 2)
+        victim = Holder(self, name, ch, 3, "720p", "360p")
+
+        s = self.session_json(name, ch)
+        self.assertEqual(s["clients"], 5)
+        self.assertEqual(s["pid"], victim.pid)
+        self.assertEqual([q["level"] for q in s["qualities"]], ["720p", "360p"])
+        self.assertRegex(self.expect(["show", name, ch], 0).out,
+                         r"(?m)^pid\s+%d \(running\)$" % victim.pid)
+        self.assertRegex(self.expect(["ls", name], 0).out, r"%s\s+idle\s+5\s.*720p,360p" % ch)
+        out = self.expect(["check", name], 0).out
+        self.assertRegex(out, r"processes\s+2 of 128 attached read-write")
+        self.assertRegex(out, r"clients\s+5\n")
+
+        victim.kill()
+        out = self.expect(["check", name, "--recover"], 0).out
+        self.assertRegex(out, r"recovered\s+1 dead process reclaimed, 3 client leases released")
+        self.assertRegex(out, r"processes\s+1 of 128 attached read-write")
+        self.assertRegex(out, r"reclaimed\s+1 dead processes, 3 client leases")
+        self.assertEqual(self.session_json(name, ch)["clients"], 2)
+        self.assertRegex(self.expect(["show", name, ch], 0).out,
+                         r"(?m)^pid\s+%d \(not running\)$" % victim.pid)
+        out = self.expect(["check", name, "--recover"], 0).out
+        self.assertRegex(out, r"recovered\s+0 dead processes reclaimed, 0 client leases released")
+
+        keeper.kill()
+        out = self.expect(["check", name, "--recover"], 0).out
+        self.assertRegex(out, r"recovered\s+1 dead process reclaimed, 2 client leases released")
+        self.assertEqual(self.session_json(name, ch)["clients"], 0)
+        self.assertRegex(out, r"processes\s+0 of 128 attached read-write")
+
+
+if __name__ == "__main__":
+    ct.main()
