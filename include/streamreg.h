@@ -76,21 +76,21 @@ extern "C" {
  * process), -EACCES/-EPERM (permissions, owner), -ENOMEM.
  */
 enum sr_error {
-	SR_EBASE = 4096,  /**< First library code; not an error itself. */
-	SR_EBADMAGIC,     /**< The segment is not a streamreg registry. */
-	SR_EVERSION,      /**< The segment has another layout version. */
-	SR_ELAYOUT,       /**< Same version, other struct layout (ABI). */
-	SR_ETRUNCATED,    /**< The segment is shorter than its header says. */
-	SR_ECORRUPT,      /**< The header or a record fails its checks. */
-	SR_EFULL,         /**< The session table is full: raise --capacity. */
-	SR_EPROCFULL,     /**< The process table is full: raise --max-procs. */
-	SR_ELEASEFULL,    /**< This process's lease table is full. */
-	SR_EBADTRANS,     /**< The state machine forbids this transition. */
-	SR_ESTATE,        /**< The session is not in the expected state. */
-	SR_ENOCLIENT,     /**< Removing a client this process does not hold. */
-	SR_EBUSY,         /**< A record kept changing; retry later. */
-	SR_EOWNER,        /**< The segment belongs to another user. */
-	SR_ELAST          /**< One past the last code; not an error itself. */
+	SR_EBASE = 4096, /**< First library code; not an error itself. */
+	SR_EBADMAGIC,    /**< The segment is not a streamreg registry. */
+	SR_EVERSION,     /**< The segment has another layout version. */
+	SR_ELAYOUT,      /**< Same version, other struct layout (ABI). */
+	SR_ETRUNCATED,   /**< The segment is shorter than its header says. */
+	SR_ECORRUPT,     /**< The header or a record fails its checks. */
+	SR_EFULL,        /**< The session table is full: raise --capacity. */
+	SR_EPROCFULL,    /**< The process table is full: raise --max-procs. */
+	SR_ELEASEFULL,   /**< This process's lease table is full. */
+	SR_EBADTRANS,    /**< The state machine forbids this transition. */
+	SR_ESTATE,       /**< The session is not in the expected state. */
+	SR_ENOCLIENT,    /**< Removing a client this process does not hold. */
+	SR_EBUSY,        /**< A record kept changing; retry later. */
+	SR_EOWNER,       /**< The segment belongs to another user. */
+	SR_ELAST         /**< One past the last code; not an error itself. */
 };
 
 /**
@@ -112,12 +112,12 @@ SR_API const char *sr_errdetail(void);
 
 /** The state of a channel's transcoder. */
 typedef enum sr_state {
-	SR_STATE_IDLE = 0,  /**< No transcoder; may be started. */
-	SR_STATE_STARTING,  /**< Start requested or in progress. */
-	SR_STATE_ACTIVE,    /**< Transcoder running and producing output. */
-	SR_STATE_STOPPING,  /**< Being stopped and cleaned up. */
-	SR_STATE_FAILED,    /**< Transcoder failed; see the last error. */
-	SR_STATE_COUNT      /**< Number of states; not a state. */
+	SR_STATE_IDLE = 0, /**< No transcoder; may be started. */
+	SR_STATE_STARTING, /**< Start requested or in progress. */
+	SR_STATE_ACTIVE,   /**< Transcoder running and producing output. */
+	SR_STATE_STOPPING, /**< Being stopped and cleaned up. */
+	SR_STATE_FAILED,   /**< Transcoder failed; see the last error. */
+	SR_STATE_COUNT     /**< Number of states; not a state. */
 } sr_state;
 
 /** Lower-case name of a state ("idle", ...), or "invalid". */
@@ -193,11 +193,11 @@ SR_API bool sr_registry_readonly(const sr_registry *reg);
 
 /** What one recovery pass found and repaired. */
 typedef struct sr_recovery_report {
-	uint32_t procs_checked;   /**< Attached process slots looked at. */
-	uint32_t procs_reclaimed; /**< Slots of dead processes freed. */
-	uint64_t leases_released; /**< Client counts those processes held. */
-	uint32_t lock_repaired;   /**< 1 if the writer lock had a dead owner. */
-	uint32_t records_repaired;/**< Half-written records restored. */
+	uint32_t procs_checked;    /**< Attached process slots looked at. */
+	uint32_t procs_reclaimed;  /**< Slots of dead processes freed. */
+	uint64_t leases_released;  /**< Client counts those processes held. */
+	uint32_t lock_repaired;    /**< 1 if the writer lock had a dead owner. */
+	uint32_t records_repaired; /**< Half-written records restored. */
 } sr_recovery_report;
 
 /**
@@ -211,22 +211,22 @@ SR_API int sr_registry_recover(sr_registry *reg, sr_recovery_report *rep);
 
 /** Registry-wide figures, read without locks. */
 typedef struct sr_registry_stats {
-	uint32_t capacity;          /**< Session slots. */
-	uint32_t sessions;          /**< Slots in use. */
+	uint32_t capacity;                 /**< Session slots. */
+	uint32_t sessions;                 /**< Slots in use. */
 	uint32_t by_state[SR_STATE_COUNT]; /**< Sessions per state. */
-	uint32_t max_procs;         /**< Process table size. */
-	uint32_t procs_attached;    /**< Live read-write attachments. */
-	uint32_t leases_per_proc;   /**< Lease table size per process. */
-	uint64_t clients;           /**< Sum of all client counts. */
-	uint64_t procs_reclaimed;   /**< Dead processes reclaimed, ever. */
-	uint64_t leases_reclaimed;  /**< Client counts released from dead processes, ever. */
-	uint64_t locks_repaired;    /**< Writer locks taken over from dead owners, ever. */
-	uint64_t segment_size;      /**< Bytes of the shm segment. */
-	uint64_t slot_bytes;        /**< Bytes per session slot, index included. */
-	int64_t created_wall_ns;    /**< Creation time, CLOCK_REALTIME. */
-	uint64_t age_ms;            /**< Time since creation. */
-	pid_t creator_pid;          /**< Process that created it. */
-	uint64_t birth_id;          /**< Random id chosen at creation. */
+	uint32_t max_procs;                /**< Process table size. */
+	uint32_t procs_attached;           /**< Live read-write attachments. */
+	uint32_t leases_per_proc;          /**< Lease table size per process. */
+	uint64_t clients;                  /**< Sum of all client counts. */
+	uint64_t procs_reclaimed;          /**< Dead processes reclaimed, ever. */
+	uint64_t leases_reclaimed;         /**< Client counts released from dead processes, ever. */
+	uint64_t locks_repaired;           /**< Writer locks taken over from dead owners, ever. */
+	uint64_t segment_size;             /**< Bytes of the shm segment. */
+	uint64_t slot_bytes;               /**< Bytes per session slot, index included. */
+	int64_t created_wall_ns;           /**< Creation time, CLOCK_REALTIME. */
+	uint64_t age_ms;                   /**< Time since creation. */
+	pid_t creator_pid;                 /**< Process that created it. */
+	uint64_t birth_id;                 /**< Random id chosen at creation. */
 } sr_registry_stats;
 
 /** Fill *st. */
@@ -261,38 +261,38 @@ SR_API int sr_registry_verify(sr_registry *reg);
 
 /** One HLS quality variant produced for a channel. */
 typedef struct sr_quality {
-	char level[SR_LEVEL_MAX + 1];                 /**< e.g. "720p" */
-	uint32_t bitrate_kbps;                        /**< Video bitrate. */
-	uint32_t width;                               /**< Pixels. */
-	uint32_t height;                              /**< Pixels. */
-	char codec[SR_CODEC_MAX + 1];                 /**< e.g. "h264" */
-	char segment_path[SR_VARIANT_PATH_MAX + 1];   /**< Segment pattern. */
-	char playlist_path[SR_VARIANT_PATH_MAX + 1];  /**< Variant playlist. */
+	char level[SR_LEVEL_MAX + 1];                /**< e.g. "720p" */
+	uint32_t bitrate_kbps;                       /**< Video bitrate. */
+	uint32_t width;                              /**< Pixels. */
+	uint32_t height;                             /**< Pixels. */
+	char codec[SR_CODEC_MAX + 1];                /**< e.g. "h264" */
+	char segment_path[SR_VARIANT_PATH_MAX + 1];  /**< Segment pattern. */
+	char playlist_path[SR_VARIANT_PATH_MAX + 1]; /**< Variant playlist. */
 } sr_quality;
 
 /** A consistent copy of one session, as returned by sr_session_snapshot(). */
 typedef struct sr_session_info {
-	uuid_t channel_id;          /**< Key. */
-	sr_state state;             /**< Current state. */
-	uint32_t slot;              /**< Table slot. */
-	uint32_t generation;        /**< Changes whenever the slot is reused. */
-	uint32_t clients;           /**< Viewers counted by live processes. */
-	uint64_t created_mono_ns;   /**< CLOCK_MONOTONIC_COARSE at insert. */
-	uint64_t started_mono_ns;   /**< At the last move to active, or 0. */
-	uint64_t last_access_mono_ns; /**< At the last touch or client change. */
-	uint64_t idle_ms;           /**< Now minus last access. */
-	int64_t created_wall_ns;    /**< CLOCK_REALTIME at insert. */
-	int64_t started_wall_ns;    /**< CLOCK_REALTIME at the last move to active, or 0. */
-	int64_t last_access_wall_ns; /**< Last access in wall-clock time. */
-	uint32_t error_count;       /**< Errors recorded. */
-	int64_t last_error_wall_ns; /**< When the last error was recorded. */
-	char last_error[SR_ERROR_MAX + 1]; /**< Last error message. */
-	char output_dir[SR_PATH_MAX + 1];  /**< Where the segments live. */
+	uuid_t channel_id;                  /**< Key. */
+	sr_state state;                     /**< Current state. */
+	uint32_t slot;                      /**< Table slot. */
+	uint32_t generation;                /**< Changes whenever the slot is reused. */
+	uint32_t clients;                   /**< Viewers counted by live processes. */
+	uint64_t created_mono_ns;           /**< CLOCK_MONOTONIC_COARSE at insert. */
+	uint64_t started_mono_ns;           /**< At the last move to active, or 0. */
+	uint64_t last_access_mono_ns;       /**< At the last touch or client change. */
+	uint64_t idle_ms;                   /**< Now minus last access. */
+	int64_t created_wall_ns;            /**< CLOCK_REALTIME at insert. */
+	int64_t started_wall_ns;            /**< CLOCK_REALTIME at the last move to active, or 0. */
+	int64_t last_access_wall_ns;        /**< Last access in wall-clock time. */
+	uint32_t error_count;               /**< Errors recorded. */
+	int64_t last_error_wall_ns;         /**< When the last error was recorded. */
+	char last_error[SR_ERROR_MAX + 1];  /**< Last error message. */
+	char output_dir[SR_PATH_MAX + 1];   /**< Where the segments live. */
 	char segment_path[SR_PATH_MAX + 1]; /**< Segment file pattern. */
-	pid_t pid;                  /**< Transcoder pid, or 0. */
-	uint64_t pid_start;         /**< Its start time (clock ticks since boot). */
-	uint32_t restart_count;     /**< Consecutive restarts by the reaper. */
-	uint32_t n_qualities;       /**< Valid entries in qualities. */
+	pid_t pid;                          /**< Transcoder pid, or 0. */
+	uint64_t pid_start;                 /**< Its start time (clock ticks since boot). */
+	uint32_t restart_count;             /**< Consecutive restarts by the reaper. */
+	uint32_t n_qualities;               /**< Valid entries in qualities. */
 	sr_quality qualities[SR_MAX_QUALITIES]; /**< HLS variants. */
 } sr_session_info;
 

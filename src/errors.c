@@ -1,0 +1,69 @@
+/* Error codes and the per-thread detail message. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sr_internal.h"
+
+static _Thread_local char detail[320];
+
+static const char *const messages[] = {
+    [SR_EBADMAGIC - SR_EBASE] = "not a streamreg registry (bad magic)",
+    [SR_EVERSION - SR_EBASE] = "registry has another layout version",
+    [SR_ELAYOUT - SR_EBASE] = "registry was built with another struct layout",
+    [SR_ETRUNCATED - SR_EBASE] = "registry segment is truncated",
+    [SR_ECORRUPT - SR_EBASE] = "registry header or record is corrupt",
+    [SR_EFULL - SR_EBASE] = "session table is full (raise the capacity)",
+    [SR_EPROCFULL - SR_EBASE] = "process table is full (raise max_procs)",
+    [SR_ELEASEFULL - SR_EBASE] =
+        "this process counts viewers on too many channels (raise leases_per_proc)",
+    [SR_EBADTRANS - SR_EBASE] = "state transition not allowed",
+    [SR_ESTATE - SR_EBASE] = "session is not in the expected state",
+    [SR_ENOCLIENT - SR_EBASE] = "this process holds no client on the session",
+    [SR_EBUSY - SR_EBASE] = "record kept changing under the reader; retry",
+    [SR_EOWNER - SR_EBASE] = "registry is owned by another user",
+};
+
+const char *sr_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == 0)
+		return "success";
+	if (err > SR_EBASE && err < SR_ELAST)
+		return messages[err - SR_EBASE];
+	switch (err) {
+	case EINVAL:
+		return "invalid argument";
+	case ENOENT:
+		return "no such session or registry";
+	case EEXIST:
+		return "already exists";
+	case ENAMETOOLONG:
+		return "string longer than its documented maximum";
+	case EROFS:
+		return "registry handle is read-only";
+	case ETIMEDOUT:
+		return "registry lock held too long by a live process";
+	default:
+		break;
+	}
+	if (err < SR_EBASE)
+		return strerror(err);
+	return "unknown streamreg error";
+}
+
+const char *sr_errdetail(void)
+{
+	return detail;
+}
+
+int sr__fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return err;
+}

@@ -1,0 +1,173 @@
+/* JSON rendering for debugging endpoints and the CLI.  No library: the
+ * output is small, flat and written in one place. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sr_internal.h"
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	if (s[0] >= 0xf8)
+		n = 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Error messages come from ffmpeg's stderr: any bytes.  Invalid UTF-8
+ * becomes U+FFFD so the document always parses. */
+static void put_str(struct buf *b, const char *s)
+{
+	put(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			put(b, e, 2);
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			putf(b, "\\u%04x", c);
+			p++;
+		} else {
+			size_t n = utf8_len(p);
+			if (n == 0) {
+				put(b, "\\ufffd", 6);
+				p++;
+			} else {
+				put(b, (const char *)p, n);
+				p += n;
+			}
+		}
+	}
+	put(b, "\"", 1);
+}
+
+static void put_info(struct buf *b, const sr_session_info *in)
+{
+	char id[SR_UUID_STR_LEN + 1];
+	sr_uuid_format(in->channel_id, id);
+	put(b, "{\"channel_id\":", 14);
+	put_str(b, id);
+	putf(b, ",\"state\":\"%s\",\"clients\":%" PRIu32 ",\"idle_ms\":%" PRIu64,
+	     sr_state_name(in->state), in->clients, in->idle_ms);
+	putf(b, ",\"error_count\":%" PRIu32 ",\"last_error\":", in->error_count);
+	put_str(b, in->last_error);
+	putf(b, ",\"last_error_wall_ns\":%" PRId64 ",\"pid\":%d,\"pid_start\":%" PRIu64,
+	     in->last_error_wall_ns, (int)in->pid, in->pid_start);
+	putf(b, ",\"restart_count\":%" PRIu32 ",\"slot\":%" PRIu32 ",\"generation\":%" PRIu32,
+	     in->restart_count, in->slot, in->generation);
+	putf(b, ",\"created_wall_ns\":%" PRId64 ",\"started_wall_ns\":%" PRId64,
+	     in->created_wall_ns, in->started_wall_ns);
+	putf(b, ",\"last_access_wall_ns\":%" PRId64 ",\"output_dir\":", in->last_access_wall_ns);
+	put_str(b, in->output_dir);
+	put(b, ",\"segment_path\":", 16);
+	put_str(b, in->segment_path);
+	put(b, ",\"qualities\":[", 14);
+	for (uint32_t i = 0; i < in->n_qualities && i < SR_MAX_QUALITIES; i++) {
+		const sr_quality *q = &in->qualities[i];
+		put(b, i ? ",{\"level\":" : "{\"level\":", i ? 10 : 9);
+		put_str(b, q->level);
+		putf(b, ",\"bitrate_kbps\":%" PRIu32 ",\"resolution\":\"%" PRIu32 "x%" PRIu32 "\"",
+		     q->bitrate_kbps, q->width, q->height);
+		put(b, ",\"codec\":", 9);
+		put_str(b, q->codec);
+		put(b, ",\"segment_path\":", 16);
+		put_str(b, q->segment_path);
+		put(b, ",\"playlist_path\":", 17);
+		put_str(b, q->playlist_path);
+		put(b, "}", 1);
+	}
+	put(b, "]}", 2);
+}
+
+static int finish(struct buf *b, char **out)
+{
+	if (b->oom || !b->p) {
+		free(b->p);
+		return sr__fail(-ENOMEM, "out of memory rendering JSON");
+	}
+	*out = b->p;
+	return 0;
+}
+
+int sr_session_info_json(const sr_session_info *info, char **out)
+{
+	if (!info || !out)
+		return sr__fail(-EINVAL, "info or output is NULL");
+	struct buf b = {0};
+	put_info(&b, info);
+	return finish(&b, out);
+}
+
+static int json_cb(const sr_session_info *info, void *ctx)
+{
+	struct buf *b = ctx;
+	if (b->len > 1)
+		put(b, ",", 1);
+	put_info(b, info);
+	return 0;
+}
+
+int sr_registry_json(sr_registry *reg, char **out)
+{
+	SR_CHECK_REG(reg);
+	if (!out)
+		return sr__fail(-EINVAL, "output is NULL");
+	struct buf b = {0};
+	put(&b, "[", 1);
+	int rc = sr_session_foreach(reg, json_cb, &b);
+	if (rc) {
+		free(b.p);
+		return rc;
+	}
+	put(&b, "]", 1);
+	return finish(&b, out);
+}

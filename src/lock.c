@@ -1,0 +1,103 @@
+/*
+ * The writer lock: a robust, process-shared mutex.  When its owner dies the
+ * kernel hands the next locker EOWNERDEAD, and that locker repairs what the
+ * dead writer was doing (recorded in hdr->wip) before marking the lock
+ * consistent.  Readers never take it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sr_internal.h"
+
+/* A live holder never keeps the lock this long; past it we report, not hang. */
+#define SR_LOCK_TIMEOUT_MS 2000
+
+static void repair(struct sr_registry *r)
+{
+	struct sr_header *h = r->hdr;
+	uint32_t op = atomic_load_explicit(&h->wip.op, memory_order_acquire);
+	uint32_t slot = h->wip.slot;
+	if (op != SR_WIP_NONE && slot < r->capacity) {
+		sr__cold_repair(r, slot);
+		struct sr_hot *hot = &r->hot[slot];
+		uint64_t sw = sr__ld(&hot->state);
+		/* A delete that got as far as the wip record is finished; an insert
+		 * stands if its state word was published, else the slot stays free. */
+		if (op == SR_WIP_DELETE && sr_sw_code(sw) != SR_SW_FREE)
+			atomic_store_explicit(&hot->state, (uint64_t)sr_sw_gen(sw) << 32,
+			                      memory_order_release);
+	}
+	/* The index, free stack and count are derived from the hot records,
+	 * so rebuilding them undoes any half-done step of any operation. */
+	sr__index_rebuild(r);
+	sr__free_rebuild(r);
+	atomic_store_explicit(&h->wip.op, SR_WIP_NONE, memory_order_release);
+	atomic_fetch_add(&h->locks_repaired, 1);
+}
+
+static int after_lock(struct sr_registry *r, int rc)
+{
+	if (rc == EOWNERDEAD) {
+		repair(r);
+		pthread_mutex_consistent(&r->hdr->lock);
+		rc = 0;
+	}
+	if (rc == 0) {
+		atomic_store_explicit(&r->hdr->lock_owner_pid, getpid(), memory_order_relaxed);
+		return 0;
+	}
+	if (rc == ETIMEDOUT)
+		return sr__fail(
+		    -ETIMEDOUT, "writer lock held for over %d ms by live pid %d",
+		    SR_LOCK_TIMEOUT_MS,
+		    (int)atomic_load_explicit(&r->hdr->lock_owner_pid, memory_order_relaxed));
+	return sr__fail(-SR_ECORRUPT, "writer lock unusable: %s", strerror(rc));
+}
+
+int sr__lock(struct sr_registry *r)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += SR_LOCK_TIMEOUT_MS / 1000;
+	ts.tv_nsec += (SR_LOCK_TIMEOUT_MS % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	int rc = pthread_mutex_clocklock(&r->hdr->lock, CLOCK_MONOTONIC, &ts);
+	return after_lock(r, rc);
+}
+
+void sr__unlock(struct sr_registry *r)
+{
+	atomic_store_explicit(&r->hdr->lock_owner_pid, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&r->hdr->lock);
+}
+
+int sr__lock_probe(struct sr_registry *r)
+{
+	int rc = pthread_mutex_trylock(&r->hdr->lock);
+	if (rc == EBUSY)
+		return 0;
+	bool dead = rc == EOWNERDEAD;
+	if ((rc = after_lock(r, rc)) != 0)
+		return rc;
+	sr__unlock(r);
+	return dead;
+}
+
+void sr__wip_begin(struct sr_registry *r, uint32_t op, uint32_t slot, const uint64_t uuid[2])
+{
+	struct sr_header *h = r->hdr;
+	h->wip.slot = slot;
+	h->wip.uuid[0] = uuid ? uuid[0] : 0;
+	h->wip.uuid[1] = uuid ? uuid[1] : 0;
+	atomic_store_explicit(&h->wip.op, op, memory_order_release);
+}
+
+void sr__wip_end(struct sr_registry *r)
+{
+	atomic_store_explicit(&r->hdr->wip.op, SR_WIP_NONE, memory_order_release);
+}

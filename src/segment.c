@@ -1,0 +1,309 @@
+/* Creating, validating, attaching and detaching the shared segment. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sr_internal.h"
+
+void sr_create_options_init(sr_create_options *opt)
+{
+	if (!opt)
+		return;
+	opt->capacity = 1024;
+	opt->max_procs = 128;
+	opt->leases_per_proc = 1024;
+	opt->mode = 0600;
+}
+
+/* name is validated first: at most SR_NAME_MAX characters. */
+static void shm_path(const char *name, char *out, size_t n)
+{
+	size_t len = strnlen(name, n - 2);
+	out[0] = '/';
+	memcpy(out + 1, name, len);
+	out[len + 1] = '\0';
+}
+
+static int init_lock(struct sr_header *h)
+{
+	pthread_mutexattr_t a;
+	int rc = pthread_mutexattr_init(&a);
+	if (rc == 0)
+		rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (rc == 0)
+		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (rc == 0)
+		rc = pthread_mutex_init(&h->lock, &a);
+	pthread_mutexattr_destroy(&a);
+	return rc ? sr__fail(-rc, "cannot initialise the writer lock") : 0;
+}
+
+static void init_segment(struct sr_registry *r, const struct sr_geometry *g, mode_t mode)
+{
+	struct sr_header *h = r->hdr;
+	h->version = SR_LAYOUT_VERSION;
+	h->header_size = sizeof(*h);
+	h->fingerprint = sr__fingerprint();
+	h->capacity = g->capacity;
+	h->max_procs = g->max_procs;
+	h->leases_per_proc = g->leases_per_proc;
+	h->index_size = g->index_size;
+	h->segment_size = g->segment_size;
+	h->off_hot = g->off_hot;
+	h->off_cold = g->off_cold;
+	h->off_index0 = g->off_index0;
+	h->off_index1 = g->off_index1;
+	h->off_free = g->off_free;
+	h->off_procs = g->off_procs;
+	h->proc_stride = g->proc_stride;
+	h->creator_pid = getpid();
+	h->creator_uid = geteuid();
+	h->birth_id = r->birth_id;
+	h->created_wall_ns = sr__now_wall_ns();
+	h->created_mono_ns = sr_now_mono_ns();
+	h->mode = mode;
+	/* Slots pop from the top: push in reverse so slot 0 is used first. */
+	for (uint32_t i = 0; i < g->capacity; i++)
+		r->free_stack[i] = g->capacity - 1 - i;
+	h->free_top = g->capacity;
+	h->checksum = sr__header_checksum(h);
+}
+
+int sr_registry_create(const char *name, const sr_create_options *opt, sr_registry **out)
+{
+	int rc = sr_name_valid(name);
+	if (rc)
+		return rc;
+	if (!out)
+		return sr__fail(-EINVAL, "output handle pointer is NULL");
+	*out = NULL;
+	sr_create_options o;
+	sr_create_options_init(&o);
+	if (opt)
+		o = *opt;
+	if (o.mode & ~07777u)
+		return sr__fail(-EINVAL, "mode %o is not a permission mode", (unsigned)o.mode);
+	struct sr_geometry g;
+	if ((rc = sr__geometry(o.capacity, o.max_procs, o.leases_per_proc, &g)))
+		return rc;
+
+	struct sr_registry *r = calloc(1, sizeof(*r));
+	if (!r)
+		return sr__fail(-ENOMEM, "out of memory");
+	if (getrandom(&r->birth_id, sizeof(r->birth_id), 0) != sizeof(r->birth_id))
+		r->birth_id = (uint64_t)sr__now_wall_ns() ^ ((uint64_t)getpid() << 32);
+	char path[SR_NAME_MAX + 2];
+	shm_path(name, path, sizeof(path));
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o.mode & 0777);
+	if (fd < 0) {
+		rc = -errno;
+		free(r);
+		return sr__fail(rc, "cannot create /dev/shm%s: %s", path, strerror(-rc));
+	}
+	/* The umask must not weaken or widen what the caller asked for. */
+	struct stat st;
+	if (fchmod(fd, o.mode) != 0 || fstat(fd, &st) != 0) {
+		rc = sr__fail(-errno, "cannot set mode of /dev/shm%s", path);
+		goto fail;
+	}
+	/* Reserve every page now: a full tmpfs later would be a SIGBUS. */
+	rc = posix_fallocate(fd, 0, (off_t)g.segment_size);
+	if (rc) {
+		rc = sr__fail(-rc, "cannot reserve %llu bytes in /dev/shm for capacity %u: %s",
+		              (unsigned long long)g.segment_size, g.capacity, strerror(rc));
+		goto fail;
+	}
+	void *base = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		rc = sr__fail(-errno, "cannot map the segment");
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	r->base = base;
+	r->size = g.segment_size;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	memcpy(r->name, name, strnlen(name, SR_NAME_MAX) + 1);
+	sr__bind_geometry(r, &g);
+	if ((rc = init_lock(r->hdr))) {
+		munmap(base, g.segment_size);
+		goto fail;
+	}
+	init_segment(r, &g, o.mode);
+	/* Magic last: an attacher racing the creation sees "not a registry". */
+	atomic_thread_fence(memory_order_release);
+	memcpy(r->hdr->magic, SR_MAGIC, 8);
+	pthread_mutex_init(&r->claim_lock, NULL);
+	atomic_init(&r->proc_idx, -1);
+	sr__register_handle(r);
+	*out = r;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	shm_unlink(path);
+	free(r);
+	return rc;
+}
+
+static int validate_header(const struct sr_header *h, off_t file_size, struct sr_geometry *g)
+{
+	if (memcmp(h->magic, SR_MAGIC, 8) != 0)
+		return sr__fail(-SR_EBADMAGIC,
+		                "bad magic: the segment is not a streamreg registry");
+	if (h->version != SR_LAYOUT_VERSION)
+		return sr__fail(-SR_EVERSION, "layout version %u, this library reads version %u",
+		                h->version, SR_LAYOUT_VERSION);
+	if (h->header_size != sizeof(*h) || h->fingerprint != sr__fingerprint())
+		return sr__fail(
+		    -SR_ELAYOUT, "layout fingerprint %016llx differs from this build's %016llx",
+		    (unsigned long long)h->fingerprint, (unsigned long long)sr__fingerprint());
+	if (h->checksum != sr__header_checksum(h))
+		return sr__fail(-SR_ECORRUPT, "header checksum mismatch");
+	int rc = sr__geometry(h->capacity, h->max_procs, h->leases_per_proc, g);
+	if (rc)
+		return sr__fail(-SR_ECORRUPT, "header geometry invalid: %s", sr_errdetail());
+	if (g->leases_per_proc != h->leases_per_proc || g->index_size != h->index_size ||
+	    g->segment_size != h->segment_size || g->off_hot != h->off_hot ||
+	    g->off_cold != h->off_cold || g->off_index0 != h->off_index0 ||
+	    g->off_index1 != h->off_index1 || g->off_free != h->off_free ||
+	    g->off_procs != h->off_procs || g->proc_stride != h->proc_stride)
+		return sr__fail(-SR_ECORRUPT, "header offsets disagree with its capacity");
+	if ((uint64_t)file_size < g->segment_size)
+		return sr__fail(-SR_ETRUNCATED, "segment is %lld bytes, its header says %llu",
+		                (long long)file_size, (unsigned long long)g->segment_size);
+	if ((uint64_t)file_size > g->segment_size)
+		return sr__fail(-SR_ECORRUPT, "segment is %lld bytes, its header says %llu",
+		                (long long)file_size, (unsigned long long)g->segment_size);
+	return 0;
+}
+
+int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
+{
+	int rc = sr_name_valid(name);
+	if (rc)
+		return rc;
+	if (!out)
+		return sr__fail(-EINVAL, "output handle pointer is NULL");
+	*out = NULL;
+	if (flags & ~(unsigned)(SR_ATTACH_READONLY | SR_ATTACH_ANY_OWNER))
+		return sr__fail(-EINVAL, "unknown attach flags 0x%x", flags);
+	bool ro = flags & SR_ATTACH_READONLY;
+	char path[SR_NAME_MAX + 2];
+	shm_path(name, path, sizeof(path));
+	int fd = shm_open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0) {
+		rc = -errno;
+		return sr__fail(rc, "cannot open /dev/shm%s: %s", path, strerror(-rc));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		rc = sr__fail(-errno, "cannot stat /dev/shm%s", path);
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sr__fail(-SR_ECORRUPT, "/dev/shm%s is not a regular file", path);
+	}
+	if (!ro && !(flags & SR_ATTACH_ANY_OWNER) && st.st_uid != geteuid()) {
+		close(fd);
+		return sr__fail(-SR_EOWNER, "/dev/shm%s belongs to uid %u, not %u", path,
+		                (unsigned)st.st_uid, (unsigned)geteuid());
+	}
+	if ((size_t)st.st_size < sizeof(struct sr_header)) {
+		close(fd);
+		return sr__fail(-SR_ETRUNCATED, "segment is %lld bytes, shorter than a header",
+		                (long long)st.st_size);
+	}
+	/* Validate the header from a private copy before mapping the rest. */
+	struct sr_header h;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		close(fd);
+		return sr__fail(-SR_ETRUNCATED, "cannot read the header");
+	}
+	struct sr_geometry g;
+	if ((rc = validate_header(&h, st.st_size, &g))) {
+		close(fd);
+		return rc;
+	}
+	void *base =
+	    mmap(NULL, g.segment_size, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return sr__fail(-errno, "cannot map the segment");
+	struct sr_registry *r = calloc(1, sizeof(*r));
+	if (!r) {
+		munmap(base, g.segment_size);
+		return sr__fail(-ENOMEM, "out of memory");
+	}
+	r->base = base;
+	r->size = g.segment_size;
+	r->readonly = ro;
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	r->birth_id = h.birth_id;
+	memcpy(r->name, name, strnlen(name, SR_NAME_MAX) + 1);
+	sr__bind_geometry(r, &g);
+	pthread_mutex_init(&r->claim_lock, NULL);
+	atomic_init(&r->proc_idx, -1);
+	sr__register_handle(r);
+	if (!ro)
+		sr_registry_recover(r, NULL);
+	*out = r;
+	return 0;
+}
+
+void sr_registry_close(sr_registry *reg)
+{
+	if (!reg)
+		return;
+	sr__unregister_handle(reg);
+	if (!reg->readonly)
+		sr__proc_release_own(reg);
+	munmap(reg->base, reg->size);
+	pthread_mutex_destroy(&reg->claim_lock);
+	free(reg);
+}
+
+int sr_registry_unlink(const char *name)
+{
+	int rc = sr_name_valid(name);
+	if (rc)
+		return rc;
+	char path[SR_NAME_MAX + 2];
+	shm_path(name, path, sizeof(path));
+	if (shm_unlink(path) != 0) {
+		rc = -errno;
+		return sr__fail(rc, "cannot remove /dev/shm%s: %s", path, strerror(-rc));
+	}
+	return 0;
+}
+
+bool sr_registry_readonly(const sr_registry *reg)
+{
+	return reg && reg->readonly;
+}
+
+int sr_registry_replaced(sr_registry *reg)
+{
+	SR_CHECK_REG(reg);
+	char path[SR_NAME_MAX + 2];
+	shm_path(reg->name, path, sizeof(path));
+	int fd = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return errno == ENOENT ? 1 : sr__fail(-errno, "cannot open /dev/shm%s", path);
+	struct stat st;
+	int rc = fstat(fd, &st);
+	close(fd);
+	if (rc != 0)
+		return sr__fail(-errno, "cannot stat /dev/shm%s", path);
+	return st.st_dev != reg->dev || st.st_ino != reg->ino;
+}

@@ -1,0 +1,332 @@
+/* The cold fields of a session: errors, variants, paths, transcoder pid. */
+#include <errno.h>
+#include <string.h>
+
+#include "sr_internal.h"
+
+typedef int (*cold_edit)(struct sr_cold_data *d, const void *arg);
+
+/* Read-modify-write of one cold record under the writer lock.  The edit
+ * runs on a private copy, so a refused edit changes nothing. */
+static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, const void *arg)
+{
+	SR_CHECK_RW(r);
+	if (!id)
+		return sr__fail(-EINVAL, "channel id is NULL");
+	int rc = sr__lock(r);
+	if (rc)
+		return rc;
+	uint32_t slot, gen;
+	struct sr_cold_data d;
+	if ((rc = sr__resolve(r, id, &slot, &gen)) == 0 &&
+	    (rc = sr__cold_read(r, slot, gen, &d)) == 0 && (rc = edit(&d, arg)) == 0) {
+		uint64_t u[2];
+		sr__uuid_words(id, u);
+		sr__wip_begin(r, SR_WIP_COLD, slot, u);
+		sr__cold_write(r, slot, &d);
+		sr__wip_end(r);
+	}
+	sr__unlock(r);
+	return rc;
+}
+
+static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_data *d,
+                     uint32_t *slot_out, uint32_t *gen_out)
+{
+	SR_CHECK_REG(r);
+	if (!id)
+		return sr__fail(-EINVAL, "channel id is NULL");
+	uint32_t slot, gen;
+	int rc = sr__resolve(r, id, &slot, &gen);
+	if (rc)
+		return rc;
+	rc = sr__cold_read(r, slot, gen, d);
+	if (rc == -SR_EBUSY && !r->readonly) {
+		/* Stuck odd sequence: its writer may be dead; taking the lock
+		 * repairs that, then one more read settles it. */
+		if (sr__lock(r) == 0)
+			sr__unlock(r);
+		rc = sr__cold_read(r, slot, gen, d);
+	}
+	if (rc == 0 && slot_out) {
+		*slot_out = slot;
+		*gen_out = gen;
+	}
+	return rc;
+}
+
+static int edit_error(struct sr_cold_data *d, const void *arg)
+{
+	int rc = sr__copy_str(d->last_error, sizeof(d->last_error), arg, "error message");
+	if (rc)
+		return rc;
+	if (d->error_count < UINT32_MAX)
+		d->error_count++;
+	d->last_error_wall_ns = sr__now_wall_ns();
+	return 0;
+}
+
+int sr_session_record_error(sr_registry *reg, const uuid_t id, const char *msg)
+{
+	if (!msg)
+		return sr__fail(-EINVAL, "error message is NULL");
+	if (strnlen(msg, SR_ERROR_MAX + 1) > SR_ERROR_MAX)
+		return sr__fail(-ENAMETOOLONG, "error message longer than %d characters",
+		                SR_ERROR_MAX);
+	return cold_update(reg, id, edit_error, msg);
+}
+
+int sr_session_error_count(sr_registry *reg, const uuid_t id, uint32_t *out)
+{
+	if (!out)
+		return sr__fail(-EINVAL, "output is NULL");
+	struct sr_cold_data d;
+	int rc = read_cold(reg, id, &d, NULL, NULL);
+	if (rc == 0)
+		*out = d.error_count;
+	return rc;
+}
+
+int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return sr__fail(-EINVAL, "buffer is NULL or empty");
+	struct sr_cold_data d;
+	int rc = read_cold(reg, id, &d, NULL, NULL);
+	if (rc)
+		return rc;
+	size_t n = strlen(d.last_error);
+	if (n >= len)
+		return sr__fail(-ENAMETOOLONG, "last error needs %zu bytes, buffer has %zu", n + 1,
+		                len);
+	memcpy(buf, d.last_error, n + 1);
+	return 0;
+}
+
+struct qualities_arg {
+	const sr_quality *q;
+	size_t n;
+};
+
+static int edit_qualities(struct sr_cold_data *d, const void *arg)
+{
+	const struct qualities_arg *a = arg;
+	struct sr_quality_data q[SR_MAX_QUALITIES];
+	memset(q, 0, sizeof(q));
+	for (size_t i = 0; i < a->n; i++) {
+		const sr_quality *in = &a->q[i];
+		int rc;
+		if (!in->level[0])
+			return sr__fail(-EINVAL, "quality %zu has an empty level", i);
+		if ((rc = sr__copy_str(q[i].level, sizeof(q[i].level), in->level,
+		                       "quality level")) ||
+		    (rc = sr__copy_str(q[i].codec, sizeof(q[i].codec), in->codec, "codec")) ||
+		    (rc = sr__copy_str(q[i].segment_path, sizeof(q[i].segment_path),
+		                       in->segment_path, "variant segment path")) ||
+		    (rc = sr__copy_str(q[i].playlist_path, sizeof(q[i].playlist_path),
+		                       in->playlist_path, "variant playlist path")))
+			return rc;
+		q[i].bitrate_kbps = in->bitrate_kbps;
+		q[i].width = in->width;
+		q[i].height = in->height;
+	}
+	memcpy(d->q, q, sizeof(q));
+	d->n_qualities = (uint32_t)a->n;
+	return 0;
+}
+
+int sr_session_set_qualities(sr_registry *reg, const uuid_t id, const sr_quality *q, size_t n)
+{
+	if (n > SR_MAX_QUALITIES)
+		return sr__fail(-EINVAL, "%zu qualities, at most %d", n, SR_MAX_QUALITIES);
+	if (n && !q)
+		return sr__fail(-EINVAL, "qualities array is NULL");
+	struct qualities_arg a = {q, n};
+	return cold_update(reg, id, edit_qualities, &a);
+}
+
+static void quality_out(const struct sr_quality_data *in, sr_quality *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->level, in->level, sizeof(out->level));
+	memcpy(out->codec, in->codec, sizeof(out->codec));
+	memcpy(out->segment_path, in->segment_path, sizeof(out->segment_path));
+	memcpy(out->playlist_path, in->playlist_path, sizeof(out->playlist_path));
+	out->bitrate_kbps = in->bitrate_kbps;
+	out->width = in->width;
+	out->height = in->height;
+}
+
+int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, size_t cap,
+                             size_t *n)
+{
+	if (!n || (cap && !q))
+		return sr__fail(-EINVAL, "output is NULL");
+	struct sr_cold_data d;
+	int rc = read_cold(reg, id, &d, NULL, NULL);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < d.n_qualities && i < cap; i++)
+		quality_out(&d.q[i], &q[i]);
+	*n = d.n_qualities;
+	return 0;
+}
+
+struct paths_arg {
+	const char *output_dir, *segment_path;
+};
+
+static int edit_paths(struct sr_cold_data *d, const void *arg)
+{
+	const struct paths_arg *a = arg;
+	char od[SR_PATH_MAX + 1], sp[SR_PATH_MAX + 1];
+	int rc;
+	memcpy(od, d->output_dir, sizeof(od));
+	memcpy(sp, d->segment_path, sizeof(sp));
+	if (a->output_dir && (rc = sr__copy_str(od, sizeof(od), a->output_dir, "output_dir")))
+		return rc;
+	if (a->segment_path && (rc = sr__copy_str(sp, sizeof(sp), a->segment_path, "segment_path")))
+		return rc;
+	memcpy(d->output_dir, od, sizeof(od));
+	memcpy(d->segment_path, sp, sizeof(sp));
+	return 0;
+}
+
+int sr_session_set_paths(sr_registry *reg, const uuid_t id, const char *output_dir,
+                         const char *segment_path)
+{
+	struct paths_arg a = {output_dir, segment_path};
+	return cold_update(reg, id, edit_paths, &a);
+}
+
+int sr_session_get_paths(sr_registry *reg, const uuid_t id, char *output_dir, char *segment_path)
+{
+	struct sr_cold_data d;
+	int rc = read_cold(reg, id, &d, NULL, NULL);
+	if (rc)
+		return rc;
+	if (output_dir)
+		memcpy(output_dir, d.output_dir, SR_PATH_MAX + 1);
+	if (segment_path)
+		memcpy(segment_path, d.segment_path, SR_PATH_MAX + 1);
+	return 0;
+}
+
+struct pid_arg {
+	pid_t pid;
+	uint64_t start;
+};
+
+static int edit_pid(struct sr_cold_data *d, const void *arg)
+{
+	const struct pid_arg *a = arg;
+	d->pid = a->pid;
+	d->pid_start = a->start;
+	return 0;
+}
+
+int sr_session_set_pid(sr_registry *reg, const uuid_t id, pid_t pid, uint64_t pid_start)
+{
+	if (pid < 0)
+		return sr__fail(-EINVAL, "pid %d is negative", (int)pid);
+	struct pid_arg a = {pid, pid ? pid_start : 0};
+	return cold_update(reg, id, edit_pid, &a);
+}
+
+int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *pid_start)
+{
+	struct sr_cold_data d;
+	int rc = read_cold(reg, id, &d, NULL, NULL);
+	if (rc)
+		return rc;
+	if (pid)
+		*pid = d.pid;
+	if (pid_start)
+		*pid_start = d.pid_start;
+	return 0;
+}
+
+static int edit_restarts(struct sr_cold_data *d, const void *arg)
+{
+	d->restart_count = *(const uint32_t *)arg;
+	return 0;
+}
+
+int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts)
+{
+	return cold_update(reg, id, edit_restarts, &restarts);
+}
+
+/* Fill info from a cold copy plus the hot fields; false if the slot moved. */
+static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
+                      const struct sr_cold_data *d, uint32_t clients, sr_session_info *out)
+{
+	struct sr_hot *h = &r->hot[slot];
+	uint64_t sw = sr__ld(&h->state);
+	uint64_t u[2] = {atomic_load_explicit(&h->uuid[0], memory_order_relaxed),
+	                 atomic_load_explicit(&h->uuid[1], memory_order_relaxed)};
+	uint64_t la = atomic_load_explicit(&h->last_access, memory_order_relaxed);
+	uint64_t sm = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
+	uint64_t swall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
+	if (sr_sw_gen(sw) != gen || sr_sw_gen(sw2) != gen || sr_sw_code(sw) == SR_SW_FREE ||
+	    sr_sw_code(sw) > SR_STATE_COUNT)
+		return false;
+	memset(out, 0, sizeof(*out));
+	sr__words_uuid(u, out->channel_id);
+	out->state = (sr_state)(sr_sw_code(sw) - 1);
+	out->slot = slot;
+	out->generation = gen;
+	out->clients = clients;
+	uint64_t now = sr_now_mono_ns();
+	int64_t wall = sr__now_wall_ns();
+	out->created_mono_ns = d->created_mono_ns;
+	out->created_wall_ns = d->created_wall_ns;
+	out->started_mono_ns = sm;
+	out->started_wall_ns = (int64_t)swall;
+	out->last_access_mono_ns = la;
+	out->idle_ms = now > la ? (now - la) / 1000000u : 0;
+	out->last_access_wall_ns = wall - (int64_t)(out->idle_ms * 1000000u);
+	out->error_count = d->error_count;
+	out->last_error_wall_ns = d->last_error_wall_ns;
+	memcpy(out->last_error, d->last_error, sizeof(out->last_error));
+	memcpy(out->output_dir, d->output_dir, sizeof(out->output_dir));
+	memcpy(out->segment_path, d->segment_path, sizeof(out->segment_path));
+	out->pid = d->pid;
+	out->pid_start = d->pid_start;
+	out->restart_count = d->restart_count;
+	out->n_qualities = d->n_qualities;
+	for (uint32_t i = 0; i < d->n_qualities; i++)
+		quality_out(&d->q[i], &out->qualities[i]);
+	return true;
+}
+
+int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+                      sr_session_info *out)
+{
+	struct sr_cold_data d;
+	for (int i = 0; i < 8; i++) {
+		int rc = sr__cold_read(r, slot, gen, &d);
+		if (rc)
+			return rc;
+		if (fill_info(r, slot, gen, &d, clients, out))
+			return 0;
+	}
+	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
+}
+
+int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
+{
+	if (!out)
+		return sr__fail(-EINVAL, "output is NULL");
+	struct sr_cold_data d;
+	uint32_t slot, gen;
+	int rc = read_cold(reg, id, &d, &slot, &gen);
+	if (rc)
+		return rc;
+	uint32_t clients = sr__clients_of(reg, slot, gen);
+	if (fill_info(reg, slot, gen, &d, clients, out))
+		return 0;
+	return sr__snapshot_slot(reg, slot, gen, clients, out);
+}

@@ -1,0 +1,268 @@
+/*
+ * Internal layout of the shared segment and the private handle.  Nothing in
+ * the segment is a pointer: every process maps it at its own address, and
+ * every index read from it is bounds-checked against the geometry copied
+ * into the private handle at attach, so hostile bytes cannot steer a reader
+ * outside the mapping.  docs/design.md explains who writes what.
+ */
+#ifndef SR_INTERNAL_H
+#define SR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "streamreg.h"
+
+#define SR_MAGIC     "STRMREG\0"
+#define SR_CACHELINE 64
+
+/* ---- Hot record: one cache line per session, all atomics ----------------
+ * state word: generation in bits 32..63, (state + 1) in bits 0..7, 0 = free.
+ * Readers validate a record by reading the state word before and after the
+ * other fields; the generation only grows, so a reused slot is detected. */
+struct sr_hot {
+	_Atomic uint64_t state;
+	_Atomic uint64_t last_access; /* CLOCK_MONOTONIC_COARSE ns */
+	_Atomic uint64_t uuid[2];
+	_Atomic uint64_t started_mono;
+	_Atomic uint64_t started_wall;
+	_Atomic uint64_t spare[2];
+};
+
+#define SR_SW_FREE          0u
+#define sr_sw_gen(w)        ((uint32_t)((w) >> 32))
+#define sr_sw_code(w)       ((uint32_t)((w)&0xffu))
+#define sr_sw_make(gen, st) (((uint64_t)(gen) << 32) | ((uint64_t)(st) + 1u))
+
+/* ---- Cold record: everything else, behind a seqlock ---------------------- */
+struct sr_quality_data {
+	char level[SR_LEVEL_MAX + 1];
+	char codec[SR_CODEC_MAX + 1];
+	uint32_t bitrate_kbps, width, height, pad;
+	char segment_path[SR_VARIANT_PATH_MAX + 1];
+	char playlist_path[SR_VARIANT_PATH_MAX + 1];
+};
+
+struct sr_cold_data {
+	uint64_t created_mono_ns;
+	int64_t created_wall_ns;
+	int64_t last_error_wall_ns;
+	uint64_t pid_start;
+	int32_t pid;
+	uint32_t error_count;
+	uint32_t restart_count;
+	uint32_t n_qualities;
+	char output_dir[SR_PATH_MAX + 1];
+	char segment_path[SR_PATH_MAX + 1];
+	char last_error[SR_ERROR_MAX + 1];
+	struct sr_quality_data q[SR_MAX_QUALITIES];
+};
+
+#define SR_COLD_WORDS (sizeof(struct sr_cold_data) / 8)
+_Static_assert(sizeof(struct sr_cold_data) % 8 == 0, "cold data must be whole words");
+
+/* Readers copy the words with relaxed atomic loads (Boehm's seqlock), so a
+ * concurrent writer is a benign, well-defined race, not undefined behaviour. */
+struct sr_cold {
+	_Atomic uint64_t seq; /* odd while a writer is inside */
+	_Atomic uint64_t w[SR_COLD_WORDS];
+};
+
+/* ---- Index: open addressing over 64-bit entries ---------------------------
+ * 0 = empty, 1 = tombstone, else (hash tag << 32) | (slot + 2).  Two arrays:
+ * a rebuild fills the inactive one and flips index_active, so lock-free
+ * readers never see a half-built table. */
+#define SR_IX_EMPTY 0u
+#define SR_IX_TOMB  1u
+
+/* ---- Process table: one slot per attached read-write process -------------
+ * owner word: state in bits 56..63, pid in bits 0..31.  Client counts live
+ * here, in the process's own leases, so when a process dies its viewers
+ * vanish with it exactly: the session totals are sums over live processes. */
+enum { SR_PROC_FREE = 0, SR_PROC_CLAIMING = 1, SR_PROC_LIVE = 2, SR_PROC_RECLAIMING = 3 };
+#define sr_owner_state(o)      ((unsigned)((o) >> 56))
+#define sr_owner_pid(o)        ((pid_t)(uint32_t)((o)&0xffffffffu))
+#define sr_owner_make(st, pid) (((uint64_t)(st) << 56) | (uint64_t)(uint32_t)(pid))
+
+/* key: (generation << 32) | (slot + 1), 0 = empty.  count word: bit 63 is a
+ * reuse lock, bits 32..62 an epoch bumped on reuse (defeats ABA between a
+ * lock-free increment and a reuse), bits 0..31 the count. */
+struct sr_lease {
+	_Atomic uint64_t key;
+	_Atomic uint64_t count;
+};
+#define SR_LEASE_LOCK   (1ull << 63)
+#define SR_LEASE_EPOCH1 (1ull << 32)
+#define sr_lease_n(c)   ((uint32_t)((c)&0xffffffffu))
+
+struct sr_proc {
+	_Atomic uint64_t owner;
+	_Atomic uint64_t start_time; /* of the owner, clock ticks since boot */
+	_Atomic int64_t attach_wall_ns;
+	_Atomic uint64_t spare[5];
+	/* followed by leases_per_proc struct sr_lease */
+};
+
+/* ---- Work in progress of the writer holding the lock -------------------- */
+enum { SR_WIP_NONE = 0, SR_WIP_INSERT, SR_WIP_DELETE, SR_WIP_COLD, SR_WIP_REBUILD };
+
+/* ---- Header ----------------------------------------------------------------
+ * The part up to `checksum` is written once at creation and covered by the
+ * checksum; attach copies the geometry out of it and never trusts it again. */
+struct sr_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t fingerprint;
+	uint32_t capacity;
+	uint32_t max_procs;
+	uint32_t leases_per_proc;
+	uint32_t index_size;
+	uint64_t segment_size;
+	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs;
+	uint64_t proc_stride;
+	int32_t creator_pid;
+	uint32_t creator_uid;
+	uint64_t birth_id;
+	int64_t created_wall_ns;
+	uint64_t created_mono_ns;
+	uint32_t mode;
+	uint32_t reserved;
+	uint64_t checksum;
+
+	/* Mutable, shared by everyone. */
+	alignas(SR_CACHELINE) _Atomic uint32_t doorbell;
+	_Atomic uint32_t doorbell_waiters;
+	_Atomic uint32_t procs_hwm; /* slots [0, hwm) may be in use */
+	_Atomic uint32_t index_active;
+	_Atomic uint32_t index_seq;
+	_Atomic uint32_t sessions;
+	_Atomic uint64_t procs_reclaimed;
+	_Atomic uint64_t leases_reclaimed;
+	_Atomic uint64_t locks_repaired;
+	_Atomic int32_t lock_owner_pid; /* diagnostics only */
+
+	/* Writer lock and what it protects. */
+	alignas(SR_CACHELINE) pthread_mutex_t lock;
+	uint32_t free_top;
+	uint32_t tombstones;
+	struct {
+		_Atomic uint32_t op;
+		uint32_t slot;
+		uint64_t uuid[2];
+	} wip;
+	alignas(SR_CACHELINE) struct sr_cold undo;
+};
+
+/* ---- Private handle ---------------------------------------------------- */
+struct sr_registry {
+	unsigned char *base;
+	size_t size;
+	bool readonly;
+	dev_t dev;
+	ino_t ino;
+	char name[SR_NAME_MAX + 2];
+	/* Geometry copied at attach and validated once. */
+	uint32_t capacity, max_procs, leases_per_proc, index_size;
+	uint64_t birth_id;
+	struct sr_header *hdr;
+	struct sr_hot *hot;
+	struct sr_cold *cold;
+	_Atomic uint64_t *index[2];
+	uint32_t *free_stack;
+	unsigned char *procs;
+	uint64_t proc_stride;
+	/* This process's slot in the process table, claimed on first need. */
+	pthread_mutex_t claim_lock;
+	_Atomic int proc_idx; /* -1 until claimed */
+	struct sr_registry *next_handle;
+};
+
+/* errors.c */
+int sr__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* util.c */
+uint64_t sr__hash(const struct sr_registry *r, const uint64_t u[2]);
+void sr__uuid_words(const uuid_t id, uint64_t w[2]);
+void sr__words_uuid(const uint64_t w[2], uuid_t id);
+int64_t sr__now_wall_ns(void);
+bool sr__pid_alive(pid_t pid, uint64_t start_time);
+int sr__copy_str(char *dst, size_t cap, const char *src, const char *what);
+
+/* layout.c */
+struct sr_geometry {
+	uint32_t capacity, max_procs, leases_per_proc, index_size;
+	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs;
+	uint64_t proc_stride, segment_size;
+};
+int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct sr_geometry *g);
+uint64_t sr__fingerprint(void);
+uint64_t sr__header_checksum(const struct sr_header *h);
+void sr__bind_geometry(struct sr_registry *r, const struct sr_geometry *g);
+
+/* lock.c */
+int sr__lock(struct sr_registry *r);
+void sr__unlock(struct sr_registry *r);
+int sr__lock_probe(struct sr_registry *r); /* repair a dead owner if any; 1 if repaired */
+void sr__wip_begin(struct sr_registry *r, uint32_t op, uint32_t slot, const uint64_t uuid[2]);
+void sr__wip_end(struct sr_registry *r);
+
+/* index.c */
+int sr__lookup(struct sr_registry *r, const uint64_t u[2], uint32_t *slot, uint64_t *sw);
+int sr__index_insert(struct sr_registry *r, const uint64_t u[2], uint32_t slot);
+void sr__index_remove(struct sr_registry *r, const uint64_t u[2], uint32_t slot);
+void sr__index_rebuild(struct sr_registry *r);
+void sr__free_rebuild(struct sr_registry *r);
+
+/* cold.c */
+int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d);
+void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d);
+void sr__cold_repair(struct sr_registry *r, uint32_t slot);
+int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen);
+
+/* procs.c */
+static inline struct sr_proc *sr__proc(const struct sr_registry *r, uint32_t i)
+{
+	return (struct sr_proc *)(void *)(r->procs + (uint64_t)i * r->proc_stride);
+}
+static inline struct sr_lease *sr__leases(struct sr_proc *p)
+{
+	return (struct sr_lease *)(void *)(p + 1);
+}
+uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen);
+int sr__clients_all(struct sr_registry *r, uint32_t *per_slot);
+int sr__lease_add(struct sr_registry *r, uint32_t slot, uint32_t gen, int delta);
+void sr__proc_release_own(struct sr_registry *r);
+int sr__recover_procs(struct sr_registry *r, sr_recovery_report *rep);
+void sr__register_handle(struct sr_registry *r);
+void sr__unregister_handle(struct sr_registry *r);
+
+/* session.c */
+int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t *gen);
+void sr__ring(struct sr_registry *r);
+
+/* session_data.c */
+int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+                      sr_session_info *out);
+
+static inline uint64_t sr__ld(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_acquire);
+}
+
+#define SR_CHECK_REG(r)                                                                            \
+	do {                                                                                       \
+		if (!(r))                                                                          \
+			return sr__fail(-EINVAL, "registry handle is NULL");                       \
+	} while (0)
+#define SR_CHECK_RW(r)                                                                             \
+	do {                                                                                       \
+		SR_CHECK_REG(r);                                                                   \
+		if ((r)->readonly)                                                                 \
+			return sr__fail(-EROFS, "registry handle is read-only");                   \
+	} while (0)
+
+#endif
