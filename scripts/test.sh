@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what is missing, builds three
+# ways and runs ctest in each.  The last lines are ctest's summary of the
+# plain build.  Options: --quick skips the sanitizer builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+jobs=$(nproc)
+
+scripts/setup.sh
+
+if ((!quick)); then
+	echo "== ThreadSanitizer build: threaded tests" >&2
+	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSR_SANITIZE=thread \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-tsan -j"$jobs" >/dev/null
+	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		ctest -L threads --output-on-failure -j"$jobs")
+
+	echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: whole suite" >&2
+	cmake -S . -B build-asan -DSR_SANITIZE=address,undefined \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build-asan -j"$jobs" >/dev/null
+	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest -LE 'bench|nosan' --output-on-failure -j"$jobs")
+fi
+
+echo "== Plain build: whole suite" >&2
+cd build
+ctest --output-on-failure -j"$jobs"
