@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: lease_holder NAME UUID CLIENTS [LEVEL...]\n");
 		return 2;
 	}
-	uuid_t id;
+	uuid_t id = {0};
 	int clients = atoi(argv[3]);
 	if (sr_uuid_parse(argv[2], id) < 0 || clients < 0) {
 		fprintf(stderr, "lease_holder: bad UUID or CLIENTS\n");

@@ -17,12 +17,12 @@ class Registry(ct.CliTest):
         self.assertRegex(r.out, r"processes\s+0 of 128 attached read-write, 1024 leases each")
 
     def test_create_options_reach_the_segment(self):
-        name = self.registry("--capacity", "7", "--max-procs", "5", "--leases", "9",
+        name = self.registry("--capacity", "7", "--max-procs", "5", "--leases", "64",
                              "--mode", "0640")
         self.assertEqual(stat.S_IMODE(os.stat(ct.shm_path(name)).st_mode), 0o640)
         r = self.expect(["check", name], 0)
         self.assertRegex(r.out, r"sessions\s+0 of 7 in use")
-        self.assertRegex(r.out, r"processes\s+0 of 5 attached read-write, 9 leases each")
+        self.assertRegex(r.out, r"processes\s+0 of 5 attached read-write, 64 leases each")
         # Short options and --opt=value work as well.
         other = self.registry("-c", "3", "--mode=0604")
         self.assertEqual(stat.S_IMODE(os.stat(ct.shm_path(other)).st_mode), 0o604)
@@ -33,7 +33,7 @@ class Registry(ct.CliTest):
         ch = ct.new_uuid()
         self.expect(["add", name, ch], 0)
         self.expect(["create", name, "--capacity", "9"], 1,
-                    err=r"^streamreg: create: registry '%s' already exists" % name)
+                    err=r"^streamreg: create: registry '%s': .*exists.*; remove it first" % name)
         self.assertEqual([s["channel_id"] for s in self.ls_json(name)], [ch])
         self.assertRegex(self.expect(["check", name], 0).out, r"sessions\s+1 of 4 in use")
 
@@ -70,7 +70,8 @@ class Registry(ct.CliTest):
             f.write(b"not a registry, somebody else's data\n" * 100)
         self.addCleanup(lambda: os.path.exists(path) and os.unlink(path))
         self.expect(["destroy", name], 3,
-                    err=r"^streamreg: destroy: registry '%s' is not usable \(use --force" % name)
+                    err=r"^streamreg: destroy: registry '%s' is not usable: .*; use --force to remove "
+                        r"it anyway$" % name)
         self.assertTrue(os.path.exists(path))
         self.expect(["ls", name], 3, err=r"^streamreg: ls: registry '%s' is not usable: " % name)
         self.expect(["destroy", "--force", name], 0, out=r"removed '%s'" % name)

@@ -40,7 +40,7 @@ class Session(ct.CliTest):
         self.assertRegex(self.expect(["show", name, ch], 0).out,
                          r"(?m)^output_dir\s+/srv/hls/one$")
         self.expect(["add", name, ch], 1,
-                    err=r"^streamreg: add: session %s already in registry '%s'" % (ch, name))
+                    err=r"^streamreg: add: session %s: .*exists" % ch)
         self.expect(["del", name, ch], 0, out=r"^deleted session %s from '%s'\n$" % (ch, name))
         self.expect(["show", name, ch], 1,
                     err=r"^streamreg: show: no session %s in registry '%s'$" % (ch, name))

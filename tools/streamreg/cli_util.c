@@ -65,29 +65,48 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_list ap;
 	fprintf(stderr, "streamreg: %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	/* clang 14's analyzer does not see va_start initialise glibc's va_list. */
+	vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	fprintf(stderr, " (see 'streamreg %s --help')\n", cmd);
 	return CLI_USAGE;
 }
 
-int cli_lib_error(const char *cmd, int err, int status, const char *what_fmt, ...)
+static void lib_error_v(const char *cmd, int err, const char *hint, const char *what_fmt,
+                        va_list ap)
 {
 	char detail[512];
 	snprintf(detail, sizeof(detail), "%s", sr_errdetail());
 
 	fprintf(stderr, "streamreg: %s: ", cmd);
-	if (what_fmt) {
-		va_list ap;
-		va_start(ap, what_fmt);
-		vfprintf(stderr, what_fmt, ap);
-		va_end(ap);
-		fputs(": ", stderr);
-	}
-	fputs(sr_strerror(err), stderr);
+	if (what_fmt)
+		/* clang 14's analyzer does not see va_start initialise glibc's va_list. */
+		vfprintf(stderr, what_fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+	if (err != 0)
+		fprintf(stderr, "%s%s", what_fmt ? ": " : "", sr_strerror(err));
 	if (detail[0])
 		fprintf(stderr, " (%s)", detail);
+	if (hint)
+		fprintf(stderr, "; %s", hint);
 	fputc('\n', stderr);
+}
+
+int cli_lib_error(const char *cmd, int err, int status, const char *what_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, what_fmt);
+	lib_error_v(cmd, err, NULL, what_fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int cli_lib_error_hint(const char *cmd, int err, int status, const char *hint, const char *what_fmt,
+                       ...)
+{
+	va_list ap;
+	va_start(ap, what_fmt);
+	lib_error_v(cmd, err, hint, what_fmt, ap);
+	va_end(ap);
 	return status;
 }
 
@@ -163,7 +182,7 @@ int cli_attach(const char *cmd, const char *name, unsigned flags, sr_registry **
 		return rc;
 	rc = sr_registry_attach(name, flags, out);
 	if (rc == -ENOENT)
-		return cli_lib_error(cmd, rc, CLI_NOREG, "registry '%s' does not exist", name);
+		return cli_lib_error(cmd, 0, CLI_NOREG, "registry '%s' does not exist", name);
 	if (rc < 0 && cli_is_noreg_error(rc))
 		return cli_lib_error(cmd, rc, CLI_NOREG, "registry '%s' is not usable", name);
 	if (rc < 0)

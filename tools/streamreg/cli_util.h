@@ -43,12 +43,18 @@ int cli_operands(const char *cmd, int argc, char **argv, int want, const char *c
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Report a failed library call: "streamreg: CMD: [WHAT: ]strerror (detail)".
- * Must run right after the failing call, before any other sr_ call, since
- * that would replace sr_errdetail().  Returns `status`.
+ * Report a failed library call: "streamreg: CMD: WHAT: strerror (detail)",
+ * without ": strerror" when err is 0 (WHAT says it all), without "WHAT: "
+ * when what_fmt is NULL.  Must run right
+ * after the failing call, before another failing sr_ call replaces
+ * sr_errdetail().  Returns `status`.
  */
 int cli_lib_error(const char *cmd, int err, int status, const char *what_fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The same, followed by "; HINT" (what the operator can do about it). */
+int cli_lib_error_hint(const char *cmd, int err, int status, const char *hint, const char *what_fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
 
 /* Validate a registry name (usage error if bad). */
 int cli_check_name(const char *cmd, const char *name);

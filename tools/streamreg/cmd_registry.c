@@ -79,16 +79,17 @@ int cmd_create(int argc, char **argv)
 	sr_registry *reg = NULL;
 	int err = sr_registry_create(name, &o, &reg);
 	if (err == -EEXIST)
-		return cli_lib_error(
+		return cli_lib_error_hint(
 		    cmd, err, CLI_FAILED,
-		    "registry '%s' already exists (remove it with 'streamreg destroy')", name);
+		    "remove it first with 'streamreg destroy' to start afresh", "registry '%s'",
+		    name);
 	if (err < 0)
 		return cli_lib_error(cmd, err, CLI_FAILED, "cannot create registry '%s'", name);
 
 	sr_registry_stats st;
 	if (sr_registry_stats_get(reg, &st) == 0)
-		printf("created registry '%s': %" PRIu32 " sessions, %" PRIu32
-		       " processes with %" PRIu32 " leases each, mode %04o, %" PRIu64 " bytes\n",
+		printf("created registry '%s': capacity %" PRIu32 " sessions, %" PRIu32
+		       " processes of %" PRIu32 " leases each, mode %04o, %" PRIu64 " bytes\n",
 		       name, st.capacity, st.max_procs, st.leases_per_proc, mode, st.segment_size);
 	else
 		printf("created registry '%s'\n", name);
@@ -146,14 +147,12 @@ int cmd_destroy(int argc, char **argv)
 	sr_registry *reg = NULL;
 	int err = sr_registry_attach(name, SR_ATTACH_READONLY, &reg);
 	if (err == -ENOENT)
-		return cli_lib_error(cmd, err, CLI_NOREG, "registry '%s' does not exist", name);
+		return cli_lib_error(cmd, 0, CLI_NOREG, "registry '%s' does not exist", name);
 	if (err < 0) {
 		if (!force)
-			return cli_lib_error(
+			return cli_lib_error_hint(
 			    cmd, err, cli_is_noreg_error(err) ? CLI_NOREG : CLI_FAILED,
-			    "registry '%s' is not usable (use --force to remove it "
-			    "anyway)",
-			    name);
+			    "use --force to remove it anyway", "registry '%s' is not usable", name);
 		if ((rc = unlink_registry(cmd, name)) == CLI_OK)
 			printf("removed '%s' (not a valid registry)\n", name);
 		return rc;

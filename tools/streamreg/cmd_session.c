@@ -119,8 +119,7 @@ int cmd_add(int argc, char **argv)
 		return rc;
 	int err = sr_session_insert(s.reg, s.id, output_dir);
 	if (err == -EEXIST)
-		rc = cli_lib_error(s.cmd, err, CLI_FAILED, "session %s already in registry '%s'",
-		                   s.id_text, s.name);
+		rc = cli_lib_error(s.cmd, err, CLI_FAILED, "session %s", s.id_text);
 	else if (err < 0)
 		rc = cli_lib_error(s.cmd, err, CLI_FAILED, NULL);
 	else

@@ -99,7 +99,7 @@ static void print_session(const sr_session_info *in)
 	print_field("created", when);
 	cli_format_wall(in->started_wall_ns, when, sizeof(when));
 	uint64_t now = sr_now_mono_ns();
-	if (in->state == SR_STATE_ACTIVE && in->started_mono_ns && now > in->started_mono_ns) {
+	if (in->state == SR_STATE_ACTIVE && in->started_mono_ns && now >= in->started_mono_ns) {
 		cli_format_duration((now - in->started_mono_ns) / 1000000, dur, sizeof(dur));
 		snprintf(buf, sizeof(buf), "%s (up %s)", when, dur);
 		print_field("started", buf);
@@ -141,7 +141,7 @@ int cmd_show(int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc == HELP_SHOWN ? CLI_OK : rc;
 	const char *name = argv[optind];
-	uuid_t id;
+	uuid_t id = {0};
 	if ((rc = cli_check_name(cmd, name)) != CLI_OK ||
 	    (rc = cli_parse_uuid(cmd, argv[optind + 1], id)) != CLI_OK)
 		return rc;
