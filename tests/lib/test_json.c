@@ -1,0 +1,226 @@
+/* JSON of one session and of the registry, checked by python3; Prometheus by promtool. */
+#include "support/srt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void expect_query(const char *json, const char *expr, const char *want)
+{
+	char out[4096];
+
+	int rc = srt_json_query(json, expr, out, sizeof(out));
+	if (rc != 0 || strcmp(out, want) != 0)
+		fail_msg("%s: got %s (python status %d), want %s\njson: %.2000s", expr, out, rc,
+		         want, json);
+}
+
+static void test_session_json_values(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	char ustr[SR_UUID_STR_LEN + 1], want[128];
+	sr_session_info info;
+	sr_quality q[2] = {{.level = "720p",
+	                    .bitrate_kbps = 2500,
+	                    .width = 1280,
+	                    .height = 720,
+	                    .codec = "h264",
+	                    .segment_path = "/o/720p/s%05d.ts",
+	                    .playlist_path = "/o/720p/index.m3u8"},
+	                   {.level = "360p",
+	                    .bitrate_kbps = 800,
+	                    .width = 640,
+	                    .height = 360,
+	                    .codec = "h264",
+	                    .segment_path = "/o/360p/s%05d.ts",
+	                    .playlist_path = "/o/360p/index.m3u8"}};
+	char *json = NULL;
+
+	srt_uuid(id);
+	sr_uuid_format(id, ustr);
+	assert_int_equal(sr_session_insert(fx->reg, id, "/o"), 0);
+	assert_int_equal(sr_session_transition(fx->reg, id, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(sr_session_transition(fx->reg, id, SR_STATE_STARTING, SR_STATE_ACTIVE), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sr_session_add_client(fx->reg, id), 0);
+	assert_int_equal(sr_session_record_error(fx->reg, id, "one"), 0);
+	assert_int_equal(sr_session_record_error(fx->reg, id, "two"), 0);
+	assert_int_equal(sr_session_set_pid(fx->reg, id, getpid(), 99), 0);
+	assert_int_equal(sr_session_set_qualities(fx->reg, id, q, 2), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+
+	assert_int_equal(sr_session_info_json(&info, &json), 0);
+	assert_non_null(json);
+	assert_true(srt_json_valid(json));
+	snprintf(want, sizeof(want), "\"%s\"", ustr);
+	expect_query(json, "d[\"channel_id\"]", want);
+	expect_query(json, "d[\"state\"]", "\"active\"");
+	expect_query(json, "d[\"clients\"]", "3");
+	expect_query(json, "d[\"error_count\"]", "2");
+	expect_query(json, "d[\"last_error\"]", "\"two\"");
+	snprintf(want, sizeof(want), "%ld", (long)getpid());
+	expect_query(json, "d[\"pid\"]", want);
+	expect_query(json, "isinstance(d[\"idle_ms\"], int) and d[\"idle_ms\"] >= 0", "true");
+	expect_query(json, "len(d[\"qualities\"])", "2");
+	expect_query(json, "d[\"qualities\"][0][\"level\"]", "\"720p\"");
+	expect_query(json, "d[\"qualities\"][1][\"level\"]", "\"360p\"");
+	expect_query(json, "[str(v) for v in d[\"qualities\"][0].values()].count(\"2500\")", "1");
+	free(json);
+}
+
+/* Strings from outside (ffmpeg's stderr, paths) must be escaped, not pasted. */
+static void test_session_json_escaping(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	sr_session_info info;
+	char *json = NULL;
+	static const char nasty[] = "quote\" backslash\\ newline\n tab\t cr\r ctl\x01\x1f del\x7f "
+	                            "utf8 caf\xc3\xa9 </script>";
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, "/dir \"with\" quotes\\"), 0);
+	assert_int_equal(sr_session_record_error(fx->reg, id, nasty), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+	assert_int_equal(sr_session_info_json(&info, &json), 0);
+	assert_true(srt_json_valid(json));
+	expect_query(json,
+	             "d[\"last_error\"] == \"quote\\\" backslash\\\\ newline\\n tab\\t cr\\r "
+	             "ctl\\x01\\x1f del\\x7f utf8 caf\\u00e9 </script>\"",
+	             "true");
+	expect_query(json, "d[\"output_dir\"]", "\"/dir \\\"with\\\" quotes\\\\\"");
+	free(json);
+}
+
+/* Bytes that are not UTF-8 must still give valid JSON. */
+static void test_session_json_invalid_utf8(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	sr_session_info info;
+	char *json = NULL;
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
+	assert_int_equal(sr_session_record_error(fx->reg, id, "bad \xff\xfe bytes \xc3"), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+	assert_int_equal(sr_session_info_json(&info, &json), 0);
+	if (!srt_json_valid(json))
+		fail_msg("invalid JSON for non-UTF-8 error text: %s", json);
+	expect_query(json, "d[\"last_error\"].startswith(\"bad \")", "true");
+	free(json);
+}
+
+static void test_session_json_every_state(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	sr_session_info info;
+	char *json = NULL, want[32];
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+	for (int s = 0; s < SR_STATE_COUNT; s++) {
+		info.state = (sr_state)s;
+		assert_int_equal(sr_session_info_json(&info, &json), 0);
+		snprintf(want, sizeof(want), "\"%s\"", sr_state_name((sr_state)s));
+		expect_query(json, "d[\"state\"]", want);
+		free(json);
+		json = NULL;
+	}
+	/* A hand-made info with garbage must not crash the renderer either. */
+	memset(&info, 0xff, sizeof(info));
+	int rc = sr_session_info_json(&info, &json);
+	if (rc == 0) {
+		assert_true(srt_json_valid(json));
+		free(json);
+	} else {
+		assert_int_equal(rc, -EINVAL);
+	}
+}
+
+static void test_registry_json(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t ids[3];
+	char *json = NULL, expr[256], ustr[SR_UUID_STR_LEN + 1];
+
+	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
+	expect_query(json, "d", "[]");
+	free(json);
+	json = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(fx->reg, ids[i], NULL), 0);
+	}
+	assert_int_equal(sr_session_add_client(fx->reg, ids[1]), 0);
+	assert_int_equal(sr_session_transition(fx->reg, ids[2], SR_STATE_IDLE, SR_STATE_STARTING),
+	                 0);
+	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
+	assert_true(srt_json_valid(json));
+	expect_query(json, "len(d)", "3");
+	sr_uuid_format(ids[1], ustr);
+	snprintf(expr, sizeof(expr), "[s[\"clients\"] for s in d if s[\"channel_id\"] == \"%s\"]",
+	         ustr);
+	expect_query(json, expr, "[1]");
+	sr_uuid_format(ids[2], ustr);
+	snprintf(expr, sizeof(expr), "[s[\"state\"] for s in d if s[\"channel_id\"] == \"%s\"]",
+	         ustr);
+	expect_query(json, expr, "[\"starting\"]");
+	expect_query(json,
+	             "sorted(k for k in [\"channel_id\", \"state\", \"clients\", "
+	             "\"idle_ms\", \"error_count\", \"last_error\", \"qualities\", \"pid\"] "
+	             "if all(k in s for s in d))",
+	             "[\"channel_id\", \"clients\", \"error_count\", \"idle_ms\", \"last_error\", "
+	             "\"pid\", \"qualities\", \"state\"]");
+	free(json);
+}
+
+static void test_prometheus(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	char *text = NULL, ustr[SR_UUID_STR_LEN + 1];
+
+	srt_uuid(id);
+	sr_uuid_format(id, ustr);
+	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
+	assert_int_equal(sr_session_add_client(fx->reg, id), 0);
+	assert_int_equal(sr_session_record_error(fx->reg, id, "x"), 0);
+	assert_int_equal(sr_registry_prometheus(fx->reg, &text), 0);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "# TYPE"));
+	assert_non_null(strstr(text, ustr));
+	if (access("/usr/bin/promtool", X_OK) == 0) {
+		int rc = srt_pipe_to("promtool check metrics >/dev/null 2>&1", text);
+		if (rc != 0) {
+			srt_pipe_to("promtool check metrics >&2", text);
+			fail_msg("promtool check metrics failed (%d) on:\n%s", rc, text);
+		}
+	}
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_session_json_values, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_json_escaping, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_json_invalid_utf8, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_json_every_state, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_registry_json, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_prometheus, srt_setup_small, srt_teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	srt_cleanup_names();
+	return rc;
+}
