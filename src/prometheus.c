@@ -1,11 +1,201 @@
-/* Placeholder: the monitor engineer replaces this file. */
+/*
+ * The registry in Prometheus text exposition format 0.0.4, built only from
+ * the public API so it works on a read-only handle: `streamreg stats
+ * --prometheus` and the HTTP server's /metrics print the same text.
+ * docs/monitor.md lists every metric.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "sr_internal.h"
+#include "streamreg.h"
+
+/* Per-channel figures copied out of the walk, so each family can be printed whole. */
+struct prom_channel {
+	char id[SR_UUID_STR_LEN + 1];
+	sr_state state;
+	uint32_t clients;
+	uint32_t error_count;
+	uint32_t restart_count;
+	uint32_t n_qualities;
+	uint64_t idle_ms;
+	uint64_t uptime_ms;
+};
+
+struct prom_walk {
+	struct prom_channel *ch;
+	size_t n;
+	size_t cap;
+	uint64_t now_mono_ns;
+	uint32_t by_state[SR_STATE_COUNT];
+	uint64_t clients;
+};
+
+static int collect(const sr_session_info *info, void *ctx)
+{
+	struct prom_walk *w = ctx;
+	if ((unsigned)info->state >= SR_STATE_COUNT)
+		return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap > 0 ? w->cap * 2 : 64;
+		struct prom_channel *grown = realloc(w->ch, cap * sizeof *grown);
+		if (grown == NULL)
+			return -ENOMEM;
+		w->ch = grown;
+		w->cap = cap;
+	}
+	struct prom_channel *c = &w->ch[w->n++];
+	sr_uuid_format(info->channel_id, c->id);
+	c->state = info->state;
+	c->clients = info->clients;
+	c->error_count = info->error_count;
+	c->restart_count = info->restart_count;
+	c->n_qualities = info->n_qualities;
+	c->idle_ms = info->idle_ms;
+	/* started_mono_ns survives a stop, so uptime is only meaningful while active. */
+	c->uptime_ms = info->state == SR_STATE_ACTIVE && info->started_mono_ns != 0 &&
+	                       w->now_mono_ns > info->started_mono_ns
+	                   ? (w->now_mono_ns - info->started_mono_ns) / 1000000
+	                   : 0;
+	w->by_state[info->state]++;
+	w->clients += info->clients;
+	return 0;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Integer arithmetic keeps the decimal point a '.' whatever the caller's locale. */
+static void print_ms_as_seconds(FILE *f, uint64_t ms)
+{
+	fprintf(f, "%" PRIu64 ".%03" PRIu64 "\n", ms / 1000, ms % 1000);
+}
+
+static void print_registry(FILE *f, const sr_registry_stats *st, const struct prom_walk *w)
+{
+	family(f, "streamreg_registry_info", "gauge",
+	       "Always 1; birth_id changes when the registry is destroyed and recreated.");
+	fprintf(f, "streamreg_registry_info{birth_id=\"%016" PRIx64 "\"} 1\n", st->birth_id);
+	family(f, "streamreg_registry_age_seconds", "gauge",
+	       "Time since the registry was created.");
+	fprintf(f, "streamreg_registry_age_seconds ");
+	print_ms_as_seconds(f, st->age_ms);
+	family(f, "streamreg_registry_created_timestamp_seconds", "gauge",
+	       "Creation time of the registry, seconds since the Unix epoch.");
+	fprintf(f, "streamreg_registry_created_timestamp_seconds ");
+	print_ms_as_seconds(f,
+	                    st->created_wall_ns > 0 ? (uint64_t)st->created_wall_ns / 1000000 : 0);
+	family(f, "streamreg_segment_size_bytes", "gauge", "Size of the shared memory segment.");
+	fprintf(f, "streamreg_segment_size_bytes %" PRIu64 "\n", st->segment_size);
+
+	family(f, "streamreg_session_slots", "gauge", "Session capacity of the table.");
+	fprintf(f, "streamreg_session_slots %" PRIu32 "\n", st->capacity);
+	family(f, "streamreg_session_slots_free", "gauge",
+	       "Session slots not in use; 0 means inserts fail until the registry is recreated "
+	       "with a larger capacity.");
+	fprintf(f, "streamreg_session_slots_free %" PRIu32 "\n",
+	        st->capacity > st->sessions ? st->capacity - st->sessions : 0);
+	family(f, "streamreg_sessions", "gauge", "Sessions in the table, by state.");
+	for (int s = 0; s < SR_STATE_COUNT; s++)
+		fprintf(f, "streamreg_sessions{state=\"%s\"} %" PRIu32 "\n",
+		        sr_state_name((sr_state)s), w->by_state[s]);
+	family(f, "streamreg_clients", "gauge",
+	       "Viewers counted on all sessions by live processes.");
+	fprintf(f, "streamreg_clients %" PRIu64 "\n", w->clients);
+
+	family(f, "streamreg_processes_attached", "gauge",
+	       "Processes attached read-write (monitors attach read-only and are not counted).");
+	fprintf(f, "streamreg_processes_attached %" PRIu32 "\n", st->procs_attached);
+	family(f, "streamreg_processes_max", "gauge",
+	       "Size of the process table: read-write attachments allowed at once.");
+	fprintf(f, "streamreg_processes_max %" PRIu32 "\n", st->max_procs);
+	family(f, "streamreg_processes_reclaimed_total", "counter",
+	       "Slots of dead processes reclaimed since the registry was created.");
+	fprintf(f, "streamreg_processes_reclaimed_total %" PRIu64 "\n", st->procs_reclaimed);
+	family(f, "streamreg_client_leases_reclaimed_total", "counter",
+	       "Viewer counts released because the process holding them died.");
+	fprintf(f, "streamreg_client_leases_reclaimed_total %" PRIu64 "\n", st->leases_reclaimed);
+	family(f, "streamreg_lock_repairs_total", "counter",
+	       "Writer locks taken over from a process that died holding them.");
+	fprintf(f, "streamreg_lock_repairs_total %" PRIu64 "\n", st->locks_repaired);
+}
+
+static void print_channels(FILE *f, const struct prom_walk *w)
+{
+	family(f, "streamreg_channel_state", "gauge",
+	       "1 for the state the channel is in, 0 for the others.");
+	for (size_t i = 0; i < w->n; i++)
+		for (int s = 0; s < SR_STATE_COUNT; s++)
+			fprintf(f, "streamreg_channel_state{channel=\"%s\",state=\"%s\"} %d\n",
+			        w->ch[i].id, sr_state_name((sr_state)s), (int)w->ch[i].state == s);
+	family(f, "streamreg_channel_clients", "gauge", "Viewers of the channel.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_clients{channel=\"%s\"} %" PRIu32 "\n", w->ch[i].id,
+		        w->ch[i].clients);
+	family(f, "streamreg_channel_idle_seconds", "gauge",
+	       "Time since the channel was last requested or changed viewers.");
+	for (size_t i = 0; i < w->n; i++) {
+		fprintf(f, "streamreg_channel_idle_seconds{channel=\"%s\"} ", w->ch[i].id);
+		print_ms_as_seconds(f, w->ch[i].idle_ms);
+	}
+	family(f, "streamreg_channel_uptime_seconds", "gauge",
+	       "Time since the channel's transcoder became active; 0 unless active.");
+	for (size_t i = 0; i < w->n; i++) {
+		fprintf(f, "streamreg_channel_uptime_seconds{channel=\"%s\"} ", w->ch[i].id);
+		print_ms_as_seconds(f, w->ch[i].uptime_ms);
+	}
+	family(f, "streamreg_channel_errors_total", "counter", "Errors recorded on the channel.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_errors_total{channel=\"%s\"} %" PRIu32 "\n",
+		        w->ch[i].id, w->ch[i].error_count);
+	family(f, "streamreg_channel_restarts_total", "counter",
+	       "Consecutive transcoder restarts by the reaper; reset to 0 after a healthy run, "
+	       "which Prometheus treats as a counter reset.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_restarts_total{channel=\"%s\"} %" PRIu32 "\n",
+		        w->ch[i].id, w->ch[i].restart_count);
+	family(f, "streamreg_channel_variants", "gauge", "HLS quality variants of the channel.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_variants{channel=\"%s\"} %" PRIu32 "\n", w->ch[i].id,
+		        w->ch[i].n_qualities);
+}
 
 int sr_registry_prometheus(sr_registry *reg, char **out)
 {
-	(void)reg;
-	(void)out;
-	return sr__fail(-ENOSYS, "prometheus output not built yet");
+	if (reg == NULL || out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	sr_registry_stats st;
+	int rc = sr_registry_stats_get(reg, &st);
+	if (rc < 0)
+		return rc;
+	struct prom_walk w = {.now_mono_ns = sr_now_mono_ns()};
+	rc = sr_session_foreach(reg, collect, &w);
+	if (rc != 0) {
+		free(w.ch);
+		return rc < 0 ? rc : -EIO;
+	}
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL) {
+		free(w.ch);
+		return -ENOMEM;
+	}
+	print_registry(f, &st, &w);
+	print_channels(f, &w);
+	bool failed = ferror(f) != 0;
+	if (fclose(f) != 0)
+		failed = true;
+	free(w.ch);
+	if (failed) {
+		free(text);
+		return -ENOMEM;
+	}
+	*out = text;
+	return 0;
 }
