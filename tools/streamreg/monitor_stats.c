@@ -1,12 +1,114 @@
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "monitor.h"
+#include "monitor_attach.h"
+#include "monitor_format.h"
+#include "monitor_output.h"
 
-/* Placeholder until the monitor lands; exits 2 so nobody mistakes it for output. */
+typedef enum stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS } stats_format;
+
+static void stats_usage(FILE *f)
+{
+	fputs("usage: streamreg stats NAME [--prometheus | --json]\n"
+	      "Registry totals as text, as JSON, or in Prometheus text exposition format.\n",
+	      f);
+}
+
+static int parse_stats_args(int argc, char **argv, const char **name, stats_format *fmt)
+{
+	*name = NULL;
+	*fmt = STATS_TEXT;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--prometheus") == 0) {
+			*fmt = STATS_PROMETHEUS;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			*fmt = STATS_JSON;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			stats_usage(stdout);
+			return 1;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "streamreg stats: unknown option '%s'\n", argv[i]);
+			return -EINVAL;
+		} else if (*name == NULL) {
+			*name = argv[i];
+		} else {
+			fprintf(stderr, "streamreg stats: unexpected argument '%s'\n", argv[i]);
+			return -EINVAL;
+		}
+	}
+	if (*name == NULL) {
+		fprintf(stderr, "streamreg stats: missing registry NAME\n");
+		return -EINVAL;
+	}
+	int rc = sr_name_valid(*name);
+	if (rc < 0) {
+		fprintf(stderr, "streamreg stats: bad registry name '%s': %s\n", *name,
+		        sr_strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int print_prometheus(const char *name)
+{
+	char what[128];
+	snprintf(what, sizeof what, "registry %s", name);
+	sr_registry *reg = NULL;
+	int rc = mon_attach(name, &reg);
+	if (rc < 0) {
+		mon_report_error("stats", what, rc);
+		return rc;
+	}
+	char *text = NULL;
+	rc = sr_registry_prometheus(reg, &text);
+	if (rc < 0)
+		mon_report_error("stats", what, rc);
+	else if (fputs(text, stdout) == EOF || fflush(stdout) != 0)
+		rc = -EIO;
+	free(text);
+	sr_registry_close(reg);
+	return rc;
+}
+
+static int print_totals(const char *name, bool json)
+{
+	sr_registry *reg = NULL;
+	mon_snapshot snap = {0};
+	int rc = mon_snapshot_once("stats", name, &reg, &snap);
+	if (rc == 0 && json) {
+		rc = mon_json_registry(stdout, name, &snap);
+		fputc('\n', stdout);
+	} else if (rc == 0) {
+		char line[1024];
+		mon_format_registry_line(name, &snap, line, sizeof line);
+		printf("%s\n", line);
+		mon_format_sessions_line(&snap, line, sizeof line);
+		printf("%s\n", line);
+		mon_format_procs_line(&snap, line, sizeof line);
+		printf("%s\n", line);
+	}
+	if (rc == 0 && fflush(stdout) != 0)
+		rc = -EIO;
+	mon_snapshot_free(&snap);
+	sr_registry_close(reg);
+	return rc;
+}
+
 int cli_stats(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "streamreg stats: not built yet\n");
-	return 2;
+	const char *name;
+	stats_format fmt;
+	int rc = parse_stats_args(argc, argv, &name, &fmt);
+	if (rc != 0) {
+		if (rc < 0)
+			stats_usage(stderr);
+		return rc < 0 ? 2 : 0;
+	}
+	rc = fmt == STATS_PROMETHEUS ? print_prometheus(name)
+	                             : print_totals(name, fmt == STATS_JSON);
+	return rc < 0 ? 1 : 0;
 }

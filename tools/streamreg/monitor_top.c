@@ -1,12 +1,373 @@
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "monitor.h"
+#include "monitor_attach.h"
+#include "monitor_output.h"
+#include "monitor_screen.h"
+#include "monitor_view.h"
 
-/* Placeholder until the monitor lands; exits 2 so nobody mistakes it for output. */
+#define INTERVAL_MIN 0.05
+#define INTERVAL_MAX 86400.0
+
+typedef struct top_args {
+	const char *name;
+	double interval_s;
+	bool once;
+	bool json;
+	int filter;
+	mon_sort sort;
+	bool sort_given;
+} top_args;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void top_usage(FILE *f)
+{
+	fputs(
+	    "usage: streamreg top NAME [--interval SECONDS] [--once] [--json] [--state STATE]\n"
+	    "                          [--sort clients|idle|errors|state|slot]\n"
+	    "Live view of a registry; one snapshot when stdout is not a terminal or with --once.\n",
+	    f);
+}
+
+/* Accepts "--opt value" and "--opt=value"; *i moves past what was consumed. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt)
+{
+	size_t len = strlen(opt);
+	if (strncmp(argv[*i], opt, len) != 0)
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "streamreg top: %s needs a value\n", opt);
+		return "";
+	}
+	return argv[++*i];
+}
+
+static int parse_interval(const char *text, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < INTERVAL_MIN ||
+	    v > INTERVAL_MAX) {
+		fprintf(stderr,
+		        "streamreg top: bad --interval '%s': seconds between %.2f and %.0f\n", text,
+		        INTERVAL_MIN, INTERVAL_MAX);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_top_args(int argc, char **argv, top_args *a)
+{
+	*a = (top_args){.interval_s = 1.0, .filter = MON_FILTER_ALL, .sort = MON_SORT_CLIENTS};
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if (strcmp(argv[i], "--once") == 0) {
+			a->once = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			a->json = true;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			top_usage(stdout);
+			return 1;
+		} else if ((v = option_value(argc, argv, &i, "--interval")) != NULL) {
+			if (parse_interval(v, &a->interval_s) < 0)
+				return -EINVAL;
+		} else if ((v = option_value(argc, argv, &i, "--state")) != NULL) {
+			sr_state st;
+			if (sr_state_parse(v, &st) < 0) {
+				fprintf(stderr,
+				        "streamreg top: bad --state '%s': idle, starting, active, "
+				        "stopping or failed\n",
+				        v);
+				return -EINVAL;
+			}
+			a->filter = (int)st;
+		} else if ((v = option_value(argc, argv, &i, "--sort")) != NULL) {
+			if (mon_sort_parse(v, &a->sort) < 0) {
+				fprintf(stderr,
+				        "streamreg top: bad --sort '%s': clients, idle, errors, "
+				        "state or "
+				        "slot\n",
+				        v);
+				return -EINVAL;
+			}
+			a->sort_given = true;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "streamreg top: unknown option '%s'\n", argv[i]);
+			return -EINVAL;
+		} else if (a->name == NULL) {
+			a->name = argv[i];
+		} else {
+			fprintf(stderr, "streamreg top: unexpected argument '%s'\n", argv[i]);
+			return -EINVAL;
+		}
+	}
+	if (a->name == NULL) {
+		fprintf(stderr, "streamreg top: missing registry NAME\n");
+		return -EINVAL;
+	}
+	int rc = sr_name_valid(a->name);
+	if (rc < 0) {
+		fprintf(stderr, "streamreg top: bad registry name '%s': %s\n", a->name,
+		        sr_strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int top_once(const top_args *a)
+{
+	sr_registry *reg = NULL;
+	mon_snapshot snap = {0};
+	mon_view view = {0};
+	int rc = mon_snapshot_once("top", a->name, &reg, &snap);
+	if (rc == 0) {
+		/* JSON keeps `streamreg ls --json` order unless a sort was asked for. */
+		mon_sort sort = a->json && !a->sort_given ? MON_SORT_SLOT : a->sort;
+		rc = mon_view_build(&view, &snap, a->filter, sort);
+		if (rc == 0)
+			rc = a->json ? mon_json_document(stdout, a->name, &snap, &view)
+			             : mon_text_document(stdout, a->name, &snap, &view, a->filter,
+			                                 sort);
+		if (rc == 0 && fflush(stdout) != 0)
+			rc = -EIO;
+		if (rc < 0)
+			mon_report_error("top", "output", rc);
+	}
+	mon_view_free(&view);
+	mon_snapshot_free(&snap);
+	sr_registry_close(reg);
+	return rc < 0 ? 1 : 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 3, 4))) static void set_status(mon_ui *ui, bool alert,
+                                                             const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ui->status, sizeof ui->status, fmt, ap);
+	va_end(ap);
+	ui->status_alert = alert;
+}
+
+/* The live loop's connection to the registry, across its destruction and rebirth. */
+typedef struct top_live {
+	sr_registry *reg;
+	bool lost; /* the registry went away after we had it */
+	mon_snapshot snap;
+	mon_view view;
+} top_live;
+
+static void lose_registry(top_live *live, mon_ui *ui, const char *why)
+{
+	sr_registry_close(live->reg);
+	live->reg = NULL;
+	live->lost = true;
+	ui->have_data = false;
+	set_status(ui, true,
+	           "REGISTRY %s WAS DESTROYED OR REPLACED (%s): waiting for a registry under this "
+	           "name",
+	           ui->name, why);
+}
+
+/* One refresh: follow the name to its current registry, then copy the table. */
+static void tick(top_live *live, mon_ui *ui)
+{
+	char msg[400];
+	if (live->reg != NULL) {
+		int r = sr_registry_replaced(live->reg);
+		if (r == 1) {
+			lose_registry(live, ui, "name unlinked or reused");
+		} else if (r < 0) {
+			mon_describe_error(r, msg, sizeof msg);
+			lose_registry(live, ui, msg);
+		}
+	}
+	if (live->reg == NULL) {
+		int rc = mon_attach(ui->name, &live->reg);
+		if (rc < 0) {
+			mon_describe_error(rc, msg, sizeof msg);
+			ui->have_data = false;
+			if (live->lost)
+				set_status(
+				    ui, true,
+				    "REGISTRY %s IS GONE: waiting for a new one (attach: %s)",
+				    ui->name, msg);
+			else
+				set_status(ui, true, "registry %s: cannot attach: %s; retrying",
+				           ui->name, msg);
+			return;
+		}
+		if (live->lost)
+			set_status(ui, false, "reattached: registry %s was recreated", ui->name);
+		else
+			ui->status[0] = '\0';
+		live->lost = false;
+	}
+	if (ui->paused && ui->have_data)
+		return;
+	int rc = mon_snapshot_take(live->reg, &live->snap);
+	if (rc < 0) {
+		mon_describe_error(rc, msg, sizeof msg);
+		ui->have_data = false;
+		set_status(ui, true, "registry %s: cannot read: %s", ui->name, msg);
+		return;
+	}
+	ui->have_data = true;
+	if (ui->status_alert)
+		ui->status[0] = '\0';
+}
+
+/* Returns false when the operator asked to quit. */
+static bool handle_key(int key, mon_ui *ui)
+{
+	size_t page = mon_screen_page_rows();
+	switch (key) {
+	case 'q':
+	case 'Q':
+		return false;
+	case 'c':
+		ui->sort = MON_SORT_CLIENTS;
+		break;
+	case 'i':
+		ui->sort = MON_SORT_IDLE;
+		break;
+	case 'e':
+		ui->sort = MON_SORT_ERRORS;
+		break;
+	case 's':
+		ui->sort = MON_SORT_STATE;
+		break;
+	case 'o':
+		ui->sort = MON_SORT_SLOT;
+		break;
+	case 'f':
+		ui->filter = mon_filter_next(ui->filter);
+		ui->scroll = 0;
+		break;
+	case 'p':
+	case ' ':
+		ui->paused = !ui->paused;
+		break;
+	case MON_KEY_UP:
+		ui->scroll = ui->scroll > 0 ? ui->scroll - 1 : 0;
+		break;
+	case MON_KEY_DOWN:
+		ui->scroll++;
+		break;
+	case MON_KEY_PGUP:
+		ui->scroll = ui->scroll > page ? ui->scroll - page : 0;
+		break;
+	case MON_KEY_PGDN:
+		ui->scroll += page;
+		break;
+	case MON_KEY_HOME:
+		ui->scroll = 0;
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+static void install_stop_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must wake getch() so the loop can restore the terminal. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int top_live_run(const top_args *a)
+{
+	top_live live = {0};
+	mon_ui ui = {
+	    .name = a->name, .interval_s = a->interval_s, .sort = a->sort, .filter = a->filter};
+	/* Fail like the one-shot mode when the registry is not there to begin with. */
+	int rc = mon_attach(a->name, &live.reg);
+	if (rc < 0) {
+		char what[128];
+		snprintf(what, sizeof what, "registry %s", a->name);
+		mon_report_error("top", what, rc);
+		return 1;
+	}
+	install_stop_handlers();
+	if (mon_screen_open() < 0) {
+		sr_registry_close(live.reg);
+		fprintf(stderr,
+		        "streamreg top: cannot drive terminal type '%s'; printing a snapshot\n",
+		        getenv("TERM") != NULL ? getenv("TERM") : "(unset)");
+		return top_once(a);
+	}
+	uint64_t interval_ms = (uint64_t)(a->interval_s * 1000.0);
+	uint64_t next = 0;
+	bool running = true;
+	while (running && !stop_requested) {
+		uint64_t now = now_ms();
+		if (now >= next) {
+			tick(&live, &ui);
+			next = now + interval_ms;
+		}
+		if (ui.have_data &&
+		    mon_view_build(&live.view, &live.snap, ui.filter, ui.sort) < 0) {
+			ui.have_data = false;
+			set_status(&ui, true, "registry %s: %s", ui.name, "out of memory");
+		}
+		mon_screen_draw(&ui, &live.snap, &live.view);
+		now = now_ms();
+		int key = mon_screen_key(next > now ? (int)(next - now) : 0);
+		if (key != MON_KEY_NONE)
+			running = handle_key(key, &ui);
+	}
+	mon_screen_close();
+	mon_view_free(&live.view);
+	mon_snapshot_free(&live.snap);
+	sr_registry_close(live.reg);
+	return 0;
+}
+
 int cli_top(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "streamreg top: not built yet\n");
-	return 2;
+	top_args a;
+	int rc = parse_top_args(argc, argv, &a);
+	if (rc != 0) {
+		if (rc < 0)
+			top_usage(stderr);
+		return rc < 0 ? 2 : 0;
+	}
+	if (a.once || a.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))
+		return top_once(&a);
+	return top_live_run(&a);
 }

@@ -1,0 +1,54 @@
+#include "monitor_attach.h"
+
+#include <stdio.h>
+
+enum { REPLACE_TRIES = 3 };
+
+void mon_describe_error(int rc, char *buf, size_t len)
+{
+	const char *detail = sr_errdetail();
+	if (detail != NULL && detail[0] != '\0')
+		snprintf(buf, len, "%s (%s)", sr_strerror(rc), detail);
+	else
+		snprintf(buf, len, "%s", sr_strerror(rc));
+}
+
+void mon_report_error(const char *cmd, const char *what, int rc)
+{
+	char msg[512];
+	mon_describe_error(rc, msg, sizeof msg);
+	fprintf(stderr, "streamreg %s: %s: %s\n", cmd, what, msg);
+}
+
+int mon_attach(const char *name, sr_registry **out)
+{
+	*out = NULL;
+	return sr_registry_attach(name, SR_ATTACH_READONLY, out);
+}
+
+int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap)
+{
+	char what[128];
+	snprintf(what, sizeof what, "registry %s", name);
+	for (int attempt = 0; attempt < REPLACE_TRIES; attempt++) {
+		if (*reg == NULL) {
+			int rc = mon_attach(name, reg);
+			if (rc < 0) {
+				mon_report_error(cmd, what, rc);
+				return rc;
+			}
+		}
+		int rc = mon_snapshot_take(*reg, snap);
+		if (rc < 0) {
+			mon_report_error(cmd, what, rc);
+			return rc;
+		}
+		if (sr_registry_replaced(*reg) != 1)
+			return 0;
+		sr_registry_close(*reg);
+		*reg = NULL;
+	}
+	fprintf(stderr, "streamreg %s: registry %s: replaced %d times while being read\n", cmd,
+	        name, REPLACE_TRIES);
+	return -SR_EBUSY;
+}

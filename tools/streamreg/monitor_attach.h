@@ -1,0 +1,31 @@
+/* Read-only attachment of the registry a monitor command names. */
+#ifndef SR_TOOLS_MONITOR_ATTACH_H
+#define SR_TOOLS_MONITOR_ATTACH_H
+
+#include <stddef.h>
+
+#include "monitor_snapshot.h"
+
+/* "message (detail)" for an sr_ error code, using the thread's sr_errdetail(). */
+void mon_describe_error(int rc, char *buf, size_t len);
+
+/*
+ * Attach name with SR_ATTACH_READONLY: a PROT_READ mapping that takes no
+ * lock, so read permission on the segment is enough and writers are never
+ * slowed.  Returns 0 or a negative sr_ error code.
+ */
+int mon_attach(const char *name, sr_registry **out);
+
+/*
+ * Take a snapshot of the registry under name, reattaching (at most a few
+ * times) if it is replaced while we read it, so a one-shot output never
+ * mixes two registries.  *reg may be NULL on entry; on return it is the
+ * handle the snapshot came from.  On failure prints "streamreg CMD: ..." to
+ * stderr and returns a negative code.
+ */
+int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap);
+
+/* Print "streamreg CMD: what: message (detail)" to stderr. */
+void mon_report_error(const char *cmd, const char *what, int rc);
+
+#endif

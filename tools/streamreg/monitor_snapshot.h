@@ -1,0 +1,31 @@
+/* One consistent picture of a registry, shared by every monitor output. */
+#ifndef SR_TOOLS_MONITOR_SNAPSHOT_H
+#define SR_TOOLS_MONITOR_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "streamreg.h"
+
+typedef struct mon_snapshot {
+	sr_registry_stats stats;           /* Registry-wide figures from the library. */
+	sr_session_info *sessions;         /* Every record that was read consistently. */
+	size_t n;                          /* Entries in sessions. */
+	size_t cap;                        /* Allocated entries. */
+	uint32_t by_state[SR_STATE_COUNT]; /* Counted over sessions, so totals match the rows. */
+	uint64_t clients;                  /* Sum of the rows' clients. */
+	uint32_t skipped;                  /* Records left out: they kept changing under us. */
+	uint64_t taken_mono_ns;            /* When the copy was taken (sr_now_mono_ns clock). */
+} mon_snapshot;
+
+/*
+ * Copy every session of reg into snap (reusing its buffers).  A record that
+ * stays busy over a few retries, or that fails the plausibility checks, is
+ * left out and counted in skipped: the monitor never shows a torn record.
+ */
+int mon_snapshot_take(sr_registry *reg, mon_snapshot *snap);
+
+/* Free the buffers; snap may be reused after mon_snapshot_take(). */
+void mon_snapshot_free(mon_snapshot *snap);
+
+#endif
