@@ -44,7 +44,7 @@ class Check(ct.CliTest):
         self.assertRegex(out, r"sessions\s+2 of 8 in use \(idle 1, starting 1, active 0, "
                               r"stopping 0, failed 0\)")
         self.assertRegex(out, r"processes\s+0 of 128 attached read-write")
-        self.assertRegex(out, r"records\s+2 checked, 0 bad")
+        self.assertRegex(out, r"records\s+0 bad")
         self.assertRegex(out, r"created\s+\d{4}-\d\d-\d\d .* by pid \d+")
         self.assertTrue(out.endswith("  status      ok\n"), out)
         out = self.expect(["check", name, "--recover"], 0).out
@@ -80,6 +80,23 @@ class Check(ct.CliTest):
         size = os.path.getsize(ct.shm_path(other))
         self.corrupt(other, 0, os.urandom(min(size, 4096)))
         self.expect(["check", other], 3, err=r"is not usable")
+
+    def test_bad_records(self):
+        name = self.registry("--capacity", "4")
+        for _ in range(2):
+            self.expect(["add", name, ct.new_uuid()], 0)
+        # The header lives in the first page; everything after it (records,
+        # index, process table) becomes 0xff, which no valid record holds.
+        size = os.path.getsize(ct.shm_path(name))
+        self.corrupt(name, 4096, b"\xff" * (size - 4096))
+        r = self.expect(["check", name], 3,
+                        err=r"^streamreg: check: registry '%s' has [1-9]\d* bad records?; "
+                        r"try 'streamreg check %s --recover'$" % (name, name))
+        self.assertRegex(r.out, r"records\s+[1-9]\d* bad\n")
+        self.assertNotIn("status      ok", r.out)
+        r = self.expect(["check", name, "--recover"], 3,
+                        err=r"^streamreg: check: registry '%s' has [1-9]\d* bad records?$" % name)
+        self.assertRegex(r.out, r"recovered\s+\d+ dead process")
 
     def test_recover_releases_the_leases_of_a_killed_process(self):
         if not ct.HOLDER:

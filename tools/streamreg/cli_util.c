@@ -72,8 +72,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
-static void lib_error_v(const char *cmd, int err, const char *hint, const char *what_fmt,
-                        va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+lib_error_v(const char *cmd, int err, const char *hint, const char *what_fmt, va_list ap)
 {
 	char detail[512];
 	snprintf(detail, sizeof(detail), "%s", sr_errdetail());

@@ -89,7 +89,7 @@ static void print_report(const sr_registry_stats *st, int bad)
 	printf("  reclaimed   %" PRIu64 " dead processes, %" PRIu64 " client leases, %" PRIu64
 	       " writer locks since creation\n",
 	       st->procs_reclaimed, st->leases_reclaimed, st->locks_repaired);
-	printf("  records     %" PRIu32 " checked, %d bad\n", st->sessions, bad);
+	printf("  records     %d bad\n", bad);
 }
 
 int cmd_check(int argc, char **argv)
@@ -148,9 +148,10 @@ int cmd_check(int argc, char **argv)
 	sr_registry_close(reg);
 	print_report(&st, bad);
 	if (bad > 0) {
-		fprintf(stderr, "streamreg: %s: registry '%s' has %d bad %s%s\n", cmd, name, bad,
-		        plural((uint64_t)bad, "record", "records"),
-		        do_recover ? "" : " (try 'streamreg check NAME --recover')");
+		fprintf(stderr, "streamreg: %s: registry '%s' has %d bad %s%s%s%s\n", cmd, name,
+		        bad, plural((uint64_t)bad, "record", "records"),
+		        do_recover ? "" : "; try 'streamreg check ", do_recover ? "" : name,
+		        do_recover ? "" : " --recover'");
 		return CLI_NOREG;
 	}
 	printf("  status      ok\n");
