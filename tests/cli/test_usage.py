@@ -36,6 +36,9 @@ class Usage(ct.CliTest):
         for cmd in ("top", "stats"):
             r = ct.run(cmd, "--help")
             self.assertNotIn("unknown command", r.err, r)
+            self.assertEqual(r.rc, 0, r)
+            self.assertIn("streamreg %s NAME" % cmd, r.out)
+            self.assertEqual(ct.run("help", cmd).out, r.out)
 
     def test_missing_and_extra_operands(self):
         # command: (operands short of one, the missing one's name, a full set)

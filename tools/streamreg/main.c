@@ -23,7 +23,7 @@ static const struct cli_command commands[] = {
     {"show", cmd_show, "show one session"},
     {"ls", cmd_ls, "list the sessions"},
     {"top", cli_top, "live full-screen view of the sessions"},
-    {"stats", cli_stats, "registry metrics (Prometheus text format)"},
+    {"stats", cli_stats, "registry totals as text, JSON or Prometheus metrics"},
 };
 
 static void print_usage(FILE *out)
