@@ -119,6 +119,11 @@ class Check(ct.CliTest):
         self.assertRegex(out, r"clients\s+5\n")
 
         victim.kill()
+        # Read-only commands change nothing: the dead process is still there.
+        self.expect(["ls", name], 0)
+        out = self.expect(["check", name], 0).out
+        self.assertRegex(out, r"reclaimed\s+0 dead processes, 0 client leases")
+        self.assertNotIn("recovered", out)
         out = self.expect(["check", name, "--recover"], 0).out
         self.assertRegex(out, r"recovered\s+1 dead process reclaimed, 3 client leases released")
         self.assertRegex(out, r"processes\s+1 of 128 attached read-write")
