@@ -1,0 +1,372 @@
+/*
+ * The endpoints.  Every path goes through route_parse() first, so handlers
+ * only ever see a checked channel id and single-component names.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hls_files.h"
+#include "http_reply.h"
+#include "log.h"
+#include "route.h"
+#include "strbuf.h"
+#include "worker_internal.h"
+
+/* Per-viewer master playlists must never be shared or reused: they carry
+ * the viewer's token. */
+#define CACHE_MASTER "private, no-store"
+/* Live playlists change every segment duration. */
+#define CACHE_PLAYLIST "no-cache"
+/* A segment never changes once listed, but its name is reused when the
+ * channel restarts, so keep it short-lived. */
+#define CACHE_SEGMENT "max-age=30"
+
+static void channel_dir(const struct worker *wk, const uuid_t id, char *out, size_t len)
+{
+	char text[SR_UUID_STR_LEN + 1];
+	sr_uuid_format(id, text);
+	snprintf(out, len, "%s/%s", wk->opt->output_dir, text);
+}
+
+/* The session exists once anyone asked for the channel. */
+static int ensure_session(struct worker *wk, const uuid_t id)
+{
+	int rc = sr_session_find(wk->reg, id, NULL);
+	if (rc != -ENOENT)
+		return rc;
+	char dir[SR_PATH_MAX + 1];
+	channel_dir(wk, id, dir, sizeof dir);
+	rc = sr_session_insert(wk->reg, id, dir);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+static void release_viewer(struct worker *wk, struct request *rq)
+{
+	if (!rq->has_viewer)
+		return;
+	viewers_release(wk->vt, wk->reg, wk->holder, rq->viewer_slot, rq->viewer_nonce);
+	rq->has_viewer = false;
+}
+
+static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c, struct request *rq)
+{
+	off_t size;
+	int fd = hls_open(wk->opt->output_dir, rq->w.channel, "master.m3u8", &size);
+	if (fd < 0) {
+		/* Active but no playlist: the transcoder is being replaced or
+		 * its directory was cleaned under us; the player retries. */
+		release_viewer(wk, rq);
+		return reply_unavailable(wk, c, 1, "channel has no master playlist yet");
+	}
+	size_t len;
+	char *text = hls_read_all(fd, &len);
+	if (!text) {
+		release_viewer(wk, rq);
+		return reply_error(wk, c, 500, "cannot read the master playlist");
+	}
+	char prefix[8 + ROUTE_TOKEN_LEN];
+	if (rq->has_viewer) {
+		char token[ROUTE_TOKEN_LEN + 1];
+		route_format_token(rq->viewer_slot, rq->viewer_nonce, token);
+		snprintf(prefix, sizeof prefix, "v/%s/", token);
+	} else {
+		prefix[0] = '\0';
+	}
+	size_t out_len;
+	char *out = hls_rewrite_master(text, len, prefix, &out_len);
+	free(text);
+	if (!out) {
+		release_viewer(wk, rq);
+		return reply_error(wk, c, 500, "out of memory");
+	}
+	rq->delivered = true;
+	return reply_owned(wk, c, 200, route_content_type(ROUTE_FILE_PLAYLIST), CACHE_MASTER, out,
+	                   out_len);
+}
+
+static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c,
+                                     struct request *rq, const struct route *r)
+{
+	int rc = ensure_session(wk, r->channel);
+	if (rc < 0) {
+		srv_warn("session insert: %s (%s)", sr_strerror(rc), sr_errdetail());
+		return reply_unavailable(wk, c, 5, sr_strerror(rc));
+	}
+	memcpy(rq->w.channel, r->channel, sizeof(uuid_t));
+	int err = 0;
+	enum viewer_result v = viewers_claim(wk->vt, wk->reg, wk->holder, r->channel,
+	                                     &rq->viewer_slot, &rq->viewer_nonce, &err);
+	if (v == VIEWER_COUNTED) {
+		rq->has_viewer = true;
+	} else {
+		/* Still serve the channel, uncounted: a full viewer table must
+		 * not take the service down. */
+		if (v == VIEWER_FULL)
+			srv_warn("viewer table full (%u): raise --max-viewers",
+			         viewers_capacity(wk->vt));
+		else
+			srv_warn("viewer lease refused: %s", sr_strerror(err));
+		sr_session_touch(wk->reg, r->channel);
+	}
+	sr_state st;
+	rc = sr_session_get_state(wk->reg, r->channel, &st);
+	if (rc < 0) {
+		release_viewer(wk, rq);
+		return reply_error(wk, c, 500, sr_strerror(rc));
+	}
+	if (st == SR_STATE_ACTIVE)
+		return serve_master(wk, c, rq);
+	start_request(wk, &rq->w);
+	start_wait_begin(wk, rq, c);
+	return MHD_YES;
+}
+
+static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, struct request *rq)
+{
+	switch (rq->w.result) {
+	case WAIT_ACTIVE:
+		return serve_master(wk, c, rq);
+	case WAIT_FAILED: {
+		char msg[SR_ERROR_MAX + 64];
+		snprintf(msg, sizeof msg, "channel failed to start: %s", rq->w.error);
+		release_viewer(wk, rq);
+		return reply_unavailable(wk, c, 5, msg);
+	}
+	case WAIT_TIMEOUT:
+	case WAIT_SHUTDOWN:
+		release_viewer(wk, rq);
+		return reply_unavailable(wk, c, 2, rq->w.error);
+	case WAIT_ERROR:
+	case WAIT_PENDING:
+		break;
+	}
+	release_viewer(wk, rq);
+	return reply_error(wk, c, 500, rq->w.error[0] ? rq->w.error : "internal error");
+}
+
+static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
+                                   const struct route *r)
+{
+	if (!wk->registry_off) {
+		enum viewer_result v = VIEWER_UNKNOWN;
+		int err = 0;
+		if (r->has_token)
+			v = viewers_renew(wk->vt, wk->reg, wk->holder, r->channel, r->token_slot,
+			                  r->token_nonce, &err);
+		/* Taking a lease already touched the session. */
+		if (v != VIEWER_COUNTED)
+			sr_session_touch(wk->reg, r->channel);
+		if (v == VIEWER_MISMATCH)
+			return reply_error(wk, c, 404, "viewer token of another channel");
+	}
+	char rel[2 * ROUTE_NAME_MAX + 2];
+	snprintf(rel, sizeof rel, "%s/%s", r->variant, r->file);
+	off_t size;
+	int fd = hls_open(wk->opt->output_dir, r->channel, rel, &size);
+	if (fd < 0)
+		return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
+	bool playlist = r->file_type == ROUTE_FILE_PLAYLIST;
+	return reply_fd(wk, c, route_content_type(r->file_type),
+	                playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
+}
+
+static void channel_json(struct worker *wk, struct strbuf *b, const struct lineup_channel *ch)
+{
+	char id[SR_UUID_STR_LEN + 1];
+	sr_uuid_format(ch->id, id);
+	sr_session_info info;
+	int rc = sr_session_snapshot(wk->reg, ch->id, &info);
+	strbuf_puts(b, "{\"id\":");
+	strbuf_json_string(b, id);
+	strbuf_puts(b, ",\"name\":");
+	strbuf_json_string(b, ch->name);
+	strbuf_printf(b, ",\"master\":\"/channels/%s/master.m3u8\"", id);
+	if (rc == 0) {
+		strbuf_puts(b, ",\"state\":");
+		strbuf_json_string(b, sr_state_name(info.state));
+		strbuf_printf(b, ",\"clients\":%u,\"pid\":%d,\"idle_ms\":%llu,\"error_count\":%u",
+		              info.clients, (int)info.pid, (unsigned long long)info.idle_ms,
+		              info.error_count);
+		strbuf_puts(b, ",\"last_error\":");
+		strbuf_json_string(b, info.last_error);
+		strbuf_puts(b, ",\"variants\":[");
+		for (uint32_t i = 0; i < info.n_qualities && i < SR_MAX_QUALITIES; i++) {
+			const sr_quality *q = &info.qualities[i];
+			strbuf_puts(b, i ? ",{\"level\":" : "{\"level\":");
+			strbuf_json_string(b, q->level);
+			strbuf_printf(b, ",\"bitrate_kbps\":%u,\"width\":%u,\"height\":%u}",
+			              q->bitrate_kbps, q->width, q->height);
+		}
+		strbuf_puts(b, "]");
+	} else {
+		/* Nobody asked for it yet: no session in the registry. */
+		strbuf_puts(b, ",\"state\":\"idle\",\"clients\":0,\"pid\":0,\"idle_ms\":null,"
+		               "\"error_count\":0,\"last_error\":\"\",\"variants\":[]");
+	}
+	strbuf_printf(b, ",\"viewers\":%u}", viewers_count(wk->vt, ch->id));
+}
+
+static enum MHD_Result handle_channels(struct worker *wk, struct MHD_Connection *c)
+{
+	struct strbuf b = {0};
+	strbuf_puts(&b, "[");
+	for (size_t i = 0; i < wk->lineup->n; i++) {
+		if (i)
+			strbuf_puts(&b, ",\n");
+		channel_json(wk, &b, &wk->lineup->channels[i]);
+	}
+	strbuf_puts(&b, "]\n");
+	size_t len;
+	char *body = strbuf_take(&b, &len);
+	if (!body)
+		return reply_error(wk, c, 500, "out of memory");
+	return reply_owned(wk, c, 200, "application/json", "no-store", body, len);
+}
+
+static enum MHD_Result handle_index(struct worker *wk, struct MHD_Connection *c)
+{
+	struct strbuf b = {0};
+	strbuf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	                "<title>streamreg channels</title></head><body>\n"
+	                "<h1>Channels</h1>\n<p>Open a link in VLC, ffplay or Safari. "
+	                "<a href=\"/channels\">/channels</a> (JSON), "
+	                "<a href=\"/api/sessions\">/api/sessions</a>, "
+	                "<a href=\"/metrics\">/metrics</a>.</p>\n<ul>\n");
+	for (size_t i = 0; i < wk->lineup->n; i++) {
+		char id[SR_UUID_STR_LEN + 1];
+		sr_uuid_format(wk->lineup->channels[i].id, id);
+		strbuf_printf(&b, "<li><a href=\"/channels/%s/master.m3u8\">", id);
+		strbuf_html(&b,
+		            wk->lineup->channels[i].name[0] ? wk->lineup->channels[i].name : id);
+		strbuf_puts(&b, "</a></li>\n");
+	}
+	strbuf_puts(&b, "</ul>\n</body></html>\n");
+	size_t len;
+	char *body = strbuf_take(&b, &len);
+	if (!body)
+		return reply_error(wk, c, 500, "out of memory");
+	return reply_owned(wk, c, 200, "text/html; charset=utf-8", "no-store", body, len);
+}
+
+static enum MHD_Result handle_library_text(struct worker *wk, struct MHD_Connection *c,
+                                           bool metrics)
+{
+	char *text = NULL;
+	int rc =
+	    metrics ? sr_registry_prometheus(wk->reg, &text) : sr_registry_json(wk->reg, &text);
+	if (rc < 0 || !text) {
+		char msg[SR_ERROR_MAX + 64];
+		snprintf(msg, sizeof msg, "%s (%s)", sr_strerror(rc), sr_errdetail());
+		return reply_error(wk, c, 500, msg);
+	}
+	if (!metrics)
+		return reply_owned(wk, c, 200, "application/json", "no-store", text, strlen(text));
+	/* The server's own figures after the library's. */
+	struct strbuf b = {0};
+	strbuf_puts(&b, text);
+	free(text);
+	strbuf_printf(&b,
+	              "# HELP streamreg_server_viewers HLS viewers in the server's viewer table.\n"
+	              "# TYPE streamreg_server_viewers gauge\n"
+	              "streamreg_server_viewers %u\n"
+	              "# HELP streamreg_server_viewer_capacity Size of the viewer table.\n"
+	              "# TYPE streamreg_server_viewer_capacity gauge\n"
+	              "streamreg_server_viewer_capacity %u\n",
+	              viewers_count(wk->vt, NULL), viewers_capacity(wk->vt));
+	size_t len;
+	char *body = strbuf_take(&b, &len);
+	if (!body)
+		return reply_error(wk, c, 500, "out of memory");
+	return reply_owned(wk, c, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store", body,
+	                   len);
+}
+
+static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, const char *url,
+                                struct request *rq)
+{
+	struct route r;
+	const char *why;
+	int status = route_parse(url, &r, &why);
+	if (status)
+		return reply_error(wk, c, (unsigned)status, why);
+	if ((r.kind == ROUTE_MASTER || r.kind == ROUTE_FILE) && !lineup_find(wk->lineup, r.channel))
+		return reply_error(wk, c, 404, "unknown channel");
+	switch (r.kind) {
+	case ROUTE_INDEX:
+		return handle_index(wk, c);
+	case ROUTE_CHANNELS:
+		return handle_channels(wk, c);
+	case ROUTE_MASTER:
+		return handle_master(wk, c, rq, &r);
+	case ROUTE_FILE:
+		return handle_file(wk, c, &r);
+	case ROUTE_SESSIONS:
+		return handle_library_text(wk, c, false);
+	case ROUTE_METRICS:
+		return handle_library_text(wk, c, true);
+	case ROUTE_HEALTH: {
+		char msg[64];
+		int n =
+		    snprintf(msg, sizeof msg, "ok worker %u pid %d\n", wk->index, (int)getpid());
+		char *body = strndup(msg, (size_t)n);
+		if (!body)
+			return MHD_NO;
+		return reply_owned(wk, c, 200, "text/plain; charset=utf-8", "no-store", body,
+		                   (size_t)n);
+	}
+	}
+	return reply_error(wk, c, 404, "no such resource");
+}
+
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls)
+{
+	struct worker *wk = cls;
+	struct request *rq = *con_cls;
+	(void)version;
+	(void)upload_data;
+	http_cur_method = method;
+	http_cur_url = url;
+	if (!rq) {
+		conn_guard_headers_done(wk, conn);
+		atomic_fetch_add_explicit(&wk->requests, 1, memory_order_relaxed);
+		rq = calloc(1, sizeof *rq);
+		if (!rq)
+			return MHD_NO;
+		*con_cls = rq;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return reply_error(wk, conn, 405, "only GET and HEAD");
+		return dispatch(wk, conn, url, rq);
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* a body on a GET: ignored */
+		return MHD_YES;
+	}
+	if (rq->suspended && rq->w.result != WAIT_PENDING) {
+		rq->suspended = false;
+		return finish_wait(wk, conn, rq);
+	}
+	return MHD_YES;
+}
+
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+	struct worker *wk = cls;
+	struct request *rq = *con_cls;
+	(void)toe;
+	conn_guard_request_done(wk, conn);
+	if (!rq)
+		return;
+	/* A viewer whose master playlist never reached the player cannot
+	 * come back with its token. */
+	if (!rq->delivered)
+		release_viewer(wk, rq);
+	free(rq);
+	*con_cls = NULL;
+}

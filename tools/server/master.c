@@ -1,0 +1,381 @@
+/*
+ * The master binds the listen socket, creates the shared viewer table, forks
+ * the workers and supervises them.  A worker that dies is reaped, its
+ * registry leases are reclaimed with sr_registry_recover() and only then is
+ * its viewer-table generation bumped (so other workers adopt its viewers
+ * without double counting), and it is replaced; a worker that keeps dying
+ * right after start is replaced with an increasing delay instead of in a
+ * hot loop.  SIGHUP re-reads the lineup and replaces the workers with ones
+ * that serve the new lineup; SIGTERM/SIGINT stop everything cleanly.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <streamreg.h>
+
+#include "log.h"
+#include "viewers.h"
+#include "worker.h"
+
+/* A worker that dies sooner than this after its start counts as a crash
+ * loop and is replaced after a growing delay. */
+#define FAST_DEATH_MS  1000
+#define RESPAWN_MAX_MS 5000
+/* After SIGTERM, workers get this long before SIGKILL. */
+#define STOP_TIMEOUT_MS 5000
+
+struct worker_slot {
+	pid_t pid; /* 0 when not running */
+	uint64_t started_ms;
+	uint64_t respawn_at_ms; /* when pid == 0 and not stopping */
+	unsigned fast_deaths;
+	bool retire; /* SIGHUP: replaced when it exits, no crash */
+};
+
+struct master {
+	const struct server_options *opt;
+	struct lineup *lineup;
+	sr_registry *reg;
+	bool created;
+	struct viewer_table *vt;
+	int listen_fd;
+	int sig_fd;
+	struct worker_slot *w;
+	bool stopping;
+	uint64_t stop_deadline_ms;
+	sigset_t old_mask;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int bind_listen(const struct server_options *o)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	char port[8];
+	snprintf(port, sizeof port, "%u", o->port);
+	int rc = getaddrinfo(o->host, port, &hints, &res);
+	if (rc != 0) {
+		srv_error("cannot resolve %s: %s", o->host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1, err = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		/* Non-blocking: all workers poll the same socket and only one
+		 * wins each connection; the others' accept() must not block. */
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		            ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		srv_error("cannot listen on %s:%u: %s", o->host, o->port, strerror(err));
+	return fd;
+}
+
+static int open_registry(struct master *m)
+{
+	const struct server_options *o = m->opt;
+	int rc = sr_registry_attach(o->registry, 0, &m->reg);
+	if (rc == -ENOENT && o->create) {
+		sr_create_options co;
+		sr_create_options_init(&co);
+		co.capacity = o->capacity;
+		rc = sr_registry_create(o->registry, &co, &m->reg);
+		if (rc == 0) {
+			m->created = true;
+			srv_info("created registry '%s' (capacity %u)", o->registry, o->capacity);
+		} else if (rc == -EEXIST) {
+			rc = sr_registry_attach(o->registry, 0, &m->reg);
+		}
+	}
+	if (rc < 0) {
+		srv_error("cannot attach registry '%s': %s (%s)%s", o->registry, sr_strerror(rc),
+		          sr_errdetail(),
+		          rc == -ENOENT
+		              ? "; start streamreg-reaper --create first, or pass --create"
+		              : "");
+		return -1;
+	}
+	return 0;
+}
+
+static void spawn(struct master *m, unsigned idx)
+{
+	struct worker_slot *s = &m->w[idx];
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		srv_error("fork: %s; retrying", strerror(errno));
+		s->respawn_at_ms = now_ms() + 500;
+		return;
+	}
+	if (pid == 0) {
+		close(m->sig_fd);
+		signal(SIGCHLD, SIG_DFL);
+		struct worker_config cfg = {
+		    .opt = m->opt,
+		    .lineup = m->lineup,
+		    .vt = m->vt,
+		    .index = idx,
+		    .listen_fd = m->listen_fd,
+		    .master_pid = getppid(),
+		};
+		int rc = worker_run(&cfg);
+		fflush(NULL);
+		_exit(rc);
+	}
+	s->pid = pid;
+	s->started_ms = now_ms();
+	s->retire = false;
+	srv_debug("worker %u started: pid %d", idx, (int)pid);
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status %#x", status);
+}
+
+static void reap(struct master *m)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		unsigned idx;
+		for (idx = 0; idx < m->opt->workers; idx++)
+			if (m->w[idx].pid == pid)
+				break;
+		if (idx == m->opt->workers)
+			continue; /* not ours (cannot happen: we fork nothing else) */
+		struct worker_slot *s = &m->w[idx];
+		char why[96];
+		describe_status(status, why, sizeof why);
+		s->pid = 0;
+		/* Leases first, generation second: once the generation moves,
+		 * other workers adopt this worker's viewers and take new
+		 * leases, which must not coexist with the dead one's. */
+		sr_recovery_report rep = {0};
+		int rc = sr_registry_recover(m->reg, &rep);
+		if (rc < 0)
+			srv_warn("registry recovery: %s (%s)", sr_strerror(rc), sr_errdetail());
+		viewers_worker_died(m->vt, idx);
+		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (m->stopping) {
+			if (!clean)
+				srv_warn("worker %u (pid %d) %s while stopping", idx, (int)pid,
+				         why);
+			continue;
+		}
+		uint64_t now = now_ms();
+		if (s->retire) {
+			s->respawn_at_ms = now;
+			continue;
+		}
+		if (now - s->started_ms < FAST_DEATH_MS)
+			s->fast_deaths++;
+		else
+			s->fast_deaths = 0;
+		uint64_t delay = 0;
+		if (s->fast_deaths) {
+			delay = 100ull << (s->fast_deaths < 6 ? s->fast_deaths : 6);
+			if (delay > RESPAWN_MAX_MS)
+				delay = RESPAWN_MAX_MS;
+		}
+		s->respawn_at_ms = now + delay;
+		srv_warn("worker %u (pid %d) %s; reclaimed %u process(es), %llu client lease(s); "
+		         "replacing it%s",
+		         idx, (int)pid, why, rep.procs_reclaimed,
+		         (unsigned long long)rep.leases_released,
+		         delay ? " after a delay (it died right after starting)" : "");
+	}
+}
+
+static void reload(struct master *m)
+{
+	struct lineup fresh;
+	char err[512];
+	if (lineup_load(m->opt->lineup_path, &fresh, err, sizeof err) < 0) {
+		srv_error("SIGHUP: keeping the old lineup: %s", err);
+		return;
+	}
+	lineup_free(m->lineup);
+	*m->lineup = fresh;
+	srv_info("SIGHUP: lineup reloaded (%zu channels); replacing the workers", fresh.n);
+	for (unsigned i = 0; i < m->opt->workers; i++) {
+		if (m->w[i].pid > 0) {
+			m->w[i].retire = true;
+			kill(m->w[i].pid, SIGTERM);
+		}
+	}
+}
+
+static void begin_stop(struct master *m, int sig)
+{
+	if (m->stopping)
+		return;
+	srv_info("signal %d: stopping the workers", sig);
+	m->stopping = true;
+	m->stop_deadline_ms = now_ms() + STOP_TIMEOUT_MS;
+	for (unsigned i = 0; i < m->opt->workers; i++)
+		if (m->w[i].pid > 0)
+			kill(m->w[i].pid, SIGTERM);
+}
+
+static unsigned running(const struct master *m)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < m->opt->workers; i++)
+		n += m->w[i].pid > 0;
+	return n;
+}
+
+static void supervise(struct master *m)
+{
+	for (;;) {
+		uint64_t now = now_ms();
+		int timeout = -1;
+		if (m->stopping) {
+			if (running(m) == 0)
+				return;
+			if (now >= m->stop_deadline_ms) {
+				for (unsigned i = 0; i < m->opt->workers; i++) {
+					if (m->w[i].pid > 0) {
+						srv_warn(
+						    "worker %u (pid %d) ignored SIGTERM: SIGKILL",
+						    i, (int)m->w[i].pid);
+						kill(m->w[i].pid, SIGKILL);
+					}
+				}
+				m->stop_deadline_ms = now + 60000;
+			}
+			timeout = (int)(m->stop_deadline_ms - now);
+		} else {
+			for (unsigned i = 0; i < m->opt->workers; i++) {
+				struct worker_slot *s = &m->w[i];
+				if (s->pid > 0)
+					continue;
+				if (now >= s->respawn_at_ms) {
+					spawn(m, i);
+					continue;
+				}
+				int t = (int)(s->respawn_at_ms - now);
+				if (timeout < 0 || t < timeout)
+					timeout = t;
+			}
+		}
+		struct pollfd pfd = {.fd = m->sig_fd, .events = POLLIN};
+		int rc = poll(&pfd, 1, timeout);
+		if (rc < 0 && errno != EINTR) {
+			srv_error("poll: %s", strerror(errno));
+			begin_stop(m, SIGTERM);
+			continue;
+		}
+		if (rc <= 0)
+			continue;
+		struct signalfd_siginfo si;
+		while (read(m->sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				reap(m);
+				break;
+			case SIGHUP:
+				if (!m->stopping)
+					reload(m);
+				break;
+			default:
+				begin_stop(m, (int)si.ssi_signo);
+			}
+		}
+		reap(m); /* coalesced SIGCHLDs */
+	}
+}
+
+int master_run(const struct server_options *opt, struct lineup *lineup)
+{
+	struct master m = {.opt = opt, .lineup = lineup, .listen_fd = -1, .sig_fd = -1};
+	int status = 1;
+	srv_log_set_role("master");
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &m.old_mask);
+	m.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	m.w = calloc(opt->workers, sizeof *m.w);
+	if (m.sig_fd < 0 || !m.w) {
+		srv_error("setup: %s", strerror(errno));
+		goto out;
+	}
+	if (open_registry(&m) < 0)
+		goto out;
+	m.vt = viewers_create(opt->max_viewers);
+	if (!m.vt) {
+		srv_error("viewer table of %u: %s", opt->max_viewers, strerror(errno));
+		goto out;
+	}
+	m.listen_fd = bind_listen(opt);
+	if (m.listen_fd < 0)
+		goto out;
+	srv_info("listening on http://%s:%u/ with %u worker(s); registry '%s', %zu channel(s), "
+	         "output %s",
+	         opt->host, opt->port, opt->workers, opt->registry, lineup->n, opt->output_dir);
+	supervise(&m);
+	status = 0;
+	srv_info("all workers stopped; exiting");
+out:
+	if (m.reg) {
+		sr_registry_recover(m.reg, NULL);
+		sr_registry_close(m.reg);
+		if (m.created)
+			sr_registry_unlink(opt->registry);
+	}
+	viewers_destroy(m.vt);
+	if (m.listen_fd >= 0)
+		close(m.listen_fd);
+	if (m.sig_fd >= 0)
+		close(m.sig_fd);
+	free(m.w);
+	return status;
+}

@@ -1,0 +1,297 @@
+#include "viewers.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+
+#define HOLDER_MASK 0xffffull
+#define NONCE_MASK  ((1ull << VIEWERS_NONCE_BITS) - 1)
+
+struct viewer_slot {
+	_Atomic uint64_t word;
+	_Atomic uint64_t last_seen_ns;
+	/* Written by the claimer before it publishes the word, read only by
+	 * those who saw the published word, so plain bytes suffice. */
+	uuid_t channel;
+	char pad[64 - 2 * sizeof(uint64_t) - sizeof(uuid_t)];
+};
+_Static_assert(sizeof(struct viewer_slot) == 64, "one cache line per viewer");
+
+struct viewer_table {
+	uint32_t capacity;
+	size_t bytes;
+	_Atomic uint32_t next;                     /* claim hint */
+	_Atomic uint32_t gen[VIEWERS_MAX_WORKERS]; /* per worker index */
+	struct viewer_slot slots[] __attribute__((aligned(64)));
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t word_make(uint64_t nonce, uint32_t holder)
+{
+	return ((nonce & NONCE_MASK) << 16) | (holder & HOLDER_MASK);
+}
+
+static uint64_t word_nonce(uint64_t w)
+{
+	return w >> 16;
+}
+
+static uint32_t word_holder(uint64_t w)
+{
+	return (uint32_t)(w & HOLDER_MASK);
+}
+
+static uint64_t random_nonce(void)
+{
+	/* Tokens only need to be unpredictable enough not to collide; the
+	 * kernel's generator never blocks after boot. */
+	uint64_t v = 0;
+	while (v == 0) {
+		if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+			v = now_ns() * 0x9e3779b97f4a7c15ull;
+		v &= NONCE_MASK;
+	}
+	return v;
+}
+
+struct viewer_table *viewers_create(uint32_t capacity)
+{
+	if (capacity == 0 || capacity > (1u << 24)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t bytes = sizeof(struct viewer_table) + (size_t)capacity * sizeof(struct viewer_slot);
+	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	struct viewer_table *vt = m; /* zero-filled: every slot free, generation 0 */
+	vt->capacity = capacity;
+	vt->bytes = bytes;
+	return vt;
+}
+
+void viewers_destroy(struct viewer_table *vt)
+{
+	if (vt)
+		munmap(vt, vt->bytes);
+}
+
+uint32_t viewers_capacity(const struct viewer_table *vt)
+{
+	return vt->capacity;
+}
+
+uint32_t viewers_holder(const struct viewer_table *vt, unsigned idx)
+{
+	uint32_t g =
+	    atomic_load_explicit(&((struct viewer_table *)vt)->gen[idx], memory_order_acquire);
+	return ((idx + 1) << 8) | (g & 0xff);
+}
+
+void viewers_worker_died(struct viewer_table *vt, unsigned idx)
+{
+	atomic_fetch_add_explicit(&vt->gen[idx], 1, memory_order_acq_rel);
+}
+
+static bool holder_alive(struct viewer_table *vt, uint32_t holder)
+{
+	unsigned idx = (holder >> 8) - 1;
+	if ((holder >> 8) == 0 || idx >= VIEWERS_MAX_WORKERS)
+		return false;
+	return viewers_holder(vt, idx) == holder;
+}
+
+static int take_lease(sr_registry *reg, const uuid_t channel)
+{
+	return reg ? sr_session_add_client(reg, channel) : 0;
+}
+
+static void drop_lease(sr_registry *reg, const uuid_t channel)
+{
+	if (!reg)
+		return;
+	int rc = sr_session_remove_client(reg, channel);
+	if (rc < 0 && rc != -ENOENT)
+		srv_debug("remove_client: %s", sr_strerror(rc));
+}
+
+/* Fill a slot we moved to "claiming" and publish it with nonce. */
+static enum viewer_result publish(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                  uint32_t i, const uuid_t channel, uint64_t nonce, int *err)
+{
+	struct viewer_slot *s = &vt->slots[i];
+	memcpy(s->channel, channel, sizeof(uuid_t));
+	atomic_store_explicit(&s->last_seen_ns, now_ns(), memory_order_relaxed);
+	int rc = take_lease(reg, channel);
+	if (rc < 0) {
+		*err = rc;
+		atomic_store_explicit(&s->word, 0, memory_order_release);
+		return VIEWER_ERROR;
+	}
+	/* Release order publishes the channel bytes with the word. */
+	atomic_store_explicit(&s->word, word_make(nonce, holder), memory_order_release);
+	return VIEWER_COUNTED;
+}
+
+enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint32_t *slot, uint64_t *nonce, int *err)
+{
+	uint32_t start = atomic_fetch_add_explicit(&vt->next, 1, memory_order_relaxed);
+	for (uint32_t k = 0; k < vt->capacity; k++) {
+		uint32_t i = (start + k) % vt->capacity;
+		uint64_t expect = 0;
+		if (atomic_load_explicit(&vt->slots[i].word, memory_order_relaxed) != 0)
+			continue;
+		if (!atomic_compare_exchange_strong_explicit(
+		        &vt->slots[i].word, &expect, word_make(0, holder), memory_order_acq_rel,
+		        memory_order_relaxed))
+			continue;
+		uint64_t n = random_nonce();
+		enum viewer_result r = publish(vt, reg, holder, i, channel, n, err);
+		if (r == VIEWER_COUNTED) {
+			*slot = i;
+			*nonce = n;
+			atomic_store_explicit(&vt->next, i + 1, memory_order_relaxed);
+		}
+		return r;
+	}
+	return VIEWER_FULL;
+}
+
+enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint32_t slot, uint64_t nonce, int *err)
+{
+	if (slot >= vt->capacity || nonce == 0 || nonce > NONCE_MASK)
+		return VIEWER_UNKNOWN;
+	struct viewer_slot *s = &vt->slots[slot];
+	uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+	for (;;) {
+		if (w == 0) {
+			/* Expired (or never existed here): revive the same token so
+			 * a player that paused longer than the timeout counts again. */
+			if (!atomic_compare_exchange_strong_explicit(
+			        &s->word, &w, word_make(0, holder), memory_order_acq_rel,
+			        memory_order_acquire))
+				continue;
+			return publish(vt, reg, holder, slot, channel, nonce, err);
+		}
+		if (word_nonce(w) != nonce)
+			return VIEWER_UNKNOWN; /* slot reused by another viewer, or mid-claim */
+		if (memcmp(s->channel, channel, sizeof(uuid_t)) != 0)
+			return VIEWER_MISMATCH;
+		atomic_store_explicit(&s->last_seen_ns, now_ns(), memory_order_relaxed);
+		uint32_t h = word_holder(w);
+		if (h == holder || holder_alive(vt, h))
+			return VIEWER_RENEWED;
+		/* Its holder died and the master already recovered its leases:
+		 * adopt it.  Losing the race means someone else adopted or
+		 * expired it; look again. */
+		if (!atomic_compare_exchange_strong_explicit(&s->word, &w, word_make(nonce, holder),
+		                                             memory_order_acq_rel,
+		                                             memory_order_acquire))
+			continue;
+		int rc = take_lease(reg, channel);
+		if (rc < 0) {
+			*err = rc;
+			return VIEWER_ERROR; /* stays ours; the sweep drops it */
+		}
+		return VIEWER_COUNTED;
+	}
+}
+
+void viewers_release(struct viewer_table *vt, sr_registry *reg, uint32_t holder, uint32_t slot,
+                     uint64_t nonce)
+{
+	if (slot >= vt->capacity)
+		return;
+	struct viewer_slot *s = &vt->slots[slot];
+	uint64_t w = word_make(nonce, holder);
+	uuid_t ch;
+	memcpy(ch, s->channel, sizeof ch);
+	if (atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
+	                                            memory_order_relaxed))
+		drop_lease(reg, ch);
+}
+
+unsigned viewers_sweep(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                       uint64_t timeout_ns)
+{
+	unsigned expired = 0;
+	uint64_t now = now_ns();
+	for (uint32_t i = 0; i < vt->capacity; i++) {
+		struct viewer_slot *s = &vt->slots[i];
+		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+		if (w == 0)
+			continue;
+		uint32_t h = word_holder(w);
+		bool mine = h == holder;
+		if (!mine && holder_alive(vt, h))
+			continue;
+		if (word_nonce(w) == 0) {
+			/* A claim in progress: ours is another thread's business;
+			 * a dead holder's never completes. */
+			if (!mine)
+				atomic_compare_exchange_strong_explicit(
+				    &s->word, &w, 0, memory_order_acq_rel, memory_order_relaxed);
+			continue;
+		}
+		uint64_t seen = atomic_load_explicit(&s->last_seen_ns, memory_order_relaxed);
+		if (seen + timeout_ns > now)
+			continue;
+		uuid_t ch;
+		memcpy(ch, s->channel, sizeof ch);
+		if (!atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
+		                                             memory_order_relaxed))
+			continue;
+		/* An orphan's lease went with its dead holder. */
+		if (mine)
+			drop_lease(reg, ch);
+		expired++;
+	}
+	return expired;
+}
+
+unsigned viewers_release_all(struct viewer_table *vt, sr_registry *reg, uint32_t holder)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < vt->capacity; i++) {
+		struct viewer_slot *s = &vt->slots[i];
+		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+		if (w == 0 || word_holder(w) != holder || word_nonce(w) == 0)
+			continue;
+		uuid_t ch;
+		memcpy(ch, s->channel, sizeof ch);
+		if (atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
+			drop_lease(reg, ch);
+			n++;
+		}
+	}
+	return n;
+}
+
+unsigned viewers_count(const struct viewer_table *vt, const uuid_t channel_or_null)
+{
+	unsigned n = 0;
+	struct viewer_table *t = (struct viewer_table *)vt;
+	for (uint32_t i = 0; i < t->capacity; i++) {
+		uint64_t w = atomic_load_explicit(&t->slots[i].word, memory_order_acquire);
+		if (w == 0 || word_nonce(w) == 0)
+			continue;
+		if (channel_or_null && memcmp(t->slots[i].channel, channel_or_null, sizeof(uuid_t)))
+			continue;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,96 @@
+/*
+ * The viewer table: who is watching, shared by the master and all workers.
+ *
+ * HLS players poll over short requests that may reach any worker, so a
+ * viewer cannot be a connection.  A viewer is one fetch of master.m3u8: it
+ * gets a slot here and a token that the rewritten master playlist puts into
+ * every variant URL (/channels/{id}/v/{token}/{variant}/...), so all later
+ * requests of that player carry it, whichever worker serves them.
+ *
+ * Exactly one process holds the registry lease (sr_session_add_client) of a
+ * viewer: the worker that created it.  Other workers only renew last_seen.
+ * The holder's sweep expires its viewers whose last request is older than
+ * the timeout and calls sr_session_remove_client.  When a worker dies, the
+ * master recovers the registry (its leases vanish) and then bumps the
+ * worker's generation; the viewer's next request, on any worker, adopts it
+ * (a compare-and-swap on the slot word, so one adopter wins) and takes a new
+ * lease.  A viewer is therefore counted once, and counted again within one
+ * playlist refresh after its holder died.
+ *
+ * Each slot's state is one 64-bit word, changed only by compare-and-swap:
+ *   0                     free
+ *   nonce=0, holder=H     being filled by H (a claim in progress)
+ *   nonce=N, holder=H     published viewer with token nonce N held by H
+ * holder = ((worker index + 1) << 8) | (generation & 0xff).  The table lives
+ * in an anonymous MAP_SHARED mapping created by the master before forking.
+ */
+#ifndef SRV_VIEWERS_H
+#define SRV_VIEWERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uuid/uuid.h>
+
+#include <streamreg.h>
+
+#define VIEWERS_MAX_WORKERS 255
+#define VIEWERS_NONCE_BITS  48
+
+struct viewer_table;
+
+/* Create the shared table (capacity slots), or NULL with errno. */
+struct viewer_table *viewers_create(uint32_t capacity);
+void viewers_destroy(struct viewer_table *vt);
+uint32_t viewers_capacity(const struct viewer_table *vt);
+
+/* Holder id of worker index idx in its current generation. */
+uint32_t viewers_holder(const struct viewer_table *vt, unsigned idx);
+/* Master: a worker index died (after sr_registry_recover): its viewers
+ * become orphans that the next request adopts. */
+void viewers_worker_died(struct viewer_table *vt, unsigned idx);
+
+/* What viewers_claim() and viewers_renew() did. */
+enum viewer_result {
+	VIEWER_RENEWED,  /* known viewer, last_seen updated */
+	VIEWER_COUNTED,  /* a lease was taken now (new, adopted or revived) */
+	VIEWER_UNKNOWN,  /* token names no viewer and could not be revived */
+	VIEWER_MISMATCH, /* token belongs to another channel */
+	VIEWER_FULL,     /* no free slot */
+	VIEWER_ERROR,    /* the registry refused the lease (*err set) */
+};
+
+/*
+ * New viewer of channel held by `holder`; takes the registry lease.  On
+ * VIEWER_COUNTED, *slot and *nonce form its token.  reg may be NULL (then no
+ * lease is taken: the benchmark's registry-off mode).
+ */
+enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint32_t *slot, uint64_t *nonce, int *err);
+
+/*
+ * A request carrying token (slot, nonce) for channel: renew it, adopt it if
+ * its holder died, or revive it (same token) if it expired and its slot is
+ * free.
+ */
+enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint32_t slot, uint64_t nonce, int *err);
+
+/* Drop a viewer this holder created (a start that failed). */
+void viewers_release(struct viewer_table *vt, sr_registry *reg, uint32_t holder, uint32_t slot,
+                     uint64_t nonce);
+
+/*
+ * Expire this holder's viewers idle for longer than timeout_ns (releasing
+ * their leases), and free orphans of dead holders that are idle too or
+ * abandoned mid-claim.  Returns the number of viewers expired.
+ */
+unsigned viewers_sweep(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                       uint64_t timeout_ns);
+
+/* Release every viewer this holder has (clean worker exit). */
+unsigned viewers_release_all(struct viewer_table *vt, sr_registry *reg, uint32_t holder);
+
+/* Published viewers, in total and of one channel (for tests and logs). */
+unsigned viewers_count(const struct viewer_table *vt, const uuid_t channel_or_null);
+
+#endif
