@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Bad input to `top` and `stats` gets a clear message and exit code, never a crash."""
+from montest import Fixture, check, run, unique_name
+
+
+def expect(args, rc, words):
+    p = run(args, check_rc=rc)
+    for w in words:
+        check(w in p.stderr, "%s: stderr %r lacks %r" % (" ".join(args), p.stderr, w))
+    check(p.stdout == "", "%s printed to stdout: %r" % (" ".join(args), p.stdout))
+
+
+def main():
+    missing = unique_name("none")
+    expect(["top"], 2, ["missing registry NAME"])
+    expect(["stats"], 2, ["missing registry NAME"])
+    expect(["top", "bad/name", "--once"], 2, ["bad registry name"])
+    expect(["top", missing, "--interval", "0"], 2, ["bad --interval"])
+    expect(["top", missing, "--interval", "abc"], 2, ["bad --interval"])
+    expect(["top", missing, "--interval"], 2, ["--interval needs a value"])
+    expect(["top", missing, "--state", "sleeping"], 2, ["bad --state"])
+    expect(["top", missing, "--sort", "size"], 2, ["bad --sort"])
+    expect(["top", missing, "--bogus"], 2, ["unknown option"])
+    expect(["stats", missing, "--bogus"], 2, ["unknown option"])
+    expect(["top", missing, "--once"], 1, [missing])
+    expect(["top", missing, "--once", "--json"], 1, [missing])
+    expect(["stats", missing, "--prometheus"], 1, [missing])
+    check(run(["top", "--help"]).stdout.startswith("usage: streamreg top"), "top --help")
+
+    # A shm object that is not a registry is refused by name, not shown.
+    name = unique_name("junk")
+    with open("/dev/shm/" + name, "wb") as f:
+        f.write(b"not a registry" * 512)
+    try:
+        p = run(["top", name, "--once"], check_rc=1)
+        check(name in p.stderr and p.stdout == "", "junk segment: %r" % p.stderr)
+        run(["stats", name, "--prometheus"], check_rc=1)
+    finally:
+        import os
+        os.unlink("/dev/shm/" + name)
+
+    # Empty registry: valid outputs with zero rows.
+    name = unique_name("empty")
+    fx = Fixture()
+    try:
+        fx.cmd("create %s 0600 16" % name)
+        p = run(["top", name, "--once"])
+        check("sessions: 0 used, 16 free of 16" in p.stdout, "empty text %r" % p.stdout)
+    finally:
+        fx.cmd("unlink %s" % name, ok=False)
+        fx.close()
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()

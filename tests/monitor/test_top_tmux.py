@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""`streamreg top` in a real terminal (tmux): rows, sort keys, filter, pause, quit."""
+import shlex
+import shutil
+import time
+import uuid
+
+from montest import SKIP, STREAMREG, Fixture, Tmux, check, unique_name
+
+A, B, C = (str(uuid.uuid4()) for _ in range(3))
+IDS = (A, B, C)
+
+
+def order(screen):
+    """Channel ids in the order the screen lists them."""
+    return [line[:36] for line in screen.splitlines() if line[:36] in IDS]
+
+
+def wait_order(tm, want, what):
+    return tm.wait_for(lambda s: order(s) == want, "%s order %r" % (what, want))
+
+
+def row(screen, ch):
+    for line in screen.splitlines():
+        if line.startswith(ch):
+            return line.split()
+    return []
+
+
+def main():
+    if shutil.which("tmux") is None:
+        print("tmux not installed")
+        return SKIP
+    name = unique_name("top")
+    fx = Fixture()
+    tm = None
+    try:
+        fx.cmd("create %s 0600 16" % name)
+        # B is set up first and left alone, so it is the most idle.
+        fx.cmd("add %s" % B)
+        fx.cmd("state %s failed" % B)
+        for i in range(4):
+            fx.cmd("error %s transcoder crashed %d" % (B, i))
+        time.sleep(1.5)
+        fx.cmd("add %s" % A)
+        fx.cmd("state %s active" % A)
+        fx.cmd("clients %s 3" % A)
+        fx.cmd("variants %s 720p,360p" % A)
+        fx.cmd("add %s" % C)
+        fx.cmd("clients %s 7" % C)
+        fx.cmd("error %s one hiccup" % C)
+
+        tm = Tmux("%s top %s --interval 0.2" % (shlex.quote(STREAMREG), name))
+        s = wait_order(tm, [C, A, B], "default (clients)")
+        check("registry " + name in s, "header names the registry")
+        check("active 1" in s and "failed 1" in s and "idle 1" in s, "per-state totals")
+        check("3 used, 13 free of 16" in s, "capacity used/free")
+        check("processes: 1 attached" in s, "attached processes")
+        check("q quit" in s, "help line")
+        check(row(s, A)[1:3] == ["active", "3"], "row of A: %r" % row(s, A))
+        check(row(s, B)[1] == "failed" and "crashed" in " ".join(row(s, B)),
+              "row of B: %r" % row(s, B))
+        check("720p,360p" in " ".join(row(s, A)), "variants of A")
+
+        tm.keys("e")
+        s = wait_order(tm, [B, C, A], "errors")
+        check("sort errors" in s, "status shows the sort key")
+        tm.keys("s")
+        wait_order(tm, [B, A, C], "state")
+        tm.keys("i")
+        s = tm.wait_for(lambda x: order(x)[:1] == [B] and "sort idle" in x, "idle sort")
+        tm.keys("c")
+        wait_order(tm, [C, A, B], "clients again")
+
+        tm.keys("f")  # idle only
+        s = wait_order(tm, [C], "filter idle")
+        check("filter idle" in s, "filter shown")
+        tm.keys("f", "f")  # starting (none), then active
+        s = wait_order(tm, [A], "filter active")
+        tm.keys("f", "f", "f")  # stopping, failed, back to all
+        wait_order(tm, [C, A, B], "filter all")
+
+        tm.keys("p")
+        tm.wait_for(lambda x: "PAUSED" in x, "PAUSED")
+        fx.cmd("clients %s 10" % A)  # A now has 13 viewers
+        time.sleep(1.0)  # five refresh intervals
+        s = tm.screen()
+        check(row(s, A)[2] == "3" and order(s) == [C, A, B], "paused screen changed:\n" + s)
+        tm.keys("p")
+        s = wait_order(tm, [A, C, B], "after resume")
+        check(row(s, A)[2] == "13" and "PAUSED" not in s, "resumed screen: %r" % row(s, A))
+
+        tm.keys("q")
+        status = tm.wait_dead()
+        check(status == 0, "top exited %d after q" % status)
+    finally:
+        if tm is not None:
+            tm.close()
+        fx.cmd("unlink %s" % name, ok=False)
+        fx.close()
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
