@@ -62,6 +62,11 @@ def _remove_all():
             os.unlink(shm_path(name))
 
 
+def _on_sigterm(*_):
+    _remove_all()
+    os._exit(1)
+
+
 class CliTest(unittest.TestCase):
     maxDiff = None
 
@@ -117,8 +122,9 @@ def main():
     if rest and not rest[0].startswith("-"):
         HOLDER = os.path.abspath(rest.pop(0))
     atexit.register(_remove_all)
-    # ctest's timeout sends SIGTERM: exit through atexit so nothing is left in /dev/shm.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    # ctest's timeout sends SIGTERM.  unittest would catch a SystemExit raised
+    # inside a test and go on, so clean up and leave at once.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
