@@ -83,6 +83,18 @@ class Show(ct.CliTest):
         self.assertRegex(out, r"(?m)^qualities\s+none$")
         self.assertRegex(out, r"(?m)^pid\s+-$")
 
+    def test_lost_output_is_a_failure(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        name = self.registry()
+        self.expect(["add", name, ct.new_uuid()], 0)
+        for args in (["ls", name], ["ls", name, "--json"], ["check", name], ["--help"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([ct.CLI, *args], stdout=full, stderr=subprocess.PIPE,
+                                   text=True, timeout=20)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertRegex(r.stderr, r"^streamreg: writing output: No space left on device\n$")
+
     def test_read_only_commands_need_only_read_permission(self):
         if os.geteuid() != 0 or not shutil.which("setpriv"):
             self.skipTest("needs root and setpriv to run as another user")

@@ -72,7 +72,7 @@ static int run_help(int argc, char **argv)
 	return c->run(2, sub);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -115,8 +115,13 @@ int main(int argc, char **argv)
 	 * fresh parser with glibc's default error messages. */
 	optind = 0;
 	opterr = 1;
-	int status = cmd->run(sub_argc, sub_argv);
-	/* A full disk or closed pipe must not pass for success in a script. */
+	return cmd->run(sub_argc, sub_argv);
+}
+
+int main(int argc, char **argv)
+{
+	int status = run(argc, argv);
+	/* Output lost to a full disk must not pass for success in a script. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("streamreg: writing output");
 		return status ? status : CLI_FAILED;
