@@ -1,0 +1,20 @@
+/* Small helpers shared by the backends. */
+#ifndef SR_BENCH_BACKEND_UTIL_H
+#define SR_BENCH_BACKEND_UTIL_H
+
+#include <stddef.h>
+
+/* Format an error into err and return -1. */
+int bench_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A registry name no other run or process uses. */
+int bench_sr_unique_name(char *buf, size_t len);
+
+/* mkdtemp under /dev/shm (tmpfs) into buf; 0 or -1 with err set. */
+int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t errlen);
+
+/* Remove the files directly inside dir, then dir. */
+void bench_rm_dir(const char *dir);
+
+#endif

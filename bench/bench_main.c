@@ -1,0 +1,384 @@
+/*
+ * streamreg-bench: the hot paths of streamreg against the floor (a bare
+ * atomic) and against what a server author would use instead, all measured
+ * in one invocation on one machine.  See docs/benchmarks.md.
+ */
+#include "bench.h"
+#include "bench_report.h"
+#include "bench_run.h"
+#include "redis_server.h"
+#include "scenarios.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct options {
+	bool quick, json, pin;
+	const char *json_file;
+	int reps;
+	double duration_ms;
+	uint32_t capacity, sessions;
+	int procs_max;
+	size_t latency_samples;
+	unsigned only; /* GROUP_* mask */
+	uint32_t capacities[8];
+	size_t n_capacities;
+};
+
+enum { GROUP_OPS = 1, GROUP_SCALING = 2, GROUP_LATENCY = 4, GROUP_CAPACITY = 8 };
+
+static const struct backend *const all_backends[] = {
+    &backend_streamreg,     &backend_atomic_shared, &backend_atomic_perproc,
+    &backend_rwlock_inproc, &backend_rwlock_shared,
+#ifdef SR_BENCH_HAVE_HIREDIS
+    &backend_redis_rt,      &backend_redis_pipe,
+#endif
+#ifdef SR_BENCH_HAVE_LMDB
+    &backend_lmdb,
+#endif
+#ifdef SR_BENCH_HAVE_TDB
+    &backend_tdb,
+#endif
+};
+#define N_BACKENDS (sizeof all_backends / sizeof all_backends[0])
+
+static const char *const comparator_names[] = {"redis-rt", "redis-pipe", "lmdb", "tdb"};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: streamreg-bench [options]\n"
+	        "  --quick            short run (under 30 s), for CI; numbers are indicative only\n"
+	        "  --json             print JSON on stdout instead of the table\n"
+	        "  --json-file PATH   also write the JSON to PATH\n"
+	        "  --reps N           repetitions per measurement, medians reported (default 5; "
+	        "quick 3)\n"
+	        "  --duration-ms MS   timed part of one repetition (default 250; quick 30)\n"
+	        "  --procs N          worker processes up to N (default 4; quick 2)\n"
+	        "  --pin              pin worker w to cpu w %% ncpus (sched_setaffinity)\n"
+	        "  --capacity N       table capacity of the operation scenarios (default 4096)\n"
+	        "  --sessions N       live sessions in it (default capacity / 2)\n"
+	        "  --latency-samples N  timed ops per latency run (default 1000000; quick 200000)\n"
+	        "  --only LIST        ops,scaling,latency,capacity (default: all)\n"
+	        "  --help\n");
+}
+
+static int parse_u(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_only(const char *s, unsigned *mask)
+{
+	static const char *const names[] = {"ops", "scaling", "latency", "capacity"};
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", s);
+	*mask = 0;
+	for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+		while (i < 4 && strcmp(t, names[i]) != 0)
+			i++;
+		if (i == 4)
+			return -1;
+		*mask |= 1u << i;
+	}
+	return *mask ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option lo[] = {{"quick", no_argument, NULL, 'q'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"json-file", required_argument, NULL, 'J'},
+	                                   {"reps", required_argument, NULL, 'r'},
+	                                   {"duration-ms", required_argument, NULL, 'd'},
+	                                   {"procs", required_argument, NULL, 'p'},
+	                                   {"pin", no_argument, NULL, 'P'},
+	                                   {"capacity", required_argument, NULL, 'c'},
+	                                   {"sessions", required_argument, NULL, 's'},
+	                                   {"latency-samples", required_argument, NULL, 'l'},
+	                                   {"only", required_argument, NULL, 'o'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
+	unsigned long v;
+	int reps = 0, procs = 0;
+	double dur = 0;
+	size_t lat = 0;
+	memset(o, 0, sizeof *o);
+	o->only = GROUP_OPS | GROUP_SCALING | GROUP_LATENCY | GROUP_CAPACITY;
+	for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+		switch (c) {
+		case 'q':
+			o->quick = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'J':
+			o->json_file = optarg;
+			break;
+		case 'r':
+			if (parse_u(optarg, 64, &v))
+				goto bad;
+			reps = (int)v;
+			break;
+		case 'd':
+			if (parse_u(optarg, 60000, &v))
+				goto bad;
+			dur = (double)v;
+			break;
+		case 'p':
+			if (parse_u(optarg, BENCH_MAX_WORKERS, &v))
+				goto bad;
+			procs = (int)v;
+			break;
+		case 'P':
+			o->pin = true;
+			break;
+		case 'c':
+			if (parse_u(optarg, 1u << 24, &v) || v < 16)
+				goto bad;
+			o->capacity = (uint32_t)v;
+			break;
+		case 's':
+			if (parse_u(optarg, 1u << 24, &v))
+				goto bad;
+			o->sessions = (uint32_t)v;
+			break;
+		case 'l':
+			if (parse_u(optarg, 100000000, &v) || v < 1000)
+				goto bad;
+			lat = v;
+			break;
+		case 'o':
+			if (parse_only(optarg, &o->only))
+				goto bad;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "streamreg-bench: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	o->reps = reps ? reps : o->quick ? 3 : 5;
+	o->duration_ms = dur > 0 ? dur : o->quick ? 30 : 250;
+	o->procs_max = procs ? procs : o->quick ? 2 : 4;
+	o->latency_samples = lat ? lat : o->quick ? 200000 : 1000000;
+	if (!o->capacity)
+		o->capacity = 4096;
+	if (!o->sessions)
+		o->sessions = o->capacity / 2;
+	if (o->sessions > o->capacity) {
+		fprintf(stderr, "streamreg-bench: --sessions %u exceeds --capacity %u\n",
+		        o->sessions, o->capacity);
+		return -1;
+	}
+	static const uint32_t full_caps[] = {1024, 4096, 16384, 65536, 262144, 1048576};
+	static const uint32_t quick_caps[] = {1024, 65536};
+	const uint32_t *caps = o->quick ? quick_caps : full_caps;
+	o->n_capacities = o->quick ? 2 : 6;
+	memcpy(o->capacities, caps, o->n_capacities * sizeof caps[0]);
+	return 0;
+bad:
+	fprintf(stderr, "streamreg-bench: bad value '%s'\n", optarg);
+	usage(stderr);
+	return -1;
+}
+
+static struct result *row(const char *scenario, const struct backend *b, enum op_kind op,
+                          enum dist_kind d, int procs, const struct bench_keys *k)
+{
+	struct result *r = report_add();
+	snprintf(r->scenario, sizeof r->scenario, "%s", scenario);
+	snprintf(r->backend, sizeof r->backend, "%s", b->name);
+	snprintf(r->op, sizeof r->op, "%s", op_name(op));
+	snprintf(r->dist, sizeof r->dist, "%s", dist_name(d));
+	r->procs = procs;
+	r->capacity = k->capacity;
+	r->sessions = k->n_live;
+	return r;
+}
+
+static void measure(const char *scenario, const struct backend *b, void *shared,
+                    const struct bench_keys *k, enum op_kind op, enum dist_kind d, int procs,
+                    const struct options *o)
+{
+	struct run_params p = {.b = b,
+	                       .shared = shared,
+	                       .keys = k,
+	                       .op = op,
+	                       .dist = d,
+	                       .nworkers = procs,
+	                       .pin = o->pin,
+	                       .duration_ns = (uint64_t)(o->duration_ms * 1e6),
+	                       .seed = 42};
+	struct run_summary s;
+	struct result *r = row(scenario, b, op, d, procs, k);
+	if (bench_run_reps(&p, o->reps, &s) < 0) {
+		r->kind = RK_SKIPPED;
+		snprintf(r->note, sizeof r->note, "%s %s with %d procs failed: %s", b->name,
+		         op_name(op), procs, s.msg);
+		fprintf(stderr, "streamreg-bench: %s\n", r->note);
+		return;
+	}
+	r->kind = RK_THROUGHPUT;
+	r->ns_per_op = s.ns_per_op;
+	r->ops_per_sec = s.ops_per_sec;
+	r->ops_min = s.ops_min;
+	r->ops_max = s.ops_max;
+	r->reps = s.reps;
+	r->failed = s.failed;
+	if (s.failed)
+		snprintf(r->note, sizeof r->note,
+		         "%llu ops lost a race (e.g. a CAS) and were retried",
+		         (unsigned long long)s.failed);
+	fprintf(stderr, "  %-18s %-15s p=%d %-8s %10.1f ns/op %9.3f Mops/s\n", scenario, b->name,
+	        procs, dist_name(d), s.ns_per_op, s.ops_per_sec / 1e6);
+}
+
+static bool is_floor(const struct backend *b)
+{
+	return !strncmp(b->name, "atomic", 6);
+}
+
+/* Every op scenario and every scaling row of one backend, on one setup. */
+static void run_backend(const struct backend *b, const struct bench_keys *k,
+                        const struct options *o, int ncpus)
+{
+	char err[256];
+	void *shared;
+	fprintf(stderr, "%s: %s\n", b->name, b->desc);
+	if (b->setup(&shared, k, err, sizeof err) < 0) {
+		struct result *r = row("find_touch", b, OP_FIND_TOUCH, DIST_UNIFORM, 1, k);
+		r->kind = RK_SKIPPED;
+		snprintf(r->note, sizeof r->note, "skipped: %s", err);
+		fprintf(stderr, "streamreg-bench: %s: %s\n", b->name, r->note);
+		return;
+	}
+	if (o->only & GROUP_OPS) {
+		int procs_list[2] = {1, ncpus < o->procs_max ? ncpus : o->procs_max};
+		int n_procs = o->quick || procs_list[1] <= 1 ? 1 : 2;
+		for (int op = 0; op < OP_COUNT; op++) {
+			if (!(b->ops & OP_BIT(op)))
+				continue;
+			for (int i = 0; i < n_procs; i++)
+				measure(op_name((enum op_kind)op), b, shared, k, (enum op_kind)op,
+				        DIST_UNIFORM, procs_list[i], o);
+		}
+	}
+	if (o->only & GROUP_SCALING) {
+		bool all_dists = !strcmp(b->name, "streamreg") || !strcmp(b->name, "rwlock-shared");
+		for (int d = 0; d < DIST_COUNT; d++) {
+			if (!all_dists && d != DIST_UNIFORM)
+				continue;
+			if (is_floor(b) && d != DIST_UNIFORM)
+				continue;
+			for (int p = 1; p <= o->procs_max; p++)
+				measure("scaling", b, shared, k, OP_FIND_TOUCH, (enum dist_kind)d,
+				        p, o);
+		}
+	}
+	b->teardown(shared);
+}
+
+static void on_signal(int sig)
+{
+	redis_server_stop();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	atexit(redis_server_stop);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	int ncpus = bench_ncpus();
+	struct run_info ri = {.mode = o.quick ? "quick" : "full",
+	                      .reps = o.reps,
+	                      .duration_ms = o.duration_ms,
+	                      .capacity = o.capacity,
+	                      .sessions = o.sessions,
+	                      .pin = o.pin,
+	                      .ncpus = ncpus,
+	                      .timer_overhead_ns = bench_timer_overhead_ns()};
+	struct bench_keys keys;
+	bench_make_keys(&keys, o.sessions, o.capacity, 42);
+
+	for (size_t i = 0; i < sizeof comparator_names / sizeof comparator_names[0]; i++) {
+		const char *why = bench_missing_reason(comparator_names[i]);
+		if (why) {
+			struct result *r = report_add();
+			r->kind = RK_SKIPPED;
+			snprintf(r->scenario, sizeof r->scenario, "find_touch");
+			snprintf(r->backend, sizeof r->backend, "%s", comparator_names[i]);
+			snprintf(r->note, sizeof r->note, "%s", why);
+			fprintf(stderr, "streamreg-bench: %s: %s\n", comparator_names[i], why);
+		}
+	}
+	if (o.only & (GROUP_OPS | GROUP_SCALING))
+		for (size_t i = 0; i < N_BACKENDS; i++)
+			run_backend(all_backends[i], &keys, &o, ncpus);
+	redis_server_stop();
+
+	struct scenario_opts so = {.reps = o.reps,
+	                           .duration_ns = (uint64_t)(o.duration_ms * 1e6),
+	                           .pin = o.pin,
+	                           .seed = 42,
+	                           .latency_samples = o.latency_samples};
+	if (o.only & GROUP_LATENCY) {
+		const struct backend *lat_backends[] = {
+		    &backend_streamreg,
+		    &backend_rwlock_shared,
+#ifdef SR_BENCH_HAVE_TDB
+		    &backend_tdb,
+#endif
+		};
+		for (size_t i = 0; i < sizeof lat_backends / sizeof lat_backends[0]; i++)
+			scenario_latency(lat_backends[i], &keys, &so);
+	}
+	if (o.only & GROUP_CAPACITY)
+		for (size_t i = 0; i < o.n_capacities; i++)
+			scenario_capacity(o.capacities[i], &so);
+
+	report_finish();
+	if (o.json_file) {
+		FILE *f = fopen(o.json_file, "w");
+		if (!f) {
+			fprintf(stderr, "streamreg-bench: %s: %s\n", o.json_file, strerror(errno));
+			return 1;
+		}
+		report_json(f, &ri);
+		if (fclose(f) != 0) {
+			fprintf(stderr, "streamreg-bench: writing %s: %s\n", o.json_file,
+			        strerror(errno));
+			return 1;
+		}
+	}
+	if (o.json)
+		report_json(stdout, &ri);
+	else
+		report_table(stdout, &ri);
+	bench_free_keys(&keys);
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,442 @@
+/* Results: ratios to streamreg, the issue's targets, a readable table and JSON. */
+#include "bench_report.h"
+
+#include <gnu/libc-version.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+const double lat_quantile_levels[LAT_QUANTILES] = {
+    0.001, 0.01, 0.05, 0.1,  0.2,   0.3,   0.4,   0.5,    0.6,    0.7,     0.8,     0.9,
+    0.95,  0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99995, 0.99999, 1.0};
+
+static struct result *results;
+static size_t n_results, cap_results;
+
+struct result *report_add(void)
+{
+	if (n_results == cap_results) {
+		size_t cap = cap_results ? 2 * cap_results : 64;
+		struct result *r = realloc(results, cap * sizeof *r);
+		if (!r)
+			abort();
+		results = r;
+		cap_results = cap;
+	}
+	struct result *r = &results[n_results++];
+	memset(r, 0, sizeof *r);
+	return r;
+}
+
+size_t report_count(void)
+{
+	return n_results;
+}
+
+struct result *report_get(size_t i)
+{
+	return i < n_results ? &results[i] : NULL;
+}
+
+static const struct result *find_row(enum result_kind k, const char *scenario, const char *backend,
+                                     const char *op, const char *dist, int procs, uint32_t capacity,
+                                     const char *churn)
+{
+	for (size_t i = 0; i < n_results; i++) {
+		const struct result *r = &results[i];
+		if (r->kind == k && !strcmp(r->scenario, scenario) &&
+		    !strcmp(r->backend, backend) && (!op || !strcmp(r->op, op)) &&
+		    (!dist || !strcmp(r->dist, dist)) && (procs <= 0 || r->procs == procs) &&
+		    (!capacity || r->capacity == capacity) && (!churn || !strcmp(r->churn, churn)))
+			return r;
+	}
+	return NULL;
+}
+
+void report_finish(void)
+{
+	for (size_t i = 0; i < n_results; i++) {
+		struct result *r = &results[i];
+		const struct result *sr = NULL;
+		if (r->kind == RK_THROUGHPUT) {
+			sr = find_row(RK_THROUGHPUT, r->scenario, "streamreg", r->op, r->dist,
+			              r->procs, r->capacity, NULL);
+			if (sr && r->ops_per_sec > 0) {
+				r->ratio = sr->ops_per_sec / r->ops_per_sec;
+				r->has_ratio = true;
+			}
+			const struct result *one = find_row(RK_THROUGHPUT, r->scenario, r->backend,
+			                                    r->op, r->dist, 1, r->capacity, NULL);
+			if (one && one->ops_per_sec > 0)
+				r->scale = r->ops_per_sec / one->ops_per_sec;
+		} else if (r->kind == RK_LATENCY) {
+			sr = find_row(RK_LATENCY, r->scenario, "streamreg", NULL, NULL, 0, 0,
+			              r->churn);
+			if (sr && sr->p999 > 0) {
+				r->ratio = r->p999 / sr->p999;
+				r->has_ratio = true;
+			}
+		} else if (r->kind == RK_REAPER || r->kind == RK_MEMORY) {
+			/* Only streamreg has these rows: its ratio to itself. */
+			r->ratio = 1;
+			r->has_ratio = !strcmp(r->backend, "streamreg");
+		}
+	}
+}
+
+/* ---- the issue's targets ---- */
+
+struct target {
+	const char *id;
+	const char *text;
+	int met; /* 1 met, 0 missed, -1 not measured in this run */
+	char measured[160];
+};
+
+static int tgt(bool measured, bool ok)
+{
+	return measured ? ok : -1;
+}
+
+static size_t eval_targets(struct target *t, const struct run_info *ri)
+{
+	size_t n = 0;
+	const struct result *r;
+	char *m;
+
+	t[n] =
+	    (struct target){"find_touch_50ns", "find + touch under 50 ns, single process", -1, ""};
+	r = find_row(RK_THROUGHPUT, "find_touch", "streamreg", NULL, "uniform", 1, 0, NULL);
+	m = t[n].measured;
+	if (r)
+		snprintf(m, 160, "%.1f ns", r->ns_per_op);
+	t[n++].met = tgt(r, r && r->ns_per_op < 50);
+
+	t[n] = (struct target){"add_remove_100ns",
+	                       "add + remove client under 100 ns, single process", -1, ""};
+	r = find_row(RK_THROUGHPUT, "add_remove_client", "streamreg", NULL, "uniform", 1, 0, NULL);
+	if (r)
+		snprintf(t[n].measured, 160, "%.1f ns", r->ns_per_op);
+	t[n++].met = tgt(r, r && r->ns_per_op < 100);
+
+	t[n] = (struct target){
+	    "vs_rwlock_2x", "at least 2x the in-process rwlock hash map on find + touch", -1, ""};
+	r = find_row(RK_THROUGHPUT, "find_touch", "rwlock-inproc", NULL, "uniform", 1, 0, NULL);
+	if (r && r->has_ratio)
+		snprintf(t[n].measured, 160, "%.2fx", r->ratio);
+	t[n++].met = tgt(r && r->has_ratio, r && r->ratio >= 2);
+
+	t[n] = (struct target){"vs_redis_1000x", "at least 1000x Redis round trips on find + touch",
+	                       -1, ""};
+	r = find_row(RK_THROUGHPUT, "find_touch", "redis-rt", NULL, "uniform", 1, 0, NULL);
+	if (r && r->has_ratio)
+		snprintf(t[n].measured, 160, "%.0fx", r->ratio);
+	t[n++].met = tgt(r && r->has_ratio, r && r->ratio >= 1000);
+
+	t[n] =
+	    (struct target){"scale_distinct_1.7x",
+	                    "2 processes on distinct channels at least 1.7x one process", -1, ""};
+	r = find_row(RK_THROUGHPUT, "scaling", "streamreg", NULL, "distinct", 2, 0, NULL);
+	if (r && r->scale > 0)
+		snprintf(t[n].measured, 160, "%.2fx", r->scale);
+	t[n++].met = tgt(r && r->scale > 0, r && r->scale >= 1.7);
+
+	t[n] = (struct target){"scale_hot_0.5x",
+	                       "2 processes on one hot channel no worse than 0.5x one process", -1,
+	                       ""};
+	r = find_row(RK_THROUGHPUT, "scaling", "streamreg", NULL, "hot", 2, 0, NULL);
+	if (r && r->scale > 0)
+		snprintf(t[n].measured, 160, "%.2fx", r->scale);
+	t[n++].met = tgt(r && r->scale > 0, r && r->scale >= 0.5);
+
+	t[n] = (struct target){"p999_2us", "p99.9 of find + touch under 2 us while a writer churns",
+	                       -1, ""};
+	r = find_row(RK_LATENCY, "latency", "streamreg", NULL, NULL, 0, 0, "churn");
+	if (r)
+		snprintf(t[n].measured, 160, "%.0f ns (timer read of ~%llu ns included)", r->p999,
+		         (unsigned long long)ri->timer_overhead_ns);
+	t[n++].met = tgt(r, r && r->p999 < 2000);
+
+	t[n] = (struct target){"reaper_65536_1ms", "full reaper scan of 65,536 sessions under 1 ms",
+	                       -1, ""};
+	r = find_row(RK_REAPER, "reaper_scan", "streamreg", NULL, NULL, 0, 65536, NULL);
+	if (r)
+		snprintf(t[n].measured, 160, "%.3f ms (%u sessions)", r->scan_ms, r->sessions);
+	t[n++].met = tgt(r, r && r->scan_ms < 1 && r->sessions >= 65536);
+
+	t[n] = (struct target){"memory_reported", "memory per session slot reported", -1, ""};
+	r = find_row(RK_MEMORY, "memory", "streamreg", NULL, NULL, 0, 0, NULL);
+	if (r)
+		snprintf(t[n].measured, 160, "%llu bytes per slot",
+		         (unsigned long long)r->slot_bytes);
+	t[n++].met = tgt(r, r != NULL);
+	return n;
+}
+
+/* ---- machine ---- */
+
+static void cpu_model(char *buf, size_t len)
+{
+	snprintf(buf, len, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	char line[256];
+	while (fgets(line, sizeof line, f)) {
+		char *c = strchr(line, ':');
+		if (!strncmp(line, "model name", 10) && c) {
+			snprintf(buf, len, "%s", c + 2);
+			buf[strcspn(buf, "\n")] = 0;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* ---- table ---- */
+
+static const char *fmt_ratio(char *buf, size_t len, const struct result *r)
+{
+	if (!r->has_ratio)
+		snprintf(buf, len, "n/a");
+	else if (r->ratio >= 100)
+		snprintf(buf, len, "%.0fx", r->ratio);
+	else
+		snprintf(buf, len, "%.2fx", r->ratio);
+	return buf;
+}
+
+static void print_header(FILE *f, const struct result *r)
+{
+	switch (r->kind) {
+	case RK_LATENCY:
+		fprintf(f, "%-15s %-6s %9s %9s %9s %9s %10s %9s\n", "backend", "churn", "p50 ns",
+		        "p90 ns", "p99 ns", "p99.9 ns", "max ns", "ratio");
+		break;
+	case RK_REAPER:
+		fprintf(f, "%-15s %9s %9s %14s %14s %9s\n", "backend", "capacity", "sessions",
+		        "scan ms", "foreach ms", "ratio");
+		break;
+	case RK_MEMORY:
+		fprintf(f, "%-15s %9s %11s %14s %9s\n", "backend", "capacity", "slot bytes",
+		        "segment MiB", "ratio");
+		break;
+	default:
+		fprintf(f, "%-15s %-18s %5s %-9s %9s %10s %9s %17s %9s\n", "backend", "op", "procs",
+		        "dist", "capacity", "ns/op", "Mops/s", "spread Mops/s", "ratio");
+	}
+}
+
+static void print_row(FILE *f, const struct result *r)
+{
+	char rb[32];
+	switch (r->kind) {
+	case RK_SKIPPED:
+		fprintf(f, "%-15s %s\n", r->backend, r->note);
+		break;
+	case RK_LATENCY:
+		fprintf(f, "%-15s %-6s %9.0f %9.0f %9.0f %9.0f %10.0f %9s\n", r->backend, r->churn,
+		        r->p50, r->p90, r->p99, r->p999, r->max, fmt_ratio(rb, sizeof rb, r));
+		break;
+	case RK_REAPER:
+		fprintf(f, "%-15s %9u %9u %14.3f %14.3f %9s\n", r->backend, r->capacity,
+		        r->sessions, r->scan_ms, r->foreach_ms, fmt_ratio(rb, sizeof rb, r));
+		break;
+	case RK_MEMORY:
+		fprintf(f, "%-15s %9u %11llu %14.1f %9s\n", r->backend, r->capacity,
+		        (unsigned long long)r->slot_bytes, (double)r->segment_bytes / 1048576.0,
+		        fmt_ratio(rb, sizeof rb, r));
+		break;
+	default: {
+		char spread[40];
+		snprintf(spread, sizeof spread, "%.2f..%.2f", r->ops_min / 1e6, r->ops_max / 1e6);
+		fprintf(f, "%-15s %-18s %5d %-9s %9u %10.1f %9.2f %17s %9s", r->backend, r->op,
+		        r->procs, r->dist, r->capacity, r->ns_per_op, r->ops_per_sec / 1e6, spread,
+		        fmt_ratio(rb, sizeof rb, r));
+		if (r->scale > 0 && r->procs > 1)
+			fprintf(f, "  %.2fx of 1 proc", r->scale);
+		fputc('\n', f);
+	}
+	}
+}
+
+void report_table(FILE *f, const struct run_info *ri)
+{
+	struct utsname u;
+	char cpu[128];
+	uname(&u);
+	cpu_model(cpu, sizeof cpu);
+	fprintf(f, "streamreg-bench (%s mode): %s, %d cpus, Linux %s, glibc %s\n", ri->mode, cpu,
+	        ri->ncpus, u.release, gnu_get_libc_version());
+	fprintf(f,
+	        "%d repetitions of %.0f ms each, medians shown; table of %u slots holding %u "
+	        "sessions; workers %s; one clock read costs %llu ns\n",
+	        ri->reps, ri->duration_ms, ri->capacity, ri->sessions,
+	        ri->pin ? "pinned" : "not pinned", (unsigned long long)ri->timer_overhead_ns);
+	fprintf(f, "ratio = the row's cost / streamreg's cost on the same work (above 1: streamreg "
+	           "is faster)\n");
+	/* Rows grouped by scenario, scenarios in the order they first appear. */
+	for (size_t s = 0; s < n_results; s++) {
+		const char *section = results[s].scenario;
+		bool seen = false;
+		for (size_t k = 0; k < s && !seen; k++)
+			seen = !strcmp(results[k].scenario, section);
+		if (seen)
+			continue;
+		fprintf(f, "\n== %s ==\n", section);
+		print_header(f, &results[s]);
+		for (size_t i = s; i < n_results; i++)
+			if (!strcmp(results[i].scenario, section))
+				print_row(f, &results[i]);
+	}
+	struct target t[16];
+	size_t nt = eval_targets(t, ri);
+	fprintf(f, "\n== targets of issue 5 ==\n");
+	for (size_t i = 0; i < nt; i++)
+		fprintf(f, "%-8s %-62s %s\n",
+		        t[i].met == 1   ? "met"
+		        : t[i].met == 0 ? "MISSED"
+		                        : "not run",
+		        t[i].text, t[i].measured);
+}
+
+/* ---- JSON ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.6g", v);
+	else
+		fputs("null", f);
+}
+
+static void json_result(FILE *f, const struct result *r)
+{
+	static const char *const kinds[] = {"throughput", "latency", "reaper", "memory", "skipped"};
+	fprintf(f, "{\"kind\":\"%s\",\"scenario\":", kinds[r->kind]);
+	json_str(f, r->scenario);
+	fputs(",\"backend\":", f);
+	json_str(f, r->backend);
+	if (r->note[0]) {
+		fputs(",\"note\":", f);
+		json_str(f, r->note);
+	}
+	if (r->has_ratio) {
+		fputs(",\"ratio\":", f);
+		json_num(f, r->ratio);
+	}
+	switch (r->kind) {
+	case RK_THROUGHPUT:
+		fprintf(
+		    f,
+		    ",\"op\":\"%s\",\"procs\":%d,\"dist\":\"%s\",\"capacity\":%u,\"sessions\":%u",
+		    r->op, r->procs, r->dist, r->capacity, r->sessions);
+		fputs(",\"ns_per_op\":", f);
+		json_num(f, r->ns_per_op);
+		fputs(",\"ops_per_sec\":", f);
+		json_num(f, r->ops_per_sec);
+		fputs(",\"ops_per_sec_min\":", f);
+		json_num(f, r->ops_min);
+		fputs(",\"ops_per_sec_max\":", f);
+		json_num(f, r->ops_max);
+		fprintf(f, ",\"reps\":%d,\"failed_ops\":%llu", r->reps,
+		        (unsigned long long)r->failed);
+		if (r->scale > 0) {
+			fputs(",\"scale_vs_1proc\":", f);
+			json_num(f, r->scale);
+		}
+		break;
+	case RK_LATENCY:
+		fprintf(f, ",\"churn\":\"%s\",\"samples\":%llu,\"capacity\":%u,\"sessions\":%u",
+		        r->churn, (unsigned long long)r->samples, r->capacity, r->sessions);
+		fputs(",\"p50_ns\":", f);
+		json_num(f, r->p50);
+		fputs(",\"p90_ns\":", f);
+		json_num(f, r->p90);
+		fputs(",\"p99_ns\":", f);
+		json_num(f, r->p99);
+		fputs(",\"p999_ns\":", f);
+		json_num(f, r->p999);
+		fputs(",\"max_ns\":", f);
+		json_num(f, r->max);
+		fputs(",\"quantiles\":[", f);
+		for (int i = 0; i < LAT_QUANTILES; i++) {
+			fprintf(f, "%s[%.5f,", i ? "," : "", lat_quantile_levels[i]);
+			json_num(f, r->q[i]);
+			fputc(']', f);
+		}
+		fputc(']', f);
+		break;
+	case RK_REAPER:
+		fprintf(f, ",\"capacity\":%u,\"sessions\":%u,\"cleanup_candidates\":%u",
+		        r->capacity, r->sessions, r->cleanup_candidates);
+		fputs(",\"scan_ms\":", f);
+		json_num(f, r->scan_ms);
+		fputs(",\"foreach_ms\":", f);
+		json_num(f, r->foreach_ms);
+		fprintf(f, ",\"reps\":%d", r->reps);
+		break;
+	case RK_MEMORY:
+		fprintf(f, ",\"capacity\":%u,\"slot_bytes\":%llu,\"segment_bytes\":%llu",
+		        r->capacity, (unsigned long long)r->slot_bytes,
+		        (unsigned long long)r->segment_bytes);
+		break;
+	case RK_SKIPPED:
+		break;
+	}
+	fputc('}', f);
+}
+
+void report_json(FILE *f, const struct run_info *ri)
+{
+	struct utsname u;
+	char cpu[128];
+	uname(&u);
+	cpu_model(cpu, sizeof cpu);
+	fprintf(
+	    f, "{\n\"tool\":\"streamreg-bench\",\"mode\":\"%s\",\n\"machine\":{\"cpu\":", ri->mode);
+	json_str(f, cpu);
+	fprintf(f, ",\"cpus\":%d,\"kernel\":", ri->ncpus);
+	json_str(f, u.release);
+	fprintf(f, ",\"glibc\":\"%s\",\"compiler\":", gnu_get_libc_version());
+	json_str(f, __VERSION__);
+	fprintf(f,
+	        "},\n\"config\":{\"reps\":%d,\"duration_ms\":%.0f,\"capacity\":%u,\"sessions\":%u,"
+	        "\"pinned\":%s,\"timer_overhead_ns\":%llu},\n\"results\":[\n",
+	        ri->reps, ri->duration_ms, ri->capacity, ri->sessions, ri->pin ? "true" : "false",
+	        (unsigned long long)ri->timer_overhead_ns);
+	for (size_t i = 0; i < n_results; i++) {
+		json_result(f, &results[i]);
+		fputs(i + 1 < n_results ? ",\n" : "\n", f);
+	}
+	fputs("],\n\"targets\":[\n", f);
+	struct target t[16];
+	size_t nt = eval_targets(t, ri);
+	for (size_t i = 0; i < nt; i++) {
+		fprintf(f, "{\"id\":\"%s\",\"target\":", t[i].id);
+		json_str(f, t[i].text);
+		fprintf(f, ",\"met\":%s,\"measured\":",
+		        t[i].met == 1   ? "true"
+		        : t[i].met == 0 ? "false"
+		                        : "null");
+		json_str(f, t[i].measured);
+		fputs(i + 1 < nt ? "},\n" : "}\n", f);
+	}
+	fputs("]\n}\n", f);
+}

@@ -1,0 +1,65 @@
+/* Collected results, ratios to streamreg, targets, table and JSON output. */
+#ifndef SR_BENCH_REPORT_H
+#define SR_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum result_kind { RK_THROUGHPUT, RK_LATENCY, RK_REAPER, RK_MEMORY, RK_SKIPPED };
+
+#define LAT_QUANTILES 24
+
+struct result {
+	enum result_kind kind;
+	char scenario[32]; /* find_touch, ..., scaling, capacity, latency, reaper_scan, memory */
+	char backend[24];
+	char op[24];
+	char dist[12];
+	int procs;
+	uint32_t capacity;
+	uint32_t sessions;
+	/* throughput */
+	double ns_per_op, ops_per_sec, ops_min, ops_max;
+	int reps;
+	uint64_t failed;
+	/* streamreg's advantage: other's cost / streamreg's cost on the same work (1 on its own
+	 * rows) */
+	double ratio;
+	bool has_ratio;
+	/* streamreg rows of the scaling scenario: throughput / one process, same distribution */
+	double scale;
+	/* latency (ns) */
+	char churn[12];
+	double p50, p90, p99, p999, max;
+	uint64_t samples;
+	double q[LAT_QUANTILES]; /* at lat_quantile_levels */
+	/* reaper (ms) */
+	double scan_ms, foreach_ms;
+	uint32_t cleanup_candidates;
+	/* memory */
+	uint64_t slot_bytes, segment_bytes;
+	char note[512];
+};
+
+extern const double lat_quantile_levels[LAT_QUANTILES];
+
+struct run_info {
+	const char *mode;
+	int reps;
+	double duration_ms;
+	uint32_t capacity, sessions;
+	bool pin;
+	uint64_t timer_overhead_ns;
+	int ncpus;
+};
+
+struct result *report_add(void);
+size_t report_count(void);
+struct result *report_get(size_t i);
+/* Fill ratio/scale fields once every measurement is in. */
+void report_finish(void);
+void report_table(FILE *f, const struct run_info *ri);
+void report_json(FILE *f, const struct run_info *ri);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * How streamreg behaves as the table grows: find + touch throughput on a
+ * half-full table, the reaper's full scan on a full one, and the memory a
+ * slot and the whole segment take.
+ *
+ * The reaper's scan is what tools/reaper does on every tick: recover what
+ * dead processes left, then walk every session deciding whether it should
+ * be cleaned (state, clients, idle time).  Timed twice: through
+ * sr_session_scan (hot fields only, the reaper's path) and through
+ * sr_session_foreach (a consistent copy of every whole record).
+ */
+#include "bench_backend_util.h"
+#include "scenarios.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Short, so sessions without viewers count as candidates and the decision is exercised. */
+#define GRACE_MS 1
+
+struct decide {
+	uint32_t seen;
+	uint32_t candidates;
+};
+
+static bool should_clean(sr_state s, uint32_t clients, uint64_t idle_ms)
+{
+	bool stoppable = s == SR_STATE_STARTING || s == SR_STATE_ACTIVE || s == SR_STATE_FAILED;
+	return stoppable && clients == 0 && idle_ms >= GRACE_MS;
+}
+
+static int on_brief(const sr_session_brief *b, void *ctx)
+{
+	struct decide *d = ctx;
+	d->seen++;
+	d->candidates += should_clean(b->state, b->clients, b->idle_ms);
+	return 0;
+}
+
+static int on_info(const sr_session_info *i, void *ctx)
+{
+	struct decide *d = ctx;
+	d->seen++;
+	d->candidates += should_clean(i->state, i->clients, i->idle_ms);
+	return 0;
+}
+
+static void skipped(const char *scenario, uint32_t cap, const char *what, int rc)
+{
+	struct result *r = report_add();
+	r->kind = RK_SKIPPED;
+	r->capacity = cap;
+	snprintf(r->scenario, sizeof r->scenario, "%s", scenario);
+	snprintf(r->backend, sizeof r->backend, "streamreg");
+	snprintf(r->note, sizeof r->note, "capacity %u: %s: %s (%s)", cap, what, sr_strerror(rc),
+	         sr_errdetail());
+	fprintf(stderr, "streamreg-bench: %s\n", r->note);
+}
+
+/* Default options apart from the capacity, so the figures are what a user gets. */
+static void memory_row(sr_registry *reg, uint32_t capacity)
+{
+	sr_registry_stats st;
+	int rc = sr_registry_stats_get(reg, &st);
+	if (rc < 0) {
+		skipped("memory", capacity, "sr_registry_stats_get", rc);
+		return;
+	}
+	struct result *r = report_add();
+	r->kind = RK_MEMORY;
+	snprintf(r->scenario, sizeof r->scenario, "memory");
+	snprintf(r->backend, sizeof r->backend, "streamreg");
+	r->capacity = capacity;
+	r->sessions = st.sessions;
+	r->slot_bytes = st.slot_bytes;
+	r->segment_bytes = st.segment_size;
+	snprintf(r->note, sizeof r->note, "default max_procs %u and leases_per_proc %u",
+	         st.max_procs, st.leases_per_proc);
+}
+
+static void throughput(uint32_t capacity, const struct scenario_opts *o)
+{
+	struct bench_keys keys;
+	char err[256];
+	void *shared;
+	bench_make_keys(&keys, capacity / 2, capacity, o->seed);
+	if (backend_streamreg.setup(&shared, &keys, err, sizeof err) < 0) {
+		struct result *r = report_add();
+		r->kind = RK_SKIPPED;
+		snprintf(r->scenario, sizeof r->scenario, "capacity");
+		snprintf(r->backend, sizeof r->backend, "streamreg");
+		snprintf(r->note, sizeof r->note, "capacity %u: %s", capacity, err);
+		bench_free_keys(&keys);
+		return;
+	}
+	memory_row(bench_sr_handle(shared), capacity);
+	static const enum op_kind ops[] = {OP_FIND_TOUCH, OP_FIND};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		struct run_params p = {.b = &backend_streamreg,
+		                       .shared = shared,
+		                       .keys = &keys,
+		                       .op = ops[i],
+		                       .dist = DIST_UNIFORM,
+		                       .nworkers = 1,
+		                       .pin = o->pin,
+		                       .duration_ns = o->duration_ns,
+		                       .seed = o->seed};
+		struct run_summary s;
+		struct result *r = report_add();
+		snprintf(r->scenario, sizeof r->scenario, "capacity");
+		snprintf(r->backend, sizeof r->backend, "streamreg");
+		snprintf(r->op, sizeof r->op, "%s", op_name(ops[i]));
+		snprintf(r->dist, sizeof r->dist, "uniform");
+		r->procs = 1;
+		r->capacity = capacity;
+		r->sessions = keys.n_live;
+		if (bench_run_reps(&p, o->reps, &s) < 0) {
+			r->kind = RK_SKIPPED;
+			snprintf(r->note, sizeof r->note, "%s", s.msg);
+			continue;
+		}
+		r->kind = RK_THROUGHPUT;
+		r->ns_per_op = s.ns_per_op;
+		r->ops_per_sec = s.ops_per_sec;
+		r->ops_min = s.ops_min;
+		r->ops_max = s.ops_max;
+		r->reps = s.reps;
+		fprintf(stderr, "  capacity %8u %-10s %.1f ns/op\n", capacity, op_name(ops[i]),
+		        s.ns_per_op);
+	}
+	backend_streamreg.teardown(shared);
+	bench_free_keys(&keys);
+}
+
+/* Fill to capacity, everything active, clients on every 16th session. */
+static int fill_for_reaper(sr_registry *reg, const struct bench_keys *keys, uint32_t *n,
+                           uint32_t leases)
+{
+	int rc = 0;
+	uint32_t held = 0;
+	for (*n = 0; *n < keys->n_live; ++*n) {
+		const uint8_t *id = keys->ids[*n];
+		if ((rc = sr_session_insert(reg, id, "/dev/null")) < 0)
+			break;
+		if ((rc = sr_session_transition(reg, id, SR_STATE_IDLE, SR_STATE_STARTING)) < 0 ||
+		    (rc = sr_session_transition(reg, id, SR_STATE_STARTING, SR_STATE_ACTIVE)) < 0)
+			return rc;
+		if (*n % 16 == 0 && held < leases) {
+			if ((rc = sr_session_add_client(reg, id)) < 0)
+				return rc;
+			held++;
+		}
+	}
+	return rc == -SR_EFULL && *n > 0 ? 0 : rc;
+}
+
+static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
+{
+	struct bench_keys keys;
+	char name[SR_NAME_MAX + 1];
+	sr_registry *reg;
+	sr_create_options opt;
+	sr_create_options_init(&opt);
+	opt.capacity = capacity;
+	opt.leases_per_proc = capacity / 16 + 1 < SR_LEASES_MAX ? capacity / 16 + 1 : SR_LEASES_MAX;
+	bench_sr_unique_name(name, sizeof name);
+	int rc = sr_registry_create(name, &opt, &reg);
+	if (rc < 0) {
+		skipped("reaper_scan", capacity, "sr_registry_create", rc);
+		return;
+	}
+	bench_make_keys(&keys, capacity, capacity, o->seed);
+	uint32_t n = 0;
+	if ((rc = fill_for_reaper(reg, &keys, &n, opt.leases_per_proc)) < 0) {
+		skipped("reaper_scan", capacity, "filling the table", rc);
+		goto out;
+	}
+	double scan[64], each[64];
+	int reps = o->reps < 5 ? 5 : o->reps > 64 ? 64 : o->reps;
+	struct decide d = {0, 0}, d2 = {0, 0};
+	for (int i = 0; i < reps; i++) {
+		d = (struct decide){0, 0};
+		uint64_t t0 = bench_now_ns();
+		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
+		    (rc = sr_session_scan(reg, on_brief, &d)) < 0) {
+			skipped("reaper_scan", capacity, "recover + scan", rc);
+			goto out;
+		}
+		uint64_t t1 = bench_now_ns();
+		d2 = (struct decide){0, 0};
+		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
+		    (rc = sr_session_foreach(reg, on_info, &d2)) < 0) {
+			skipped("reaper_scan", capacity, "recover + foreach", rc);
+			goto out;
+		}
+		uint64_t t2 = bench_now_ns();
+		scan[i] = (double)(t1 - t0) / 1e6;
+		each[i] = (double)(t2 - t1) / 1e6;
+	}
+	struct result *r = report_add();
+	r->kind = RK_REAPER;
+	snprintf(r->scenario, sizeof r->scenario, "reaper_scan");
+	snprintf(r->backend, sizeof r->backend, "streamreg");
+	r->capacity = capacity;
+	r->sessions = n;
+	r->reps = reps;
+	r->scan_ms = bench_median(scan, (size_t)reps);
+	r->foreach_ms = bench_median(each, (size_t)reps);
+	r->cleanup_candidates = d.candidates;
+	if (d.seen != n || d2.seen != n)
+		snprintf(r->note, sizeof r->note, "walks saw %u and %u sessions of %u", d.seen,
+		         d2.seen, n);
+	fprintf(stderr, "  reaper   %8u scan %.3f ms, foreach %.3f ms (%u sessions)\n", capacity,
+	        r->scan_ms, r->foreach_ms, n);
+
+out:
+	sr_registry_close(reg);
+	sr_registry_unlink(name);
+	bench_free_keys(&keys);
+}
+
+int scenario_capacity(uint32_t capacity, const struct scenario_opts *o)
+{
+	throughput(capacity, o);
+	reaper_and_memory(capacity, o);
+	return 0;
+}
