@@ -1,0 +1,371 @@
+/*
+ * One channel's transcoder lifecycle: start on request, active once the
+ * playlists exist, failure and backoff, idle stop.  Every state change is a
+ * compare-and-swap from the state last seen, so a worker acting at the same
+ * moment either wins cleanly or makes this step a no-op until the next scan.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ffmpeg_argv.h"
+#include "log.h"
+#include "paths.h"
+#include "reaper.h"
+
+#define MS 1000000ull
+
+static void set_error(struct reaper *r, struct rp_chan *c, const char *msg)
+{
+	char cut[SR_ERROR_MAX + 1];
+	snprintf(cut, sizeof cut, "%s", msg);
+	int rc = sr_session_record_error(r->reg, c->id, cut);
+	if (rc)
+		rp_log(LOG_WARNING, "channel=%s cannot record error: %s", c->id_str,
+		       sr_strerror(rc));
+}
+
+static void remove_dir(struct reaper *r, struct rp_chan *c)
+{
+	if (c->chfd >= 0) {
+		close(c->chfd);
+		c->chfd = -1;
+	}
+	int rc = rp_chan_dir_remove(r->outfd, c->id_str);
+	if (rc)
+		rp_log(LOG_WARNING, "channel=%s cannot remove %s/%s: %s", c->id_str, r->outdir,
+		       c->id_str, strerror(-rc));
+}
+
+static uint64_t backoff_ms(const struct rp_config *cfg, unsigned fails)
+{
+	uint64_t d = cfg->backoff_min_ms;
+	for (unsigned i = 1; i < fails && d < cfg->backoff_max_ms; i++)
+		d *= 2;
+	return d < cfg->backoff_max_ms ? d : cfg->backoff_max_ms;
+}
+
+static void reset_failures(struct reaper *r, struct rp_chan *c)
+{
+	if (c->fails || c->gave_up)
+		(void)sr_session_set_restarts(r->reg, c->id, 0);
+	c->fails = 0;
+	c->gave_up = false;
+	c->deferred_logged = false;
+}
+
+/* A failure counts towards --max-restarts and schedules the next attempt. */
+static void count_failure(struct reaper *r, struct rp_chan *c)
+{
+	c->fails++;
+	c->deferred_logged = false;
+	(void)sr_session_set_restarts(r->reg, c->id, c->fails);
+	if (c->fails > r->cfg->max_restarts) {
+		c->gave_up = true;
+		rp_event(c->id_str, 0, SR_STATE_FAILED, SR_STATE_FAILED,
+		         "%u consecutive failures: no more automatic restarts until a client "
+		         "asks again",
+		         c->fails);
+		return;
+	}
+	uint64_t d = backoff_ms(r->cfg, c->fails);
+	c->next_start_ns = rp_now_ns() + d * MS;
+	rp_event(c->id_str, 0, SR_STATE_FAILED, SR_STATE_FAILED,
+	         "failure %u of %u allowed: restart in %llu ms if clients remain", c->fails,
+	         r->cfg->max_restarts + 1, (unsigned long long)d);
+}
+
+static void start_failed(struct reaper *r, struct rp_chan *c, const char *msg)
+{
+	set_error(r, c, msg);
+	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
+	rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_FAILED, "%s%s%s", msg,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	remove_dir(r, c);
+	count_failure(r, c);
+}
+
+static void store_session_layout(struct reaper *r, struct rp_chan *c)
+{
+	char dir[SR_PATH_MAX + 1];
+	const struct rp_ladder *lad = &r->cfg->ladder;
+	int rc = sr_session_set_qualities(r->reg, c->id, lad->q, lad->n);
+	if (rc)
+		rp_log(LOG_WARNING, "channel=%s cannot store qualities: %s (%s)", c->id_str,
+		       sr_strerror(rc), sr_errdetail());
+	int n = snprintf(dir, sizeof dir, "%s/%s", r->outdir, c->id_str);
+	/* the segment pattern is relative to the output directory, like the
+	 * per-variant paths */
+	rc = sr_session_set_paths(r->reg, c->id, n > 0 && (size_t)n < sizeof dir ? dir : NULL,
+	                          "%v/seg_%05d.ts");
+	if (rc)
+		rp_log(LOG_WARNING, "channel=%s cannot store paths: %s", c->id_str,
+		       sr_strerror(rc));
+}
+
+void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
+{
+	char err[512];
+	uint64_t now = rp_now_ns();
+	if (c->has_child || !c->in_lineup)
+		return;
+	if (c->gave_up) {
+		rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_STARTING,
+		         "a client asked again after %u failures: failure count reset", c->fails);
+		reset_failures(r, c);
+	} else if (c->fails && now < c->next_start_ns) {
+		if (!c->deferred_logged)
+			rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_STARTING,
+			         "start deferred by backoff for %llu ms",
+			         (unsigned long long)((c->next_start_ns - now) / MS));
+		c->deferred_logged = true;
+		return;
+	}
+	c->deferred_logged = false;
+	int chfd = rp_chan_dir_create(r->outfd, c->id_str, &r->cfg->ladder);
+	if (chfd < 0) {
+		rp_fmt(err, sizeof err, "cannot create %s/%s: %s", r->outdir, c->id_str,
+		       strerror(-chfd));
+		start_failed(r, c, err);
+		return;
+	}
+	c->chfd = chfd;
+	struct rp_encode enc = {
+	    .ffmpeg = r->cfg->ffmpeg,
+	    .hls_time = r->cfg->hls_time,
+	    .list_size = r->cfg->hls_list_size,
+	    .fps = r->cfg->fps,
+	    .audio_kbps = r->cfg->audio_kbps,
+	};
+	struct rp_argv av;
+	int rc = rp_ffmpeg_argv(&enc, c->input, &r->cfg->ladder, &av, err, sizeof err);
+	if (rc) {
+		start_failed(r, c, err);
+		return;
+	}
+	store_session_layout(r, c);
+	char serr[256];
+	rc = rp_spawn(&c->child, av.argv, chfd, serr, sizeof serr);
+	uint64_t spawned = rp_now_ns();
+	if (rc) {
+		rp_argv_free(&av);
+		rp_fmt(err, sizeof err, "cannot start ffmpeg: %s", serr);
+		start_failed(r, c, err);
+		return;
+	}
+	c->has_child = true;
+	c->phase = RP_PH_STARTING;
+	c->spawn_ns = spawned;
+	c->kill_sent = false;
+	rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
+	if (rc)
+		rp_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
+	uint64_t bell = atomic_load(&r->bell_ns);
+	unsigned long long latency_us =
+	    from_bell && bell && spawned >= bell ? (spawned - bell) / 1000u : 0;
+	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_STARTING,
+	         "ffmpeg spawned%s latency_us=%llu mono_us=%llu", from_bell ? " on doorbell" : "",
+	         latency_us, (unsigned long long)(spawned / 1000u));
+	char *line = rp_argv_join(&av);
+	if (line)
+		rp_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);
+	free(line);
+	rp_argv_free(&av);
+}
+
+void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop after,
+                        const char *reason)
+{
+	if (!c->has_child || c->phase == RP_PH_STOPPING)
+		return;
+	c->phase = RP_PH_STOPPING;
+	c->after = after;
+	c->kill_sent = false;
+	c->stop_deadline_ns = rp_now_ns() + r->cfg->stop_timeout_ms * MS;
+	int rc = rp_child_signal(&c->child, SIGTERM);
+	rp_log(LOG_INFO, "channel=%s pid=%d SIGTERM to process group (%s)%s%s", c->id_str,
+	       (int)c->child.pid, reason, rc ? ": " : "", rc ? strerror(-rc) : "");
+}
+
+void rp_chan_kill_overdue(struct reaper *r, struct rp_chan *c)
+{
+	(void)r;
+	if (!c->has_child || c->phase != RP_PH_STOPPING || c->kill_sent ||
+	    rp_now_ns() < c->stop_deadline_ns)
+		return;
+	c->kill_sent = true;
+	int rc = rp_child_signal(&c->child, SIGKILL);
+	rp_log(LOG_WARNING, "channel=%s pid=%d still alive %llu ms after SIGTERM: SIGKILL%s%s",
+	       c->id_str, (int)c->child.pid, (unsigned long long)r->cfg->stop_timeout_ms,
+	       rc ? ": " : "", rc ? strerror(-rc) : "");
+}
+
+/* stopping -> idle, once nothing runs any more */
+static void finish_idle(struct reaper *r, struct rp_chan *c, const char *why)
+{
+	remove_dir(r, c);
+	(void)sr_session_set_pid(r->reg, c->id, 0, 0);
+	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STOPPING, SR_STATE_IDLE);
+	rp_event(c->id_str, 0, SR_STATE_STOPPING, SR_STATE_IDLE, "%s%s%s", why,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	reset_failures(r, c);
+}
+
+void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
+{
+	char how[128], msg[SR_ERROR_MAX + 1];
+	int rc = rp_child_reap(&c->child, false);
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		rp_log(LOG_ERR, "channel=%s pid=%d cannot reap: %s", c->id_str, (int)c->child.pid,
+		       strerror(-rc));
+		rp_child_close(&c->child);
+		snprintf(how, sizeof how, "lost (%s)", strerror(-rc));
+	} else {
+		rp_child_describe_exit(&c->child, how, sizeof how);
+	}
+	pid_t pid = c->child.pid;
+	enum rp_phase phase = c->phase;
+	c->has_child = false;
+	c->phase = RP_PH_NONE;
+	if (phase == RP_PH_STOPPING) {
+		rp_log(LOG_INFO, "channel=%s pid=%d reaped: %s", c->id_str, (int)pid, how);
+		if (c->after == RP_AFTER_IDLE) {
+			finish_idle(r, c, "transcoder stopped and directory removed");
+		} else if (c->after == RP_AFTER_FORGET) {
+			remove_dir(r, c);
+			rc = sr_session_delete(r->reg, c->id);
+			rp_event(c->id_str, (int)pid, SR_STATE_STOPPING, SR_STATE_STOPPING,
+			         "channel left the lineup: session deleted%s%s", rc ? ": " : "",
+			         rc ? sr_strerror(rc) : "");
+		} else {
+			remove_dir(r, c);
+			(void)sr_session_set_pid(r->reg, c->id, 0, 0);
+		}
+		return;
+	}
+	remove_dir(r, c);
+	(void)sr_session_set_pid(r->reg, c->id, 0, 0);
+	if (c->child.last_line[0])
+		rp_fmt(msg, sizeof msg, "ffmpeg %s: %s", how, c->child.last_line);
+	else
+		snprintf(msg, sizeof msg, "ffmpeg %s", how);
+	set_error(r, c, msg);
+	sr_state prev = SR_STATE_COUNT;
+	rc = sr_session_set_state(r->reg, c->id, SR_STATE_FAILED, &prev);
+	rp_event(c->id_str, (int)pid, prev, SR_STATE_FAILED, "unexpected exit: %s%s%s", msg,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	count_failure(r, c);
+}
+
+void rp_reject_unknown(struct reaper *r, const sr_session_brief *b)
+{
+	char id[SR_UUID_STR_LEN + 1];
+	sr_uuid_format(b->channel_id, id);
+	(void)sr_session_record_error(r->reg, b->channel_id, "channel is not in the lineup");
+	int rc = sr_session_transition(r->reg, b->channel_id, SR_STATE_STARTING, SR_STATE_FAILED);
+	if (rc == 0)
+		rp_event(id, 0, SR_STATE_STARTING, SR_STATE_FAILED, "channel is not in the lineup");
+}
+
+static void check_started(struct reaper *r, struct rp_chan *c)
+{
+	uint64_t now = rp_now_ns();
+	int ready = rp_chan_ready(c->chfd, &r->cfg->ladder);
+	if (ready == 1) {
+		int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_ACTIVE);
+		if (rc == 0) {
+			c->phase = RP_PH_ACTIVE;
+			c->active_ns = now;
+			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_ACTIVE,
+			         "master playlist and first segments ready after %llu ms",
+			         (unsigned long long)((now - c->spawn_ns) / MS));
+		}
+		return;
+	}
+	if (now - c->spawn_ns < r->cfg->start_timeout_ms * MS)
+		return;
+	char msg[SR_ERROR_MAX + 1];
+	rp_fmt(msg, sizeof msg, "start timeout: no playlists after %llu ms%s%s",
+	       (unsigned long long)r->cfg->start_timeout_ms, c->child.last_line[0] ? "; " : "",
+	       c->child.last_line);
+	set_error(r, c, msg);
+	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
+	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED, "%s%s%s", msg,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "start timeout");
+	count_failure(r, c);
+}
+
+void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b)
+{
+	uint64_t now = rp_now_ns();
+	sr_state st = b->state;
+
+	if (c->has_child) {
+		if (c->phase == RP_PH_STOPPING) {
+			rp_chan_kill_overdue(r, c);
+			return;
+		}
+		if (st == SR_STATE_STARTING && c->phase == RP_PH_STARTING) {
+			check_started(r, c);
+			if (c->phase == RP_PH_STOPPING)
+				return;
+		} else if (st == SR_STATE_ACTIVE && c->phase == RP_PH_ACTIVE) {
+			if (c->fails && now - c->active_ns >= r->cfg->healthy_ms * MS) {
+				rp_log(LOG_INFO,
+				       "channel=%s pid=%d healthy for %llu ms: failure "
+				       "count reset",
+				       c->id_str, (int)c->child.pid,
+				       (unsigned long long)r->cfg->healthy_ms);
+				reset_failures(r, c);
+			}
+		} else {
+			char why[96];
+			snprintf(why, sizeof why, "state changed to %s by another process",
+			         sr_state_name(st));
+			rp_chan_begin_stop(
+			    r, c, st == SR_STATE_STOPPING ? RP_AFTER_IDLE : RP_AFTER_NOTHING, why);
+			return;
+		}
+	} else if (st == SR_STATE_STARTING) {
+		rp_chan_start(r, c, false);
+		return;
+	}
+
+	if (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE || st == SR_STATE_FAILED) {
+		int clean = sr_session_should_cleanup(r->reg, c->id, r->cfg->idle_grace_ms);
+		if (clean == 1) {
+			int rc = sr_session_transition(r->reg, c->id, st, SR_STATE_STOPPING);
+			if (rc)
+				return; /* a worker moved it meanwhile: look again next scan */
+			rp_event(c->id_str, c->has_child ? c->child.pid : 0, st, SR_STATE_STOPPING,
+			         "no clients, idle %llu ms > grace %llu ms",
+			         (unsigned long long)b->idle_ms,
+			         (unsigned long long)r->cfg->idle_grace_ms);
+			if (c->has_child)
+				rp_chan_begin_stop(r, c, RP_AFTER_IDLE, "idle");
+			else
+				finish_idle(r, c, "nothing to stop");
+			return;
+		}
+	}
+	if (st == SR_STATE_STOPPING && !c->has_child) {
+		finish_idle(r, c, "stop left unfinished");
+		return;
+	}
+	if (st == SR_STATE_FAILED && !c->has_child && c->fails && !c->gave_up &&
+	    now >= c->next_start_ns && b->clients > 0) {
+		int rc = sr_session_transition(r->reg, c->id, SR_STATE_FAILED, SR_STATE_STARTING);
+		if (rc)
+			return;
+		rp_event(c->id_str, 0, SR_STATE_FAILED, SR_STATE_STARTING,
+		         "restart %u of %u after backoff, %u clients waiting", c->fails,
+		         r->cfg->max_restarts, b->clients);
+		rp_chan_start(r, c, false);
+	}
+}

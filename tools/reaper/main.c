@@ -1,0 +1,188 @@
+/* streamreg-reaper: setup, then the event loop in reaper.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+#include "reaper.h"
+
+/* Pipes created later must never land on 0-2, where a child's dup2 would
+ * clobber them. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int n = open("/dev/null", O_RDWR);
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
+static int attach(const struct rp_config *cfg, sr_registry **reg)
+{
+	int rc = sr_registry_attach(cfg->registry, 0, reg);
+	if (rc == -ENOENT && cfg->create) {
+		sr_create_options opt;
+		sr_create_options_init(&opt);
+		opt.capacity = cfg->capacity;
+		opt.mode = cfg->mode;
+		rc = sr_registry_create(cfg->registry, &opt, reg);
+		if (rc == 0) {
+			rp_log(LOG_INFO, "registry %s created with capacity %u", cfg->registry,
+			       cfg->capacity);
+			return 0;
+		}
+		if (rc == -EEXIST) /* created by someone else meanwhile */
+			rc = sr_registry_attach(cfg->registry, 0, reg);
+	}
+	if (rc) {
+		const char *d = sr_errdetail();
+		rp_log(LOG_ERR, "registry %s: %s%s%s%s", cfg->registry, sr_strerror(rc),
+		       d[0] ? " (" : "", d, d[0] ? ")" : "");
+		if (rc == -ENOENT && !cfg->create)
+			rp_log(LOG_ERR, "use --create to create it");
+	}
+	return rc;
+}
+
+static int drop_privileges(const char *user, int outfd, bool created)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		rp_log(LOG_ERR, "--user: no user named \"%s\"", user);
+		return -1;
+	}
+	if (geteuid() != 0) {
+		if (pw->pw_uid == geteuid())
+			return 0;
+		rp_log(LOG_ERR, "--user %s: only root can switch user", user);
+		return -1;
+	}
+	if (created && fchown(outfd, pw->pw_uid, pw->pw_gid) < 0) {
+		rp_log(LOG_ERR, "--user: cannot hand the output directory to %s: %s", user,
+		       strerror(errno));
+		return -1;
+	}
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		rp_log(LOG_ERR, "--user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		rp_log(LOG_ERR, "--user %s: root could be regained; refusing to run", user);
+		return -1;
+	}
+	rp_log(LOG_INFO, "running as %s (uid %d, gid %d)", user, (int)pw->pw_uid, (int)pw->pw_gid);
+	return 0;
+}
+
+static int setup_fds(struct reaper *r)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	/* blocked before any thread exists, so only the signalfd sees them */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (r->sigfd < 0 || r->evfd < 0 || r->tfd < 0) {
+		rp_log(LOG_ERR, "signalfd/eventfd/timerfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct rp_config cfg;
+	static struct reaper r;
+	char err[1024];
+
+	ensure_std_fds();
+	int rc = rp_options_parse(argc, argv, &cfg, err, sizeof err);
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "streamreg-reaper: %s\n", err);
+		return 2;
+	}
+	rp_log_init("streamreg-reaper", cfg.use_syslog);
+	r.cfg = &cfg;
+	r.outfd = r.sigfd = r.evfd = r.tfd = -1;
+	if (cfg.idle_grace_ms < 3ull * cfg.hls_time * 1000)
+		rp_log(LOG_WARNING,
+		       "--idle-grace %llu ms is under 3 segment durations (%u ms): players poll "
+		       "once per segment and may be cut off between polls",
+		       (unsigned long long)cfg.idle_grace_ms, 3 * cfg.hls_time * 1000);
+
+	struct rp_lineup lineup = {0};
+	rc = rp_lineup_load(cfg.lineup_path, &lineup, err, sizeof err);
+	if (rc) {
+		rp_log(LOG_ERR, "lineup refused: %s", err);
+		return 1;
+	}
+	struct stat st;
+	bool created = stat(cfg.output_dir, &st) < 0 && errno == ENOENT;
+	r.outfd = rp_outdir_open(cfg.output_dir, true, err, sizeof err);
+	if (r.outfd < 0) {
+		rp_log(LOG_ERR, "--output-dir: %s", err);
+		return 1;
+	}
+	if (!realpath(cfg.output_dir, r.outdir)) {
+		rp_log(LOG_ERR, "--output-dir %s: %s", cfg.output_dir, strerror(errno));
+		return 1;
+	}
+	/* one reaper per output directory: a second one would fight over the
+	 * same transcoders and sweep the first one's directories */
+	if (flock(r.outfd, LOCK_EX | LOCK_NB) < 0) {
+		rp_log(LOG_ERR, "%s is in use by another reaper (%s)", r.outdir,
+		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
+		return 1;
+	}
+	if (attach(&cfg, &r.reg) != 0)
+		return 1;
+	if (setup_fds(&r) != 0)
+		return 1;
+	if (cfg.user && drop_privileges(cfg.user, r.outfd, created) != 0)
+		return 1;
+	if (rp_chans_sync(&r, &lineup) != 0) {
+		rp_log(LOG_ERR, "out of memory");
+		return 1;
+	}
+	rp_insert_sessions(&r);
+	rp_reconcile(&r);
+	rp_log(LOG_INFO, "watching registry %s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
+	       cfg.registry, r.outdir, cfg.ffmpeg, cfg.ladder.n,
+	       (unsigned long long)cfg.idle_grace_ms);
+	int status = rp_run(&r);
+	for (size_t i = 0; i < r.nch; i++)
+		free(r.ch[i].input);
+	free(r.ch);
+	rp_lineup_free(&r.lineup);
+	sr_registry_close(r.reg);
+	close(r.outfd);
+	close(r.sigfd);
+	close(r.evfd);
+	close(r.tfd);
+	return status;
+}

@@ -1,0 +1,347 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void rp_usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: streamreg-reaper --registry NAME --lineup FILE --output-dir DIR [options]\n"
+	        "\n"
+	        "Owns the ffmpeg transcoders of a streamreg registry: starts one when a worker\n"
+	        "moves a channel to 'starting', watches it, restarts it after failures and stops\n"
+	        "it once no client has used the channel for the idle grace period.\n"
+	        "\n"
+	        "Required:\n"
+	        "  --registry NAME         registry (POSIX shm name without the slash)\n"
+	        "  --lineup FILE           IPTV M3U playlist: #EXTINF:-1 tvg-id=\"<uuid>\",Name\n"
+	        "                          then the input (http(s)/rtsp/rtmp/udp/rtp/srt URL,\n"
+	        "                          absolute file path, or lavfi:GRAPH)\n"
+	        "  --output-dir DIR        HLS output goes to DIR/<channel-uuid>/\n"
+	        "Transcoding:\n"
+	        "  --ladder SPEC           variants, default \"%s\"\n"
+	        "  --ffmpeg PATH           ffmpeg binary (default: ffmpeg from PATH)\n"
+	        "  --hls-time SECONDS      segment duration (default 2)\n"
+	        "  --hls-list-size N       segments per playlist (default 6)\n"
+	        "  --fps N                 output frame rate (default 25)\n"
+	        "  --audio-bitrate KBPS    AAC bitrate (default 64)\n"
+	        "Lifecycle (SECONDS may have decimals):\n"
+	        "  --idle-grace SECONDS    stop a channel without clients idle this long\n"
+	        "                          (default 30; keep it above 3 segment durations)\n"
+	        "  --start-timeout SECONDS a start not producing playlists by then fails (15)\n"
+	        "  --stop-timeout SECONDS  SIGKILL a transcoder still alive this long after\n"
+	        "                          SIGTERM (default 5)\n"
+	        "  --max-restarts N        automatic restarts after consecutive failures (5)\n"
+	        "  --backoff-min SECONDS   first restart delay, doubled per failure (1)\n"
+	        "  --backoff-max SECONDS   restart delay cap (60)\n"
+	        "  --healthy-after SECONDS a run this long resets the failure count (30)\n"
+	        "  --scan-interval SECONDS idle scan period (default 0.25)\n"
+	        "Registry and process:\n"
+	        "  --create                create the registry if it does not exist\n"
+	        "  --capacity N            its session capacity (default 1024)\n"
+	        "  --mode OCTAL            its permission bits (default 0600)\n"
+	        "  --user NAME             drop privileges to NAME after setup\n"
+	        "  --syslog                log to syslog instead of stderr\n"
+	        "  --help                  this text\n"
+	        "\n"
+	        "Signals: SIGTERM/SIGINT stop every transcoder and exit 0; SIGHUP reloads the\n"
+	        "lineup (a broken lineup is reported and the old one kept).\n",
+	        RP_LADDER_DEFAULT);
+}
+
+static int bad(char *err, size_t errlen, const char *opt, const char *val, const char *want)
+{
+	snprintf(err, errlen, "%s: invalid value \"%s\" (%s)", opt, val, want);
+	return -EINVAL;
+}
+
+static int parse_seconds(const char *opt, const char *s, double min_s, uint64_t *ms, char *err,
+                         size_t errlen)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min_s || v > 86400.0)
+		return bad(err, errlen, opt, s, "seconds, such as 30 or 0.5");
+	*ms = (uint64_t)llround(v * 1000.0);
+	return 0;
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return bad(err, errlen, opt, s, "a whole number");
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		char want[64];
+		snprintf(want, sizeof want, "a whole number from %lu to %lu", min, max);
+		return bad(err, errlen, opt, s, want);
+	}
+	*out = v;
+	return 0;
+}
+
+static int find_in_path(const char *prog, char *out, size_t len)
+{
+	if (strchr(prog, '/')) {
+		if (prog[0] != '/') {
+			char cwd[2048];
+			if (!getcwd(cwd, sizeof cwd))
+				return -errno;
+			if ((size_t)snprintf(out, len, "%s/%s", cwd, prog) >= len)
+				return -ENAMETOOLONG;
+		} else if ((size_t)snprintf(out, len, "%s", prog) >= len) {
+			return -ENAMETOOLONG;
+		}
+		return access(out, X_OK) == 0 ? 0 : -errno;
+	}
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *colon = strchr(path, ':');
+		size_t n = colon ? (size_t)(colon - path) : strlen(path);
+		if (n && (size_t)snprintf(out, len, "%.*s/%s", (int)n, path, prog) < len &&
+		    out[0] == '/' && access(out, X_OK) == 0)
+			return 0;
+		path += n + (colon ? 1 : 0);
+	}
+	return -ENOENT;
+}
+
+enum {
+	OPT_REGISTRY = 256,
+	OPT_LINEUP,
+	OPT_OUTPUT,
+	OPT_GRACE,
+	OPT_LADDER,
+	OPT_FFMPEG,
+	OPT_MAXRESTARTS,
+	OPT_STOPTO,
+	OPT_STARTTO,
+	OPT_BOFFMIN,
+	OPT_BOFFMAX,
+	OPT_HEALTHY,
+	OPT_SCAN,
+	OPT_HLSTIME,
+	OPT_LISTSIZE,
+	OPT_FPS,
+	OPT_ABR,
+	OPT_CREATE,
+	OPT_CAPACITY,
+	OPT_MODE,
+	OPT_USER,
+	OPT_SYSLOG,
+	OPT_HELP
+};
+
+int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, size_t errlen)
+{
+	static const struct option opts[] = {
+	    {"registry", required_argument, NULL, OPT_REGISTRY},
+	    {"lineup", required_argument, NULL, OPT_LINEUP},
+	    {"output-dir", required_argument, NULL, OPT_OUTPUT},
+	    {"idle-grace", required_argument, NULL, OPT_GRACE},
+	    {"ladder", required_argument, NULL, OPT_LADDER},
+	    {"ffmpeg", required_argument, NULL, OPT_FFMPEG},
+	    {"max-restarts", required_argument, NULL, OPT_MAXRESTARTS},
+	    {"stop-timeout", required_argument, NULL, OPT_STOPTO},
+	    {"start-timeout", required_argument, NULL, OPT_STARTTO},
+	    {"backoff-min", required_argument, NULL, OPT_BOFFMIN},
+	    {"backoff-max", required_argument, NULL, OPT_BOFFMAX},
+	    {"healthy-after", required_argument, NULL, OPT_HEALTHY},
+	    {"scan-interval", required_argument, NULL, OPT_SCAN},
+	    {"hls-time", required_argument, NULL, OPT_HLSTIME},
+	    {"hls-list-size", required_argument, NULL, OPT_LISTSIZE},
+	    {"fps", required_argument, NULL, OPT_FPS},
+	    {"audio-bitrate", required_argument, NULL, OPT_ABR},
+	    {"create", no_argument, NULL, OPT_CREATE},
+	    {"capacity", required_argument, NULL, OPT_CAPACITY},
+	    {"mode", required_argument, NULL, OPT_MODE},
+	    {"user", required_argument, NULL, OPT_USER},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *ffmpeg = "ffmpeg";
+	unsigned long u;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->ladder_spec = RP_LADDER_DEFAULT;
+	cfg->idle_grace_ms = 30000;
+	cfg->stop_timeout_ms = 5000;
+	cfg->start_timeout_ms = 15000;
+	cfg->backoff_min_ms = 1000;
+	cfg->backoff_max_ms = 60000;
+	cfg->healthy_ms = 30000;
+	cfg->scan_interval_ms = 250;
+	cfg->max_restarts = 5;
+	cfg->hls_time = 2;
+	cfg->hls_list_size = 6;
+	cfg->fps = 25;
+	cfg->audio_kbps = 64;
+	cfg->capacity = 1024;
+	cfg->mode = 0600;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int o = getopt_long(argc, argv, ":h", opts, NULL);
+		if (o == -1)
+			break;
+		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
+		switch (o) {
+		case OPT_REGISTRY:
+			cfg->registry = optarg;
+			break;
+		case OPT_LINEUP:
+			cfg->lineup_path = optarg;
+			break;
+		case OPT_OUTPUT:
+			cfg->output_dir = optarg;
+			break;
+		case OPT_LADDER:
+			cfg->ladder_spec = optarg;
+			break;
+		case OPT_FFMPEG:
+			ffmpeg = optarg;
+			break;
+		case OPT_GRACE:
+			rc = parse_seconds("--idle-grace", optarg, 0, &cfg->idle_grace_ms, err,
+			                   errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_STOPTO:
+			rc = parse_seconds("--stop-timeout", optarg, 0.01, &cfg->stop_timeout_ms,
+			                   err, errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_STARTTO:
+			rc = parse_seconds("--start-timeout", optarg, 0.1, &cfg->start_timeout_ms,
+			                   err, errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_BOFFMIN:
+			rc = parse_seconds("--backoff-min", optarg, 0, &cfg->backoff_min_ms, err,
+			                   errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_BOFFMAX:
+			rc = parse_seconds("--backoff-max", optarg, 0, &cfg->backoff_max_ms, err,
+			                   errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_HEALTHY:
+			rc = parse_seconds("--healthy-after", optarg, 0, &cfg->healthy_ms, err,
+			                   errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_SCAN:
+			rc = parse_seconds("--scan-interval", optarg, 0.005, &cfg->scan_interval_ms,
+			                   err, errlen);
+			if (rc)
+				return rc;
+			break;
+		case OPT_MAXRESTARTS:
+			if ((rc = parse_uint("--max-restarts", optarg, 0, 1000, &u, err, errlen)))
+				return rc;
+			cfg->max_restarts = (unsigned)u;
+			break;
+		case OPT_HLSTIME:
+			if ((rc = parse_uint("--hls-time", optarg, 1, 60, &u, err, errlen)))
+				return rc;
+			cfg->hls_time = (unsigned)u;
+			break;
+		case OPT_LISTSIZE:
+			if ((rc = parse_uint("--hls-list-size", optarg, 1, 1000, &u, err, errlen)))
+				return rc;
+			cfg->hls_list_size = (unsigned)u;
+			break;
+		case OPT_FPS:
+			if ((rc = parse_uint("--fps", optarg, 1, 120, &u, err, errlen)))
+				return rc;
+			cfg->fps = (unsigned)u;
+			break;
+		case OPT_ABR:
+			if ((rc = parse_uint("--audio-bitrate", optarg, 8, 512, &u, err, errlen)))
+				return rc;
+			cfg->audio_kbps = (unsigned)u;
+			break;
+		case OPT_CAPACITY:
+			if ((rc = parse_uint("--capacity", optarg, 1, 1u << 24, &u, err, errlen)))
+				return rc;
+			cfg->capacity = (uint32_t)u;
+			break;
+		case OPT_MODE: {
+			char *end;
+			errno = 0;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (errno || *end || end == optarg || m > 0777 || (m & 0600) != 0600)
+				return bad(err, errlen, "--mode", optarg,
+				           "octal permission bits including 0600");
+			cfg->mode = (mode_t)m;
+			break;
+		}
+		case OPT_CREATE:
+			cfg->create = true;
+			break;
+		case OPT_USER:
+			cfg->user = optarg;
+			break;
+		case OPT_SYSLOG:
+			cfg->use_syslog = true;
+			break;
+		case OPT_HELP:
+		case 'h':
+			rp_usage(stdout);
+			return 1;
+		case ':':
+			snprintf(err, errlen, "%s needs a value", name);
+			return -EINVAL;
+		default:
+			snprintf(err, errlen, "unknown option %s (see --help)", name);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->registry || !cfg->lineup_path || !cfg->output_dir) {
+		snprintf(err, errlen,
+		         "--registry, --lineup and --output-dir are required "
+		         "(see --help)");
+		return -EINVAL;
+	}
+	if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
+		snprintf(err, errlen, "--backoff-max must not be below --backoff-min");
+		return -EINVAL;
+	}
+	char lerr[256];
+	if (rp_ladder_parse(cfg->ladder_spec, &cfg->ladder, lerr, sizeof lerr) != 0) {
+		snprintf(err, errlen, "--ladder: %s", lerr);
+		return -EINVAL;
+	}
+	rc = find_in_path(ffmpeg, cfg->ffmpeg, sizeof cfg->ffmpeg);
+	if (rc) {
+		snprintf(err, errlen, "--ffmpeg: cannot find an executable \"%s\": %s", ffmpeg,
+		         strerror(-rc));
+		return -EINVAL;
+	}
+	return 0;
+}

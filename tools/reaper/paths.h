@@ -1,0 +1,55 @@
+/*
+ * Every file the reaper touches lies in DIR/<channel-uuid>/, reached through
+ * descriptors opened with O_NOFOLLOW from the output directory's descriptor:
+ * no path from outside is ever concatenated, and no symlink is followed.
+ */
+#ifndef RP_PATHS_H
+#define RP_PATHS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ladder.h"
+
+/** Whether name is a channel directory name: a lower-case canonical UUID. */
+bool rp_chan_name_valid(const char *name);
+
+/**
+ * Open (and with create, make with mode 0755) the output directory; the
+ * result is an O_DIRECTORY descriptor.  Its own path may be a symlink set
+ * up by the administrator; nothing below it may.  Negative errno on error.
+ */
+int rp_outdir_open(const char *path, bool create, char *err, size_t errlen);
+
+/**
+ * Remove DIR/<name> and everything below it without following any symlink
+ * (a symlink is removed, never its target).  0 if it was removed or absent,
+ * negative errno on error (-EINVAL for a bad name).
+ */
+int rp_chan_dir_remove(int outfd, const char *name);
+
+/**
+ * Create a fresh DIR/<name> (removing a leftover first) with one
+ * subdirectory per ladder level, and return an O_DIRECTORY descriptor on it.
+ */
+int rp_chan_dir_create(int outfd, const char *name, const struct rp_ladder *lad);
+
+/** Open DIR/<name> without following a symlink; negative errno on error. */
+int rp_chan_dir_open(int outfd, const char *name);
+
+/**
+ * Whether the channel is ready to serve: the master playlist exists and each
+ * variant playlist lists a first segment.  1, 0, or negative errno.
+ */
+int rp_chan_ready(int chfd, const struct rp_ladder *lad);
+
+/**
+ * Remove every channel-named directory in the output directory for which
+ * keep(name, ctx) is false (keep may be NULL: remove all); entries whose
+ * names are not UUIDs are left alone.  Returns the number removed, or a
+ * negative errno; on_removed (may be NULL) is told each name.
+ */
+int rp_outdir_sweep(int outfd, bool (*keep)(const char *name, void *ctx),
+                    void (*on_removed)(const char *name, int rc, void *ctx), void *ctx);
+
+#endif

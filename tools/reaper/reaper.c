@@ -1,0 +1,461 @@
+/*
+ * The event loop: one thread polls the signalfd, the doorbell eventfd, the
+ * scan timer and every transcoder's pidfd and stderr pipe; a second thread
+ * only sleeps on the registry's doorbell futex and pokes the eventfd, so a
+ * start request reaches the loop within microseconds.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+#include "reaper.h"
+
+#define MS 1000000ull
+
+uint64_t rp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *state_or_none(sr_state s)
+{
+	return s < SR_STATE_COUNT ? sr_state_name(s) : "?";
+}
+
+void rp_event(const char *id_str, pid_t pid, sr_state from, sr_state to, const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	rp_log(LOG_INFO, "channel=%s pid=%d state=%s->%s reason=\"%s\"", id_str, (int)pid,
+	       state_or_none(from), state_or_none(to), reason);
+}
+
+static int cmp_chan(const void *a, const void *b)
+{
+	const struct rp_chan *x = a, *y = b;
+	return uuid_compare(x->id, y->id);
+}
+
+struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id)
+{
+	size_t lo = 0, hi = r->nch;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = uuid_compare(id, r->ch[mid].id);
+		if (c == 0)
+			return &r->ch[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
+{
+	size_t cap = fresh->n + r->nch;
+	struct rp_chan *nc = calloc(cap ? cap : 1, sizeof *nc);
+	if (!nc)
+		return -ENOMEM;
+	size_t n = 0, added = 0, removed = 0;
+	for (size_t i = 0; i < fresh->n; i++) {
+		const struct rp_channel *lc = &fresh->ch[i];
+		char *input = strdup(lc->input);
+		if (!input) {
+			for (size_t k = 0; k < n; k++)
+				if (!rp_find_chan(r, nc[k].id))
+					free(nc[k].input);
+			free(nc);
+			return -ENOMEM;
+		}
+		struct rp_chan *old = rp_find_chan(r, lc->id);
+		if (old) {
+			nc[n] = *old;
+			free(old->input);
+			old->input = NULL;
+		} else {
+			memset(&nc[n], 0, sizeof nc[n]);
+			uuid_copy(nc[n].id, lc->id);
+			memcpy(nc[n].id_str, lc->id_str, sizeof nc[n].id_str);
+			nc[n].chfd = -1;
+			added++;
+		}
+		nc[n].input = input;
+		nc[n].in_lineup = true;
+		n++;
+	}
+	for (size_t i = 0; i < r->nch; i++) {
+		if (rp_lineup_find(fresh, r->ch[i].id))
+			continue;
+		nc[n] = r->ch[i];
+		if (nc[n].in_lineup)
+			removed++;
+		nc[n].in_lineup = false;
+		n++;
+	}
+	qsort(nc, n, sizeof *nc, cmp_chan);
+	free(r->ch);
+	r->ch = nc;
+	r->nch = n;
+	rp_lineup_free(&r->lineup);
+	r->lineup = *fresh;
+	memset(fresh, 0, sizeof *fresh);
+	rp_log(LOG_INFO, "lineup: %zu channels (%zu new, %zu removed)", r->lineup.n, added,
+	       removed);
+	return 0;
+}
+
+void rp_insert_sessions(struct reaper *r)
+{
+	char dir[SR_PATH_MAX + 1];
+	for (size_t i = 0; i < r->nch; i++) {
+		struct rp_chan *c = &r->ch[i];
+		if (!c->in_lineup)
+			continue;
+		int n = snprintf(dir, sizeof dir, "%s/%s", r->outdir, c->id_str);
+		int rc =
+		    sr_session_insert(r->reg, c->id, n > 0 && (size_t)n < sizeof dir ? dir : NULL);
+		if (rc == 0)
+			rp_event(c->id_str, 0, SR_STATE_IDLE, SR_STATE_IDLE, "session inserted");
+		else if (rc != -EEXIST)
+			rp_log(LOG_ERR, "channel=%s cannot insert session: %s (%s)", c->id_str,
+			       sr_strerror(rc), sr_errdetail());
+	}
+}
+
+/* ---- doorbell thread ----------------------------------------------------- */
+
+static void *bell_main(void *arg)
+{
+	struct reaper *r = arg;
+	uint32_t seen = sr_registry_doorbell(r->reg);
+	bool warned = false;
+	while (!atomic_load(&r->bell_stop)) {
+		int rc = sr_registry_wait(r->reg, &seen, 200);
+		if (rc == 1) {
+			atomic_store(&r->bell_ns, rp_now_ns());
+			uint64_t one = 1;
+			ssize_t w = write(r->evfd, &one, sizeof one);
+			(void)w;
+		} else if (rc < 0) {
+			if (!warned)
+				rp_log(LOG_ERR, "doorbell wait failed: %s; relying on scans",
+				       sr_strerror(rc));
+			warned = true;
+			struct timespec ts = {0, 100 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* ---- scans -------------------------------------------------------------- */
+
+struct briefs {
+	sr_session_brief *b;
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect(const sr_session_brief *b, void *ctx)
+{
+	struct briefs *v = ctx;
+	if (v->n == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 64;
+		sr_session_brief *nb = realloc(v->b, ncap * sizeof *nb);
+		if (!nb) {
+			v->oom = true;
+			return 1;
+		}
+		v->b = nb;
+		v->cap = ncap;
+	}
+	v->b[v->n++] = *b;
+	return 0;
+}
+
+static int get_briefs(struct reaper *r, struct briefs *v)
+{
+	v->n = 0;
+	v->oom = false;
+	int rc = sr_session_scan(r->reg, collect, v);
+	if (v->oom)
+		return -ENOMEM;
+	return rc < 0 ? rc : 0;
+}
+
+static struct briefs scratch;
+
+/* On the doorbell only starts matter, and they must be quick. */
+static void bell_scan(struct reaper *r)
+{
+	if (get_briefs(r, &scratch) != 0)
+		return;
+	for (size_t i = 0; i < scratch.n; i++) {
+		const sr_session_brief *b = &scratch.b[i];
+		if (b->state != SR_STATE_STARTING)
+			continue;
+		struct rp_chan *c = rp_find_chan(r, b->channel_id);
+		if (!c || !c->in_lineup)
+			rp_reject_unknown(r, b);
+		else if (!c->has_child)
+			rp_chan_start(r, c, true);
+	}
+}
+
+static void drop_chan(struct reaper *r, size_t i)
+{
+	free(r->ch[i].input);
+	memmove(&r->ch[i], &r->ch[i + 1], (r->nch - i - 1) * sizeof r->ch[0]);
+	r->nch--;
+}
+
+static void full_scan(struct reaper *r)
+{
+	sr_recovery_report rep;
+	int rc = sr_registry_recover(r->reg, &rep);
+	if (rc < 0)
+		rp_log(LOG_WARNING, "recovery failed: %s (%s)", sr_strerror(rc), sr_errdetail());
+	else if (rep.procs_reclaimed || rep.lock_repaired || rep.records_repaired)
+		rp_log(LOG_INFO,
+		       "recovery: %u dead processes reclaimed, %llu client counts released, "
+		       "lock repaired %u, records repaired %u",
+		       rep.procs_reclaimed, (unsigned long long)rep.leases_released,
+		       rep.lock_repaired, rep.records_repaired);
+	rc = get_briefs(r, &scratch);
+	if (rc) {
+		rp_log(LOG_WARNING, "scan failed: %s", sr_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < r->nch; i++)
+		r->ch[i].seen = false;
+	for (size_t i = 0; i < scratch.n; i++) {
+		const sr_session_brief *b = &scratch.b[i];
+		struct rp_chan *c = rp_find_chan(r, b->channel_id);
+		if (!c) {
+			if (b->state == SR_STATE_STARTING)
+				rp_reject_unknown(r, b);
+			continue;
+		}
+		c->seen = true;
+		if (c->in_lineup)
+			rp_chan_tick(r, c, b);
+	}
+	for (size_t i = 0; i < r->nch;) {
+		struct rp_chan *c = &r->ch[i];
+		if (c->has_child) {
+			if (c->phase == RP_PH_STOPPING)
+				rp_chan_kill_overdue(r, c);
+			else if (!c->in_lineup)
+				rp_chan_begin_stop(r, c, RP_AFTER_FORGET,
+				                   "channel left the lineup");
+			else if (!c->seen)
+				rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "session deleted");
+		} else if (!c->in_lineup) {
+			rc = sr_session_delete(r->reg, c->id);
+			(void)rp_chan_dir_remove(r->outfd, c->id_str);
+			if (rc == 0)
+				rp_event(c->id_str, 0, SR_STATE_IDLE, SR_STATE_IDLE,
+				         "channel left the lineup: session deleted");
+			drop_chan(r, i);
+			continue;
+		}
+		i++;
+	}
+}
+
+static void reload(struct reaper *r)
+{
+	struct rp_lineup fresh = {0};
+	char err[512];
+	int rc = rp_lineup_load(r->cfg->lineup_path, &fresh, err, sizeof err);
+	if (rc) {
+		rp_log(LOG_ERR, "SIGHUP: lineup not reloaded, keeping the old one: %s", err);
+		return;
+	}
+	rc = rp_chans_sync(r, &fresh);
+	if (rc) {
+		rp_lineup_free(&fresh);
+		rp_log(LOG_ERR, "SIGHUP: lineup not reloaded: %s", strerror(-rc));
+		return;
+	}
+	rp_insert_sessions(r);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+enum { FIXED_FDS = 3 };
+
+static size_t children(const struct reaper *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->nch; i++)
+		n += r->ch[i].has_child;
+	return n;
+}
+
+/* Poll once; returns false on a fatal poll error. */
+static bool poll_once(struct reaper *r, int timeout_ms, bool *term, bool *hup)
+{
+	size_t cap = FIXED_FDS + 2 * r->nch;
+	struct pollfd *p = calloc(cap, sizeof *p);
+	size_t *owner = calloc(cap, sizeof *owner);
+	if (!p || !owner) {
+		free(p);
+		free(owner);
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		return true;
+	}
+	p[0] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = r->evfd, .events = POLLIN};
+	p[2] = (struct pollfd){.fd = r->tfd, .events = POLLIN};
+	size_t n = FIXED_FDS;
+	for (size_t i = 0; i < r->nch; i++) {
+		struct rp_chan *c = &r->ch[i];
+		if (!c->has_child)
+			continue;
+		if (c->child.errfd >= 0) {
+			owner[n] = i;
+			p[n++] = (struct pollfd){.fd = c->child.errfd, .events = POLLIN};
+		}
+		owner[n] = i;
+		p[n++] = (struct pollfd){.fd = c->child.pidfd, .events = POLLIN};
+	}
+	int rc = poll(p, n, timeout_ms);
+	if (rc < 0) {
+		int e = errno;
+		free(p);
+		free(owner);
+		if (e == EINTR)
+			return true;
+		rp_log(LOG_ERR, "poll: %s", strerror(e));
+		return false;
+	}
+	/* stderr first, so an exit is reported with the child's last words */
+	for (size_t k = FIXED_FDS; k < n; k++) {
+		struct rp_chan *c = &r->ch[owner[k]];
+		if (p[k].fd == c->child.errfd && (p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+			rp_child_read_stderr(&c->child);
+	}
+	for (size_t k = FIXED_FDS; k < n; k++) {
+		struct rp_chan *c = &r->ch[owner[k]];
+		if (c->has_child && p[k].fd == c->child.pidfd && (p[k].revents & POLLIN))
+			rp_chan_on_exit(r, c);
+	}
+	if (p[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+		while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				if (!*term)
+					rp_log(LOG_INFO, "%s: stopping every transcoder",
+					       strsignal((int)si.ssi_signo));
+				*term = true;
+			} else if (si.ssi_signo == SIGHUP) {
+				*hup = true;
+			}
+			/* SIGCHLD needs nothing: every child has a pidfd */
+		}
+	}
+	bool bell = false, tick = false;
+	uint64_t v;
+	if ((p[1].revents & POLLIN) && read(r->evfd, &v, sizeof v) == (ssize_t)sizeof v)
+		bell = true;
+	if ((p[2].revents & POLLIN) && read(r->tfd, &v, sizeof v) == (ssize_t)sizeof v)
+		tick = true;
+	free(p);
+	free(owner);
+	if (!*term) {
+		if (bell)
+			bell_scan(r);
+		if (tick)
+			full_scan(r);
+	}
+	return true;
+}
+
+static void shutdown_all(struct reaper *r)
+{
+	for (size_t i = 0; i < r->nch; i++) {
+		struct rp_chan *c = &r->ch[i];
+		if (!c->has_child)
+			continue;
+		sr_state st;
+		enum rp_after_stop after = RP_AFTER_NOTHING;
+		if (sr_session_get_state(r->reg, c->id, &st) == 0 &&
+		    (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE) &&
+		    sr_session_transition(r->reg, c->id, st, SR_STATE_STOPPING) == 0) {
+			rp_event(c->id_str, c->child.pid, st, SR_STATE_STOPPING, "reaper shutdown");
+			after = RP_AFTER_IDLE;
+		} else if (c->phase == RP_PH_STOPPING) {
+			continue;
+		}
+		rp_chan_begin_stop(r, c, after, "reaper shutdown");
+	}
+	bool term = true, hup = false;
+	while (children(r)) {
+		for (size_t i = 0; i < r->nch; i++)
+			rp_chan_kill_overdue(r, &r->ch[i]);
+		if (!poll_once(r, 50, &term, &hup))
+			break;
+	}
+}
+
+int rp_run(struct reaper *r)
+{
+	int rc = pthread_create(&r->bell, NULL, bell_main, r);
+	if (rc) {
+		rp_log(LOG_ERR, "cannot start the doorbell thread: %s", strerror(rc));
+		return 1;
+	}
+	r->bell_running = true;
+	uint64_t iv = r->cfg->scan_interval_ms * MS;
+	struct itimerspec its = {
+	    .it_interval = {(time_t)(iv / 1000000000ull), (long)(iv % 1000000000ull)},
+	    .it_value = {0, 1},
+	};
+	if (timerfd_settime(r->tfd, 0, &its, NULL) < 0) {
+		rp_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
+		return 1;
+	}
+	/* requests made before the thread watched the doorbell */
+	full_scan(r);
+	bool term = false, hup = false;
+	int status = 0;
+	while (!term) {
+		if (!poll_once(r, -1, &term, &hup)) {
+			status = 1;
+			break;
+		}
+		if (hup && !term) {
+			hup = false;
+			reload(r);
+			full_scan(r);
+		}
+	}
+	shutdown_all(r);
+	atomic_store(&r->bell_stop, true);
+	pthread_join(r->bell, NULL);
+	r->bell_running = false;
+	free(scratch.b);
+	memset(&scratch, 0, sizeof scratch);
+	rp_log(LOG_INFO, "exiting");
+	return status;
+}

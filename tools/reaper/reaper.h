@@ -1,0 +1,95 @@
+/*
+ * The reaper daemon's state: the lineup channels it owns, their transcoders,
+ * and the descriptors its event loop polls.
+ */
+#ifndef RP_REAPER_H
+#define RP_REAPER_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lineup.h"
+#include "options.h"
+#include "spawn.h"
+#include "streamreg.h"
+
+/** What the reaper is doing with a channel's transcoder. */
+enum rp_phase {
+	RP_PH_NONE,     /* no transcoder */
+	RP_PH_STARTING, /* spawned, waiting for the playlists */
+	RP_PH_ACTIVE,   /* serving */
+	RP_PH_STOPPING, /* SIGTERM sent, waiting for the exit */
+};
+
+/** What to do with the session once a stopping transcoder is reaped. */
+enum rp_after_stop {
+	RP_AFTER_NOTHING, /* its state was already settled (failed) */
+	RP_AFTER_IDLE,    /* stopping -> idle */
+	RP_AFTER_FORGET,  /* the channel left the lineup: delete the session */
+};
+
+struct rp_chan {
+	uuid_t id;
+	char id_str[37];
+	char *input; /* owned */
+	bool in_lineup;
+	bool seen; /* present in the registry at the last full scan */
+
+	bool has_child;
+	struct rp_child child;
+	int chfd; /* the channel directory while a transcoder runs, else -1 */
+	enum rp_phase phase;
+	enum rp_after_stop after;
+	uint64_t spawn_ns, active_ns, stop_deadline_ns;
+	bool kill_sent;
+
+	unsigned fails; /* consecutive failures */
+	bool gave_up;   /* more than --max-restarts: wait for a client's request */
+	uint64_t next_start_ns;
+	bool deferred_logged;
+};
+
+struct reaper {
+	struct rp_config *cfg;
+	sr_registry *reg;
+	int outfd;
+	char outdir[PATH_MAX];
+	struct rp_lineup lineup;
+	struct rp_chan *ch; /* sorted by id */
+	size_t nch;
+	int sigfd, evfd, tfd;
+	pthread_t bell;
+	bool bell_running;
+	atomic_bool bell_stop;
+	_Atomic uint64_t bell_ns; /* CLOCK_MONOTONIC of the last doorbell */
+	bool shutting_down;
+};
+
+/* reaper.c */
+uint64_t rp_now_ns(void);
+struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id);
+/** One line per lifecycle event: channel, pid, old->new state, reason. */
+void rp_event(const char *id_str, pid_t pid, sr_state from, sr_state to, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/** Build the channel table from the lineup (or merge a reloaded one). */
+int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh);
+/** Insert every lineup channel in the registry (existing ones are kept). */
+void rp_insert_sessions(struct reaper *r);
+int rp_run(struct reaper *r);
+
+/* lifecycle.c */
+void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell);
+void rp_chan_on_exit(struct reaper *r, struct rp_chan *c);
+void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop after,
+                        const char *reason);
+void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b);
+void rp_chan_kill_overdue(struct reaper *r, struct rp_chan *c);
+void rp_reject_unknown(struct reaper *r, const sr_session_brief *b);
+
+/* reconcile.c */
+int rp_reconcile(struct reaper *r);
+
+#endif

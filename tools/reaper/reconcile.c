@@ -1,0 +1,140 @@
+/*
+ * Reconciling the table when the reaper starts: whatever the previous reaper
+ * was running is gone (its transcoders died with it through
+ * PR_SET_PDEATHSIG), so sessions that still name a transcoder are restarted
+ * if viewers wait for them and put back to idle otherwise, and every
+ * channel directory left in the output directory is removed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+#include "reaper.h"
+
+struct infos {
+	sr_session_info *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect(const sr_session_info *info, void *ctx)
+{
+	struct infos *s = ctx;
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		sr_session_info *nv = realloc(s->v, ncap * sizeof *nv);
+		if (!nv) {
+			s->oom = true;
+			return 1;
+		}
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = *info;
+	return 0;
+}
+
+/* A recorded transcoder still alive was not started by this process: the
+ * previous reaper died in a way PR_SET_PDEATHSIG did not cover.  Kill it,
+ * through a pidfd taken after the start time matched, so a reused pid is
+ * never hit. */
+static void kill_orphan(const char *id, pid_t pid, uint64_t start)
+{
+	int fd = pidfd_open(pid, 0);
+	if (fd < 0)
+		return;
+	if (sr_pid_start_time(pid) == start) {
+		int rc = pidfd_send_signal(fd, SIGKILL, NULL, 0);
+		rp_log(LOG_WARNING, "channel=%s pid=%d orphaned transcoder killed%s%s", id,
+		       (int)pid, rc ? ": " : "", rc ? strerror(errno) : "");
+	}
+	close(fd);
+}
+
+static void to_idle(struct reaper *r, const sr_session_info *s, const char *id, const char *why)
+{
+	sr_state st = s->state;
+	if (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE) {
+		if (sr_session_transition(r->reg, s->channel_id, st, SR_STATE_STOPPING) != 0)
+			return;
+		rp_event(id, (int)s->pid, st, SR_STATE_STOPPING, "%s", why);
+		st = SR_STATE_STOPPING;
+	}
+	if (sr_session_transition(r->reg, s->channel_id, st, SR_STATE_IDLE) == 0)
+		rp_event(id, (int)s->pid, st, SR_STATE_IDLE, "%s", why);
+}
+
+static void reconcile_one(struct reaper *r, const sr_session_info *s)
+{
+	char id[SR_UUID_STR_LEN + 1];
+	char why[160];
+	sr_uuid_format(s->channel_id, id);
+	struct rp_chan *c = rp_find_chan(r, s->channel_id);
+	bool ours = c && c->in_lineup;
+	if (s->pid > 0 && s->pid_start && sr_pid_start_time(s->pid) == s->pid_start)
+		kill_orphan(id, s->pid, s->pid_start);
+	if (s->pid)
+		(void)sr_session_set_pid(r->reg, s->channel_id, 0, 0);
+
+	bool lost = s->state == SR_STATE_ACTIVE || (s->state == SR_STATE_STARTING && s->pid);
+	if (s->state == SR_STATE_STOPPING) {
+		to_idle(r, s, id, "stop interrupted by a reaper restart");
+		return;
+	}
+	if (!lost)
+		return; /* idle, failed, or a start request not served yet */
+	if (s->clients > 0 && ours) {
+		snprintf(why, sizeof why,
+		         "transcoder pid %d gone after a reaper restart; %u "
+		         "clients: restarting",
+		         (int)s->pid, s->clients);
+		if (s->state == SR_STATE_ACTIVE) {
+			/* active -> starting is not a transition: go through failed */
+			if (sr_session_transition(r->reg, s->channel_id, SR_STATE_ACTIVE,
+			                          SR_STATE_FAILED) != 0)
+				return;
+			if (sr_session_transition(r->reg, s->channel_id, SR_STATE_FAILED,
+			                          SR_STATE_STARTING) != 0)
+				return;
+		}
+		rp_event(id, (int)s->pid, s->state, SR_STATE_STARTING, "%s", why);
+		return;
+	}
+	snprintf(why, sizeof why, "transcoder pid %d gone after a reaper restart; %s", (int)s->pid,
+	         ours ? "no clients" : "not in the lineup");
+	to_idle(r, s, id, why);
+}
+
+static void on_removed(const char *name, int rc, void *ctx)
+{
+	(void)ctx;
+	if (rc)
+		rp_log(LOG_WARNING, "leftover directory %s not removed: %s", name, strerror(-rc));
+	else
+		rp_log(LOG_INFO, "channel=%s leftover directory removed", name);
+}
+
+int rp_reconcile(struct reaper *r)
+{
+	struct infos s = {0};
+	int rc = sr_session_foreach(r->reg, collect, &s);
+	if (s.oom || rc < 0) {
+		free(s.v);
+		rp_log(LOG_ERR, "reconcile: cannot read the table: %s",
+		       s.oom ? "out of memory" : sr_strerror(rc));
+		return s.oom ? -ENOMEM : rc;
+	}
+	for (size_t i = 0; i < s.n; i++)
+		reconcile_one(r, &s.v[i]);
+	free(s.v);
+	/* nothing runs yet, so every channel directory is a leftover */
+	rc = rp_outdir_sweep(r->outfd, NULL, on_removed, NULL);
+	if (rc < 0)
+		rp_log(LOG_WARNING, "cannot sweep %s: %s", r->outdir, strerror(-rc));
+	return 0;
+}
