@@ -55,6 +55,14 @@ struct route {
  */
 int route_parse(const char *path, struct route *out, const char **why);
 
+/*
+ * Percent-decode s in place (libmicrohttpd's unescape callback) and return
+ * the new length.  An encoded NUL becomes byte 0x01 instead of ending the
+ * string, so "seg%00.ts" reaches route_parse() whole and is refused (400)
+ * rather than silently truncated.
+ */
+size_t route_unescape(char *s);
+
 /* Content type of a file the server serves. */
 const char *route_content_type(enum route_file_type t);
 

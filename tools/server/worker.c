@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "route.h"
 #include "worker_internal.h"
 
 /* How often the housekeeping thread looks at waiting start requests: the
@@ -44,6 +45,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	srv_debug("libmicrohttpd: %s", msg);
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return route_unescape(s);
 }
 
 static void *housekeeper(void *arg)
@@ -90,6 +98,7 @@ static struct MHD_Daemon *start_mhd(struct worker *wk, int listen_fd)
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout_s, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, wk);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_guard_notify, wk);
 	if (o->threads > 1)

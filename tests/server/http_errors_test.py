@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Bad requests against a real streamreg-server (4 workers, no reaper, no
+ffmpeg): traversal plain and percent-encoded, malformed UUIDs, unknown
+channels, wrong methods, huge headers and URLs, slowloris connections.
+Every answer must carry the right status and a short body, and the server
+must keep serving normal requests throughout."""
+
+import socket
+import threading
+import time
+
+from srvtest import Env, check, finish, http, log, raw
+
+env = Env("errors", n_channels=2)
+try:
+    env.start_server("--create", "--header-timeout", "1.5", "--conn-timeout", "3",
+                     "--max-header-bytes", "8192", "--start-timeout", "1", workers=4)
+    cid = env.channels[0][0]
+    port = env.port
+
+    def status_of(path, method="GET"):
+        req = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        st, resp = raw(port, req)
+        body = resp.partition(b"\r\n\r\n")[2]
+        return st, body
+
+    cases = [
+        # (path, expected status)
+        (f"/channels/{cid}/../../etc/passwd", 400),
+        (f"/channels/{cid}/%2e%2e/%2e%2e/etc/passwd", 400),
+        (f"/channels/{cid}/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", 400),
+        (f"/channels/{cid}/360p/..%2f..%2f..%2fetc%2fpasswd", 400),
+        (f"/channels/{cid}/..%252f..%252fetc/passwd", 400),
+        (f"/channels/{cid}/360p/%2e%2e", 400),
+        (f"/channels/{cid}/./master.m3u8", 400),
+        (f"/channels/{cid}/180p/.hidden.ts", 400),
+        (f"/channels/{cid}/180p/seg%00.ts", 400),
+        ("/channels/not-a-uuid/master.m3u8", 400),
+        ("/channels/12345678-1234-1234-1234-12345678901/master.m3u8", 400),
+        ("/channels/12345678-1234-1234-1234-1234567890123/master.m3u8", 400),
+        ("/channels/zzzzzzzz-1234-1234-1234-123456789012/master.m3u8", 400),
+        ("/channels/%31%32%33/master.m3u8", 400),
+        ("/channels/12345678-1234-4234-8234-123456789012/master.m3u8", 404),
+        ("/channels/12345678-1234-4234-8234-123456789012/180p/index.m3u8", 404),
+        (f"/channels/{cid}/180p/index.m3u8", 404),  # known channel, no file yet
+        (f"/channels/{cid}/180p/passwd", 404),
+        (f"/channels/{cid}/nothing", 404),
+        ("/etc/passwd", 404),
+        ("/api/sessions/../../x", 400),
+        ("/nope", 404),
+    ]
+    for path, want in cases:
+        st, body = status_of(path)
+        check(st == want and 0 < len(body) <= 200 and body.startswith(str(want).encode()),
+              f"GET {path} -> {want} with a short body (got {st}, {body[:80]!r})")
+
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        req = (f"{method} /channels HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+               "Connection: close\r\n\r\nabc").encode()
+        st, resp = raw(port, req)
+        check(st == 405 and b"allow: get, head" in resp.lower(),
+              f"{method} /channels -> 405 with Allow (got {st})")
+    st, hdrs, body = http(port, "/channels", method="HEAD")
+    check(st == 200 and body == b"", "HEAD /channels -> 200 without body")
+
+    # Huge headers: over --max-header-bytes the request is refused, not served.
+    big = "A" * 20000
+    st, resp = raw(port, f"GET /channels HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n".encode())
+    check(st in (413, 431), f"20 KB header -> 431 (got {st})")
+    st, resp = raw(port, f"GET /channels/{'a' * 20000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    check(st in (414, 431), f"20 KB URL -> 414/431 (got {st})")
+    many = "".join(f"X-H{i}: v\r\n" for i in range(2000))
+    st, resp = raw(port, f"GET /channels HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
+    check(st in (413, 431), f"2000 header lines -> 431 (got {st})")
+    st, resp = raw(port, b"GARBAGE\r\n\r\n")
+    check(st == 400 or st == 0, f"garbage request line -> 400 or closed (got {st})")
+
+    # Slowloris: connections that dribble header bytes forever must be cut
+    # by the header deadline while normal requests keep being served.
+    closed_after = []
+
+    def dribbler():
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        t0 = time.monotonic()
+        s.sendall(b"GET /channels HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for i in range(60):
+                s.sendall(f"X-{i}: a\r\n".encode())
+                s.settimeout(0.25)
+                try:
+                    if s.recv(1024) == b"":
+                        break
+                except socket.timeout:
+                    pass
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        closed_after.append(time.monotonic() - t0)
+        s.close()
+
+    def silent():
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        t0 = time.monotonic()
+        s.sendall(b"GET /chan")
+        try:
+            s.settimeout(10)
+            s.recv(1024)
+        except (socket.timeout, ConnectionResetError):
+            pass
+        closed_after.append(time.monotonic() - t0)
+        s.close()
+
+    threads = [threading.Thread(target=dribbler) for _ in range(8)]
+    threads += [threading.Thread(target=silent) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    slow_ok, worst = 0, 0.0
+    for _ in range(20):
+        t0 = time.monotonic()
+        st, _, _ = http(port, "/channels", timeout=3)
+        worst = max(worst, time.monotonic() - t0)
+        slow_ok += st == 200
+        time.sleep(0.05)
+    check(slow_ok == 20 and worst < 1.0,
+          f"20 normal requests served during slowloris (ok {slow_ok}, worst {worst:.3f}s)")
+    for t in threads:
+        t.join(15)
+    check(len(closed_after) == 16 and max(closed_after) < 5.0,
+          f"16 slowloris connections closed by the deadline (after "
+          f"{', '.join(f'{x:.1f}' for x in sorted(closed_after))} s)")
+
+    # A start that never completes (no reaper): 503 after --start-timeout,
+    # and the wait blocks no other request of the same workers.
+    results = {}
+
+    def wait_master():
+        t0 = time.monotonic()
+        st, hdrs, body = http(port, env.master_path(1), timeout=10)
+        results["master"] = (st, hdrs, body, time.monotonic() - t0)
+
+    waiters = [threading.Thread(target=wait_master) for _ in range(8)]
+    for t in waiters:
+        t.start()
+    time.sleep(0.1)
+    lat = []
+    for _ in range(20):
+        t0 = time.monotonic()
+        st, _, _ = http(port, "/healthz", timeout=3)
+        lat.append((st, time.monotonic() - t0))
+    for t in waiters:
+        t.join(10)
+    check(all(s == 200 for s, _ in lat) and max(x for _, x in lat) < 0.5,
+          f"/healthz answers while 8 start waits are suspended (worst {max(x for _, x in lat):.3f}s)")
+    st, hdrs, body, took = results.get("master", (0, {}, b"", 0))
+    check(st == 503 and "retry-after" in hdrs and 0.9 <= took < 3.0,
+          f"master.m3u8 without a reaper -> 503 Retry-After after ~1 s (got {st} in {took:.2f}s: {body[:80]!r})")
+    s = env.session(1)
+    check(s is not None and s["state"] == "starting" and s["clients"] == 0,
+          f"the start request left the session starting, without a viewer ({s and s['state']}, {s and s['clients']})")
+
+    st, _, _ = http(port, "/channels")
+    check(st == 200, "server still serving after all of it")
+    rc, took = env.server.stop()
+    check(rc == 0 and took < 6, f"SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")
+except Exception as e:  # noqa: BLE001 - report, then clean up
+    check(False, f"exception: {e!r}")
+finally:
+    if env.server:
+        log("server log tail:\n" + env.server.tail(15))
+    env.cleanup()
+finish()
