@@ -289,3 +289,63 @@ class Env:
             os.kill(pid, signal.SIGKILL)
         if not os.environ.get("SR_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CurlViewer:
+    """A player made of curl calls: master playlist once, then the variant
+    playlist and its newest segment every `period` seconds, each call a new
+    connection (so it hops between workers)."""
+
+    def __init__(self, env, channel_index, period=0.8):
+        import threading
+
+        self.env = env
+        self.path = env.master_path(channel_index)
+        self.period = period
+        self.stop_flag = threading.Event()
+        self.errors = []
+        self.fetches = 0
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def curl(self, path):
+        r = subprocess.run(["curl", "-sS", "-m", "20", "-w", "\n%{http_code}",
+                            self.env.url(path)], capture_output=True)
+        body, _, code = r.stdout.rpartition(b"\n")
+        return int(code or 0), body
+
+    def run(self):
+        code, body = 0, b""
+        while not self.stop_flag.is_set():
+            code, body = self.curl(self.path)
+            if code == 200:
+                break
+            time.sleep(0.5)
+        if code != 200:
+            return
+        base = self.path.rsplit("/", 1)[0]
+        variant = [ln for ln in body.decode().splitlines() if ln and not ln.startswith("#")][0]
+        vpath = f"{base}/{variant}"
+        vbase = vpath.rsplit("/", 1)[0]
+        while not self.stop_flag.wait(self.period):
+            code, body = self.curl(vpath)
+            if code != 200:
+                self.errors.append(f"{vpath}: {code}")
+                continue
+            segs = [ln for ln in body.decode().splitlines() if ln and not ln.startswith("#")]
+            if segs:
+                code, data = self.curl(f"{vbase}/{segs[-1]}")
+                if code != 200 or not data.startswith(b"\x47"):
+                    self.errors.append(f"segment {segs[-1]}: {code}")
+            self.fetches += 1
+
+    def stop(self):
+        self.stop_flag.set()
+        self.t.join(30)
+
+
+def ffmpeg_viewer(env, channel_index, workdir, name):
+    """A real HLS client: ffmpeg reading the live stream, discarding it."""
+    return Proc(name, ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
+                       "-i", env.url(env.master_path(channel_index)), "-map", "0",
+                       "-c", "copy", "-f", "null", "-"], workdir)

@@ -6,6 +6,7 @@
  * when its channel is active, failed, or its deadline passed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,6 +126,9 @@ unsigned start_wait_poll(struct worker *wk)
 	struct waiter *next;
 	for (struct waiter *w = wk->waiters; w; w = next) {
 		next = w->next;
+		struct request *rq = (struct request *)((char *)w - offsetof(struct request, w));
+		if (rq->has_viewer)
+			viewers_touch(wk->vt, rq->viewer_slot, rq->viewer_nonce);
 		enum wait_result r = check(wk, w, now);
 		if (r != WAIT_PENDING)
 			resolve(wk, w, r);

@@ -210,6 +210,16 @@ enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint
 	}
 }
 
+void viewers_touch(struct viewer_table *vt, uint32_t slot, uint64_t nonce)
+{
+	if (slot >= vt->capacity)
+		return;
+	struct viewer_slot *s = &vt->slots[slot];
+	uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+	if (w != 0 && word_nonce(w) == nonce)
+		atomic_store_explicit(&s->last_seen_ns, now_ns(), memory_order_relaxed);
+}
+
 void viewers_release(struct viewer_table *vt, sr_registry *reg, uint32_t holder, uint32_t slot,
                      uint64_t nonce)
 {

@@ -75,6 +75,10 @@ enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint
 enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
                                  const uuid_t channel, uint32_t slot, uint64_t nonce, int *err);
 
+/* Mark a viewer seen now, if (slot, nonce) still names it: a viewer
+ * whose master.m3u8 request waits for its channel to start is alive. */
+void viewers_touch(struct viewer_table *vt, uint32_t slot, uint64_t nonce);
+
 /* Drop a viewer this holder created (a start that failed). */
 void viewers_release(struct viewer_table *vt, sr_registry *reg, uint32_t holder, uint32_t slot,
                      uint64_t nonce);

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Viewers on two channels through 4 workers, with the real reaper and
+ffmpeg: every channel runs exactly one transcoder whatever the number of
+workers and viewers, the client counts in /api/sessions equal the viewers,
+viewers that leave stop counting, the idle channel's transcoder is stopped
+and its directory removed, and a new viewer starts it again."""
+
+import os
+import subprocess
+import time
+
+from srvtest import (CurlViewer, Env, alive, check, ffmpeg_pids_for, ffmpeg_viewer, finish,
+                     get_json, log, wait_until)
+
+VIEWER_TIMEOUT = 2.5
+GRACE = 2.0
+
+env = Env("viewers", n_channels=2)
+viewers = []
+curls = []
+try:
+    env.start_reaper("--idle-grace", str(GRACE), "--stop-timeout", "2")
+    env.start_server("--viewer-timeout", str(VIEWER_TIMEOUT), "--start-timeout", "20",
+                     workers=4)
+    a, b = env.channels[0][0], env.channels[1][0]
+
+    # Everyone arrives at once: the start requests race across 4 workers.
+    viewers = [ffmpeg_viewer(env, 0, env.dir, "viewer_a1"),
+               ffmpeg_viewer(env, 0, env.dir, "viewer_a2"),
+               ffmpeg_viewer(env, 1, env.dir, "viewer_b1")]
+    curls = [CurlViewer(env, 0), CurlViewer(env, 1)]
+    want = {a: 3, b: 2}
+
+    def counts():
+        return {s["channel_id"]: s["clients"] for s in get_json(env.port, "/api/sessions") or []}
+
+    def states():
+        return {s["channel_id"]: s["state"] for s in get_json(env.port, "/api/sessions") or []}
+
+    ok = wait_until(lambda: all(states().get(c) == "active" for c in want), 30,
+                    what="both channels active")
+    check(ok, "both channels become active")
+    ok = wait_until(lambda: all(counts().get(c) == n for c, n in want.items()), 20,
+                    what="client counts 3 and 2")
+    check(ok, f"client counts reach 3 and 2 (now {counts()})")
+    samples = []
+    for _ in range(8):
+        time.sleep(0.5)
+        samples.append(counts())
+    check(all(s.get(a) == 3 and s.get(b) == 2 for s in samples),
+          f"client counts stay 3 and 2 over 4 s ({[(s.get(a), s.get(b)) for s in samples]})")
+
+    old_pid = {}
+    for i, c in enumerate((a, b)):
+        s = env.session(i)
+        pid = s["pid"] if s else 0
+        found = ffmpeg_pids_for(os.path.join(env.out, c))
+        old_pid[c] = pid
+        check(pid > 0 and alive(pid) and found == [pid],
+              f"channel {i}: exactly one ffmpeg, the registry's (pid {pid}, found {found})")
+    all_tc = ffmpeg_pids_for(env.out)
+    check(len(all_tc) == 2, f"two transcoders in total ({all_tc})")
+    chans = get_json(env.port, "/channels")
+    check(chans and {c["id"]: c["viewers"] for c in chans} == want,
+          f"/channels shows the same viewers ({[(c['id'][:8], c['viewers']) for c in chans or []]})")
+
+    # Everyone leaves.
+    for v in viewers:
+        v.stop()
+    for cv in curls:
+        cv.stop()
+    t_leave = time.monotonic()
+    check(all(not cv.errors for cv in curls) and all(cv.fetches > 3 for cv in curls),
+          f"curl viewers fetched playlists and segments without errors "
+          f"({[cv.fetches for cv in curls]}, {[cv.errors[:2] for cv in curls]})")
+    ok = wait_until(lambda: all(counts().get(c) == 0 for c in want), VIEWER_TIMEOUT + 3,
+                    what="counts back to 0")
+    t_zero = time.monotonic() - t_leave
+    check(ok and t_zero >= VIEWER_TIMEOUT - 0.6,
+          f"counts drop to 0 after the viewer timeout ({t_zero:.1f}s, timeout {VIEWER_TIMEOUT}s)")
+
+    def stopped():
+        ss = states()
+        return all(ss.get(c) == "idle" for c in want) and not ffmpeg_pids_for(env.out) and \
+            not any(os.path.exists(os.path.join(env.out, c)) for c in want)
+
+    ok = wait_until(stopped, GRACE + 10, what="transcoders stopped and directories removed")
+    t_idle = time.monotonic() - t_leave
+    check(ok, f"after the grace period both transcoders stopped and their directories are gone "
+              f"({t_idle:.1f}s after the viewers left)")
+    check(all(not alive(p) for p in old_pid.values()), "old transcoder pids are gone")
+
+    # A new viewer restarts a channel.
+    t0 = time.monotonic()
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+                        "-of", "csv=p=0", env.url(env.master_path(0))],
+                       capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - t0
+    codecs = sorted(set(r.stdout.split()))
+    check(r.returncode == 0 and codecs == ["aac", "h264"],
+          f"ffprobe of a stopped channel restarts it and reads h264+aac in {took:.1f}s ({codecs})")
+    s = env.session(0)
+    check(s and s["state"] == "active" and s["pid"] not in (0, old_pid[a]) and
+          ffmpeg_pids_for(os.path.join(env.out, a)) == [s["pid"]],
+          f"a new transcoder runs (pid {s and s['pid']}, old {old_pid[a]})")
+    check(s and s["clients"] == 1, f"ffprobe counts as one viewer ({s and s['clients']})")
+
+    rc, took = env.server.stop()
+    check(rc == 0 and took < 6, f"server SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")
+    rc, took = env.reaper.stop()
+    check(rc == 0 and not ffmpeg_pids_for(env.out),
+          f"reaper SIGTERM -> exit 0, no ffmpeg left (rc {rc}, {took:.2f}s)")
+except Exception as e:  # noqa: BLE001
+    check(False, f"exception: {e!r}")
+finally:
+    for cv in curls:
+        cv.stop()
+    for v in viewers:
+        v.kill_group()
+    for p in (env.server, env.reaper):
+        if p:
+            log(f"{p.name} log tail:\n" + p.tail(12))
+    env.cleanup()
+finish()
