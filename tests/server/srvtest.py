@@ -349,3 +349,65 @@ def ffmpeg_viewer(env, channel_index, workdir, name):
     return Proc(name, ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "warning",
                        "-i", env.url(env.master_path(channel_index)), "-map", "0",
                        "-c", "copy", "-f", "null", "-"], workdir)
+
+
+def cli_session(registry, cid):
+    """The session as the streamreg command sees it (works without the
+    server), or None."""
+    r = subprocess.run([CLI, "show", registry, cid, "--json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return None
+
+
+class PyPlayer:
+    """An HLS player in a thread: master playlist once, then the variant
+    playlist and its newest segment every `period` seconds, each request on
+    a new connection.  Records every request's outcome and latency."""
+
+    def __init__(self, env, channel_index, period=0.3, timeout=5.0):
+        import threading
+
+        self.env = env
+        self.path = env.master_path(channel_index)
+        self.period = period
+        self.timeout = timeout
+        self.stop_flag = threading.Event()
+        self.results = []  # (time, path kind, status, seconds)
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def get(self, path, kind):
+        t0 = time.monotonic()
+        st, _, body = http(self.env.port, path, timeout=self.timeout)
+        self.results.append((t0, kind, st, time.monotonic() - t0))
+        return st, body
+
+    def run(self):
+        body = b""
+        while not self.stop_flag.is_set():
+            st, body = self.get(self.path, "master")
+            if st == 200:
+                break
+            time.sleep(0.3)
+        lines = [ln for ln in body.decode(errors="replace").splitlines()
+                 if ln and not ln.startswith("#")]
+        if not lines:
+            return
+        vpath = self.path.rsplit("/", 1)[0] + "/" + lines[0]
+        vbase = vpath.rsplit("/", 1)[0]
+        while not self.stop_flag.wait(self.period):
+            st, body = self.get(vpath, "variant")
+            if st != 200:
+                continue
+            segs = [ln for ln in body.decode(errors="replace").splitlines()
+                    if ln and not ln.startswith("#")]
+            if segs:
+                self.get(f"{vbase}/{segs[-1]}", "segment")
+
+    def stop(self):
+        self.stop_flag.set()
+        self.t.join(30)
