@@ -4,6 +4,7 @@
  * in one invocation on one machine.  See docs/benchmarks.md.
  */
 #include "bench.h"
+#include "bench_matrix.h"
 #include "bench_report.h"
 #include "bench_run.h"
 #include "redis_server.h"
@@ -25,7 +26,8 @@ struct options {
 	uint32_t capacity, sessions;
 	int procs_max;
 	size_t latency_samples;
-	unsigned only; /* GROUP_* mask */
+	unsigned only;        /* GROUP_* mask */
+	const char *backends; /* comma-separated names, or NULL for all */
 	uint32_t capacities[8];
 	size_t n_capacities;
 };
@@ -65,6 +67,8 @@ static void usage(FILE *f)
 	        "  --sessions N       live sessions in it (default capacity / 2)\n"
 	        "  --latency-samples N  timed ops per latency run (default 1000000; quick 200000)\n"
 	        "  --only LIST        ops,scaling,latency,capacity (default: all)\n"
+	        "  --backends LIST    streamreg,atomic-shared,atomic-perproc,rwlock-inproc,\n"
+	        "                     rwlock-shared,redis-rt,redis-pipe,lmdb,tdb (default: all)\n"
 	        "  --help\n");
 }
 
@@ -109,6 +113,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	                                   {"sessions", required_argument, NULL, 's'},
 	                                   {"latency-samples", required_argument, NULL, 'l'},
 	                                   {"only", required_argument, NULL, 'o'},
+	                                   {"backends", required_argument, NULL, 'b'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
 	unsigned long v;
@@ -165,6 +170,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_only(optarg, &o->only))
 				goto bad;
 			break;
+		case 'b':
+			o->backends = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -202,100 +210,15 @@ bad:
 	return -1;
 }
 
-static struct result *row(const char *scenario, const struct backend *b, enum op_kind op,
-                          enum dist_kind d, int procs, const struct bench_keys *k)
+static bool selected(const struct options *o, const char *name)
 {
-	struct result *r = report_add();
-	snprintf(r->scenario, sizeof r->scenario, "%s", scenario);
-	snprintf(r->backend, sizeof r->backend, "%s", b->name);
-	snprintf(r->op, sizeof r->op, "%s", op_name(op));
-	snprintf(r->dist, sizeof r->dist, "%s", dist_name(d));
-	r->procs = procs;
-	r->capacity = k->capacity;
-	r->sessions = k->n_live;
-	return r;
-}
-
-static void measure(const char *scenario, const struct backend *b, void *shared,
-                    const struct bench_keys *k, enum op_kind op, enum dist_kind d, int procs,
-                    const struct options *o)
-{
-	struct run_params p = {.b = b,
-	                       .shared = shared,
-	                       .keys = k,
-	                       .op = op,
-	                       .dist = d,
-	                       .nworkers = procs,
-	                       .pin = o->pin,
-	                       .duration_ns = (uint64_t)(o->duration_ms * 1e6),
-	                       .seed = 42};
-	struct run_summary s;
-	struct result *r = row(scenario, b, op, d, procs, k);
-	if (bench_run_reps(&p, o->reps, &s) < 0) {
-		r->kind = RK_SKIPPED;
-		snprintf(r->note, sizeof r->note, "%s %s with %d procs failed: %s", b->name,
-		         op_name(op), procs, s.msg);
-		fprintf(stderr, "streamreg-bench: %s\n", r->note);
-		return;
-	}
-	r->kind = RK_THROUGHPUT;
-	r->ns_per_op = s.ns_per_op;
-	r->ops_per_sec = s.ops_per_sec;
-	r->ops_min = s.ops_min;
-	r->ops_max = s.ops_max;
-	r->reps = s.reps;
-	r->failed = s.failed;
-	if (s.failed)
-		snprintf(r->note, sizeof r->note,
-		         "%llu ops lost a race (e.g. a CAS) and were retried",
-		         (unsigned long long)s.failed);
-	fprintf(stderr, "  %-18s %-15s p=%d %-8s %10.1f ns/op %9.3f Mops/s\n", scenario, b->name,
-	        procs, dist_name(d), s.ns_per_op, s.ops_per_sec / 1e6);
-}
-
-static bool is_floor(const struct backend *b)
-{
-	return !strncmp(b->name, "atomic", 6);
-}
-
-/* Every op scenario and every scaling row of one backend, on one setup. */
-static void run_backend(const struct backend *b, const struct bench_keys *k,
-                        const struct options *o, int ncpus)
-{
-	char err[256];
-	void *shared;
-	fprintf(stderr, "%s: %s\n", b->name, b->desc);
-	if (b->setup(&shared, k, err, sizeof err) < 0) {
-		struct result *r = row("find_touch", b, OP_FIND_TOUCH, DIST_UNIFORM, 1, k);
-		r->kind = RK_SKIPPED;
-		snprintf(r->note, sizeof r->note, "skipped: %s", err);
-		fprintf(stderr, "streamreg-bench: %s: %s\n", b->name, r->note);
-		return;
-	}
-	if (o->only & GROUP_OPS) {
-		int procs_list[2] = {1, ncpus < o->procs_max ? ncpus : o->procs_max};
-		int n_procs = o->quick || procs_list[1] <= 1 ? 1 : 2;
-		for (int op = 0; op < OP_COUNT; op++) {
-			if (!(b->ops & OP_BIT(op)))
-				continue;
-			for (int i = 0; i < n_procs; i++)
-				measure(op_name((enum op_kind)op), b, shared, k, (enum op_kind)op,
-				        DIST_UNIFORM, procs_list[i], o);
-		}
-	}
-	if (o->only & GROUP_SCALING) {
-		bool all_dists = !strcmp(b->name, "streamreg") || !strcmp(b->name, "rwlock-shared");
-		for (int d = 0; d < DIST_COUNT; d++) {
-			if (!all_dists && d != DIST_UNIFORM)
-				continue;
-			if (is_floor(b) && d != DIST_UNIFORM)
-				continue;
-			for (int p = 1; p <= o->procs_max; p++)
-				measure("scaling", b, shared, k, OP_FIND_TOUCH, (enum dist_kind)d,
-				        p, o);
-		}
-	}
-	b->teardown(shared);
+	if (!o->backends)
+		return true;
+	size_t len = strlen(name);
+	for (const char *p = o->backends; (p = strstr(p, name)) != NULL; p += len)
+		if ((p == o->backends || p[-1] == ',') && (p[len] == ',' || p[len] == 0))
+			return true;
+	return false;
 }
 
 static void on_signal(int sig)
@@ -322,6 +245,7 @@ int main(int argc, char **argv)
 	                      .pin = o.pin,
 	                      .ncpus = ncpus,
 	                      .timer_overhead_ns = bench_timer_overhead_ns()};
+	report_loadavg(ri.load_start, sizeof ri.load_start);
 	struct bench_keys keys;
 	bench_make_keys(&keys, o.sessions, o.capacity, 42);
 
@@ -336,9 +260,23 @@ int main(int argc, char **argv)
 			fprintf(stderr, "streamreg-bench: %s: %s\n", comparator_names[i], why);
 		}
 	}
-	if (o.only & (GROUP_OPS | GROUP_SCALING))
+	if (o.only & (GROUP_OPS | GROUP_SCALING)) {
+		const struct backend *chosen[N_BACKENDS];
+		size_t n = 0;
 		for (size_t i = 0; i < N_BACKENDS; i++)
-			run_backend(all_backends[i], &keys, &o, ncpus);
+			if (selected(&o, all_backends[i]->name))
+				chosen[n++] = all_backends[i];
+		struct matrix_opts mo = {.ops = o.only & GROUP_OPS,
+		                         .scaling = o.only & GROUP_SCALING,
+		                         .quick = o.quick,
+		                         .pin = o.pin,
+		                         .reps = o.reps,
+		                         .procs_max = o.procs_max,
+		                         .ncpus = ncpus,
+		                         .duration_ns = (uint64_t)(o.duration_ms * 1e6),
+		                         .seed = 42};
+		bench_matrix_run(chosen, n, &keys, &mo);
+	}
 	redis_server_stop();
 
 	struct scenario_opts so = {.reps = o.reps,
@@ -355,9 +293,10 @@ int main(int argc, char **argv)
 #endif
 		};
 		for (size_t i = 0; i < sizeof lat_backends / sizeof lat_backends[0]; i++)
-			scenario_latency(lat_backends[i], &keys, &so);
+			if (selected(&o, lat_backends[i]->name))
+				scenario_latency(lat_backends[i], &keys, &so);
 	}
-	if (o.only & GROUP_CAPACITY)
+	if ((o.only & GROUP_CAPACITY) && selected(&o, "streamreg"))
 		for (size_t i = 0; i < o.n_capacities; i++)
 			scenario_capacity(o.capacities[i], &so);
 

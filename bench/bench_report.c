@@ -194,6 +194,18 @@ static void cpu_model(char *buf, size_t len)
 	fclose(f);
 }
 
+void report_loadavg(char *buf, size_t len)
+{
+	double a, b, c;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	else
+		snprintf(buf, len, "unknown");
+	if (f)
+		fclose(f);
+}
+
 /* ---- table ---- */
 
 static const char *fmt_ratio(char *buf, size_t len, const struct result *r)
@@ -274,6 +286,9 @@ void report_table(FILE *f, const struct run_info *ri)
 	        "sessions; workers %s; one clock read costs %llu ns\n",
 	        ri->reps, ri->duration_ms, ri->capacity, ri->sessions,
 	        ri->pin ? "pinned" : "not pinned", (unsigned long long)ri->timer_overhead_ns);
+	char load_end[64];
+	report_loadavg(load_end, sizeof load_end);
+	fprintf(f, "load average at start %s, at end %s\n", ri->load_start, load_end);
 	fprintf(f, "ratio = the row's cost / streamreg's cost on the same work (above 1: streamreg "
 	           "is faster)\n");
 	/* Rows grouped by scenario, scenarios in the order they first appear. */
@@ -414,8 +429,11 @@ void report_json(FILE *f, const struct run_info *ri)
 	json_str(f, cpu);
 	fprintf(f, ",\"cpus\":%d,\"kernel\":", ri->ncpus);
 	json_str(f, u.release);
+	char load_end[64];
+	report_loadavg(load_end, sizeof load_end);
 	fprintf(f, ",\"glibc\":\"%s\",\"compiler\":", gnu_get_libc_version());
 	json_str(f, __VERSION__);
+	fprintf(f, ",\"loadavg_start\":\"%s\",\"loadavg_end\":\"%s\"", ri->load_start, load_end);
 	fprintf(f,
 	        "},\n\"config\":{\"reps\":%d,\"duration_ms\":%.0f,\"capacity\":%u,\"sessions\":%u,"
 	        "\"pinned\":%s,\"timer_overhead_ns\":%llu},\n\"results\":[\n",

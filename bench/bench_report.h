@@ -3,6 +3,7 @@
 #define SR_BENCH_REPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -52,7 +53,11 @@ struct run_info {
 	bool pin;
 	uint64_t timer_overhead_ns;
 	int ncpus;
+	char load_start[64]; /* /proc/loadavg when the run began: the machine is shared */
 };
+
+/* First three fields of /proc/loadavg, or "unknown". */
+void report_loadavg(char *buf, size_t len);
 
 struct result *report_add(void);
 size_t report_count(void);
