@@ -233,6 +233,8 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 	c->has_child = false;
 	c->phase = RP_PH_NONE;
 	if (phase == RP_PH_STOPPING) {
+		/* logged before the session changes, so a reader of the log
+		 * never sees the next state before the exit that caused it */
 		rp_log(LOG_INFO, "channel=%s pid=%d reaped: %s", c->id_str, (int)pid, how);
 		if (c->after == RP_AFTER_IDLE) {
 			finish_idle(r, c, "transcoder stopped and directory removed");
@@ -245,6 +247,7 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 		} else {
 			remove_dir(r, c);
 			(void)sr_session_set_pid(r->reg, c->id, 0, 0);
+			rp_log(LOG_INFO, "channel=%s directory removed", c->id_str);
 		}
 		return;
 	}

@@ -1,0 +1,498 @@
+/*
+ * streamreg-reaper end to end, with real ffmpeg from Debian's package on
+ * lavfi test sources.  Run one scenario with `test_e2e NAME`; ctest runs
+ * each as its own test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "e2e.h"
+
+#define A "0b0e5d1c-4c1f-4d8e-9a3e-2f5b8c7d6e1a"
+#define B "9f8e7d6c-5b4a-4321-8fed-cba987654321"
+#define C "5a5a5a5a-1111-4222-8333-444444444444"
+
+static int setup(void **state)
+{
+	struct e2e *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct e2e *f = *state;
+	e2e_cleanup(f);
+	free(f);
+	return 0;
+}
+
+static void one_channel(struct e2e *f, const char *tag, const char *input)
+{
+	e2e_init(f, tag);
+	const char *ids[] = {A};
+	const char *inputs[] = {input};
+	e2e_lineup(f, ids, inputs, 1);
+}
+
+static void add_client(struct e2e *f, const char *id)
+{
+	uuid_t u;
+	assert_int_equal(sr_uuid_parse(id, u), 0);
+	assert_int_equal(sr_session_add_client(f->reg, u), 0);
+}
+
+static void remove_client(struct e2e *f, const char *id)
+{
+	uuid_t u;
+	assert_int_equal(sr_uuid_parse(id, u), 0);
+	assert_int_equal(sr_session_remove_client(f->reg, u), 0);
+}
+
+/* ffprobe reads the master playlist: whether it lists a video stream of
+ * width x height. */
+static bool ffprobe_has(const char *master, unsigned width, unsigned height)
+{
+	char cmd[512], want[32];
+	snprintf(cmd, sizeof cmd,
+	         "ffprobe -v error -select_streams v -show_entries stream=width,height "
+	         "-of csv=p=0 '%s' 2>&1",
+	         master);
+	snprintf(want, sizeof want, "%u,%u", width, height);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[256];
+	bool found = false;
+	while (fgets(line, sizeof line, p))
+		found |= strncmp(line, want, strlen(want)) == 0;
+	int st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return found;
+}
+
+static unsigned long long field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+	assert_non_null(p);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* Start on request -> active, a master playlist ffprobe reads, the session
+ * filled in; then SIGTERM stops everything cleanly with exit status 0. */
+static void test_start_active(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "start", E2E_LAVFI);
+	e2e_start_ready(f, NULL);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_IDLE);
+
+	uint64_t t0 = e2e_now_us();
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+
+	char line[4096];
+	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned on doorbell", line, sizeof line), 0);
+	unsigned long long bell_us = field(line, "latency_us=");
+	unsigned long long spawned = field(line, "mono_us=");
+	assert_true(spawned >= t0);
+	/* the requirement is 20 ms; the bound is generous for a loaded CI box */
+	fprintf(stderr,
+	        "start latency: request -> ffmpeg spawned %llu us (doorbell -> spawned "
+	        "%llu us)\n",
+	        spawned - t0, bell_us);
+	assert_true(spawned - t0 < 500000);
+
+	e2e_snapshot(f, A, &s);
+	assert_true(s.pid > 0);
+	assert_true(s.pid_start != 0);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+	assert_int_equal(getpgid(s.pid), s.pid); /* its own process group */
+	assert_int_equal(s.n_qualities, 2);
+	assert_string_equal(s.qualities[0].level, "90p");
+	assert_int_equal(s.qualities[0].width, 160);
+	assert_int_equal(s.qualities[1].height, 72);
+	assert_string_equal(s.qualities[1].playlist_path, "72p/index.m3u8");
+	assert_string_equal(s.qualities[0].codec, "h264");
+	char dir[256], master[300];
+	snprintf(dir, sizeof dir, "%s/%s", f->out, A);
+	assert_string_equal(s.output_dir, dir);
+	assert_true(s.started_wall_ns > 0);
+	snprintf(master, sizeof master, "%s/master.m3u8", dir);
+	assert_true(ffprobe_has(master, 160, 90));
+	assert_true(ffprobe_has(master, 128, 72));
+	assert_false(ffprobe_has(master, 640, 360));
+
+	pid_t pid = s.pid;
+	uint64_t start = s.pid_start;
+	int st = e2e_stop(f, SIGTERM);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_false(e2e_alive(pid, start));
+	assert_false(e2e_dir_exists(f, A));
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_IDLE);
+	assert_int_equal(s.pid, 0);
+	assert_int_equal(e2e_count_log(f, "active->stopping", "reaper shutdown"), 1);
+}
+
+/* 50 processes race to request the start: one wins, one ffmpeg runs. */
+static void test_race(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "race", E2E_LAVFI);
+	e2e_start_ready(f, NULL);
+	int gate[2];
+	assert_int_equal(pipe(gate), 0);
+	pid_t kids[50];
+	fflush(NULL);
+	for (int i = 0; i < 50; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			close(gate[1]);
+			sr_registry *reg;
+			if (sr_registry_attach(f->name, 0, &reg) != 0)
+				_exit(10);
+			char c;
+			if (read(gate[0], &c, 1) != 0) /* EOF opens the gate */
+				_exit(11);
+			uuid_t u;
+			sr_uuid_parse(A, u);
+			int rc = sr_session_transition(reg, u, SR_STATE_IDLE, SR_STATE_STARTING);
+			sr_registry_close(reg);
+			_exit(rc == 0 ? 0 : rc == -SR_ESTATE ? 1 : 12);
+		}
+	}
+	close(gate[0]);
+	e2e_sleep_ms(200); /* let them all attach and block on the gate */
+	close(gate[1]);
+	int won = 0, lost = 0, other = 0;
+	for (int i = 0; i < 50; i++) {
+		int st;
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			won++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			lost++;
+		else
+			other++;
+	}
+	assert_int_equal(other, 0);
+	assert_int_equal(won, 1);
+	assert_int_equal(lost, 49);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	e2e_sleep_ms(500);
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 1);
+	assert_int_equal(e2e_children(f->reaper), 1);
+}
+
+/* Clients keep a channel alive past the grace period; without them it is
+ * stopped, its directory removed, and it returns to idle. */
+static void test_idle_stop(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "idle", E2E_LAVFI);
+	const char *extra[] = {"--idle-grace", "1.5", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	pid_t pid = s.pid;
+	uint64_t start = s.pid_start;
+	e2e_sleep_ms(2500); /* longer than the grace: a viewer protects it */
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_ACTIVE);
+	assert_int_equal(s.pid, pid);
+	uint64_t left = e2e_now_us();
+	remove_client(f, A);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 10000), 0);
+	uint64_t took = e2e_now_us() - left;
+	assert_true(took >= 1400000); /* not before the grace period */
+	assert_false(e2e_alive(pid, start));
+	assert_false(e2e_dir_exists(f, A));
+	assert_int_equal(e2e_count_log(f, "active->stopping", "no clients"), 1);
+	assert_int_equal(e2e_count_log(f, "stopping->idle", NULL), 1);
+	assert_int_equal(e2e_children(f->reaper), 0);
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.pid, 0);
+	assert_int_equal(s.error_count, 0);
+}
+
+/* kill -9 of ffmpeg: failed with the error recorded, restarted after the
+ * backoff while a client remains. */
+static void test_kill_ffmpeg(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "kill9", E2E_LAVFI);
+	const char *extra[] = {"--backoff-min", "0.5", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	pid_t pid1 = s.pid;
+	assert_int_equal(kill(pid1, SIGKILL), 0);
+	uint64_t killed = e2e_now_us();
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 5000), 0);
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.error_count, 1);
+	assert_non_null(strstr(s.last_error, "killed by signal 9"));
+	assert_int_equal(s.restart_count, 1);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_STARTING, 5000), 0);
+	assert_true(e2e_now_us() - killed >= 450000); /* after the backoff */
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	e2e_snapshot(f, A, &s);
+	assert_true(s.pid > 0);
+	assert_int_not_equal(s.pid, pid1);
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 2);
+	assert_int_equal(e2e_count_log(f, "->failed", "unexpected exit"), 1);
+	assert_int_equal(e2e_children(f->reaper), 1);
+}
+
+/* An input that never works: failed after --max-restarts restarts, with
+ * backoff and no hot loop; a new request from a client tries again. */
+static void test_never_works(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "never", "lavfi:nosuchsource_for_test=size=1x1");
+	const char *extra[] = {
+	    "--max-restarts", "2", "--backoff-min", "0.2", "--backoff-max", "0.3", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 15000), 0);
+	e2e_sleep_ms(1500); /* several backoff periods: nothing more may start */
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 3);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_FAILED);
+	assert_int_equal(s.error_count, 3);
+	assert_int_equal(s.restart_count, 3);
+	assert_non_null(strstr(s.last_error, "ffmpeg exited with status"));
+	/* ffmpeg's own words, not only a status */
+	assert_non_null(strstr(s.last_error, "nosuchsource_for_test"));
+	assert_int_equal(e2e_children(f->reaper), 0);
+	assert_false(e2e_dir_exists(f, A));
+
+	/* a client asks again: one more attempt is made at once */
+	assert_int_equal(e2e_transition(f, A, SR_STATE_FAILED, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "asked again", 5000), 0);
+	uint64_t end = e2e_now_us() + 5000000;
+	while (e2e_count_log(f, A, "ffmpeg spawned") < 4 && e2e_now_us() < end)
+		e2e_sleep_ms(10);
+	assert_true(e2e_count_log(f, A, "ffmpeg spawned") >= 4);
+}
+
+/* A transcoder that produces nothing within --start-timeout fails and is
+ * killed. */
+static void test_start_timeout(void **state)
+{
+	struct e2e *f = *state;
+	/* waits for UDP packets that never come */
+	one_channel(f, "slow", "udp://127.0.0.1:9?timeout=60000000");
+	const char *extra[] = {"--start-timeout", "1", "--max-restarts", "0", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 10000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_non_null(strstr(s.last_error, "start timeout"));
+	char line[4096];
+	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned", line, sizeof line), 0);
+	pid_t pid = (pid_t)field(line, "pid=");
+	assert_int_equal(e2e_wait_log(f, A, "directory removed", 10000), 0);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(e2e_children(f->reaper), 0);
+	assert_false(e2e_dir_exists(f, A));
+}
+
+/* kill -9 of the reaper leaves no ffmpeg; a new reaper restarts the channel
+ * that has a client, idles the one that has none, and sweeps leftovers. */
+static void test_kill_reaper(void **state)
+{
+	struct e2e *f = *state;
+	e2e_init(f, "reaper9");
+	const char *ids[] = {A, B};
+	const char *inputs[] = {E2E_LAVFI, E2E_LAVFI};
+	e2e_lineup(f, ids, inputs, 2);
+	e2e_start_ready(f, NULL);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_transition(f, B, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	assert_int_equal(e2e_wait_state(f, B, SR_STATE_ACTIVE, 20000), 0);
+	sr_session_info sa, sb;
+	e2e_snapshot(f, A, &sa);
+	e2e_snapshot(f, B, &sb);
+	assert_true(e2e_alive(sa.pid, sa.pid_start));
+	assert_true(e2e_alive(sb.pid, sb.pid_start));
+
+	int st = e2e_stop(f, SIGKILL);
+	assert_true(WIFSIGNALED(st));
+	uint64_t end = e2e_now_us() + 3000000;
+	while ((e2e_alive(sa.pid, sa.pid_start) || e2e_alive(sb.pid, sb.pid_start)) &&
+	       e2e_now_us() < end)
+		e2e_sleep_ms(10);
+	assert_false(e2e_alive(sa.pid, sa.pid_start));
+	assert_false(e2e_alive(sb.pid, sb.pid_start));
+	/* the table still says active and the directories are still there */
+	sr_session_info s;
+	e2e_snapshot(f, B, &s);
+	assert_int_equal(s.state, SR_STATE_ACTIVE);
+	assert_true(e2e_dir_exists(f, B));
+
+	e2e_start_ready(f, NULL);
+	assert_int_equal(e2e_wait_state(f, B, SR_STATE_IDLE, 5000), 0);
+	assert_false(e2e_dir_exists(f, B));
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	e2e_snapshot(f, A, &s);
+	assert_true(s.pid > 0);
+	assert_int_not_equal(s.pid, sa.pid);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+	e2e_snapshot(f, B, &s);
+	assert_int_equal(s.pid, 0);
+	assert_int_equal(e2e_count_log(f, "gone after a reaper restart", "restarting"), 1);
+	assert_int_equal(e2e_count_log(f, "gone after a reaper restart", "no clients"), 2);
+	assert_int_equal(e2e_children(f->reaper), 1);
+}
+
+/* A broken lineup: a clear message with the line number, non-zero exit. */
+static void test_bad_lineup(void **state)
+{
+	struct e2e *f = *state;
+	e2e_init(f, "badlineup");
+	FILE *fp = fopen(f->lineup, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#EXTM3U\n#EXTINF:-1 tvg-id=\"" A "\",A\n-i /etc/shadow\n");
+	fclose(fp);
+	e2e_start(f, NULL);
+	int st = e2e_wait_exit(f, 10000);
+	assert_true(st != -1);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_int_equal(e2e_count_log(f, "line 3: input begins with '-'", f->lineup), 1);
+	/* nothing was created */
+	sr_registry *reg;
+	assert_int_equal(sr_registry_attach(f->name, SR_ATTACH_READONLY, &reg), -ENOENT);
+
+	const char *bad_ladder[] = {"--ladder", "720p:2800k,480x:1", NULL};
+	e2e_start(f, bad_ladder);
+	st = e2e_wait_exit(f, 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
+	assert_int_equal(e2e_count_log(f, "--ladder: ladder entry 2", NULL), 1);
+}
+
+/* SIGHUP: a broken lineup is refused and the old one kept; a good one adds
+ * channels.  A start request for a channel outside the lineup fails. */
+static void test_reload(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "reload", E2E_LAVFI);
+	e2e_start_ready(f, NULL);
+	FILE *fp = fopen(f->lineup, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#EXTM3U\n#EXTINF:-1 tvg-id=\"" A "\",A\n" E2E_LAVFI "\n#EXTINF:-1,B\n"
+	            "http://x/\n");
+	fclose(fp);
+	assert_int_equal(kill(f->reaper, SIGHUP), 0);
+	assert_int_equal(e2e_wait_log(f, "keeping the old one", "line 4", 5000), 0);
+
+	const char *ids[] = {A, B};
+	const char *inputs[] = {E2E_LAVFI, "http://127.0.0.1:9/none.m3u8"};
+	e2e_lineup(f, ids, inputs, 2);
+	assert_int_equal(kill(f->reaper, SIGHUP), 0);
+	uuid_t ub;
+	assert_int_equal(sr_uuid_parse(B, ub), 0);
+	uint64_t end = e2e_now_us() + 5000000;
+	while (sr_session_find(f->reg, ub, NULL) != 0 && e2e_now_us() < end)
+		e2e_sleep_ms(10);
+	assert_int_equal(sr_session_find(f->reg, ub, NULL), 0);
+
+	uuid_t uc;
+	assert_int_equal(sr_uuid_parse(C, uc), 0);
+	assert_int_equal(sr_session_insert(f->reg, uc, NULL), 0);
+	assert_int_equal(e2e_transition(f, C, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, C, SR_STATE_FAILED, 5000), 0);
+	char msg[SR_ERROR_MAX + 1];
+	assert_int_equal(sr_session_last_error(f->reg, uc, msg, sizeof msg), 0);
+	assert_string_equal(msg, "channel is not in the lineup");
+	assert_int_equal(e2e_children(f->reaper), 0);
+}
+
+/* Start/stop cycles with a zero grace period, each stopped by the idle
+ * scan right after its spawn.  With real ffmpeg (few cycles, it costs a
+ * process start each) and with a cheap stand-in binary through the very
+ * same daemon path (200 cycles). */
+static void cycles(struct e2e *f, const char *tag, int n, const char *ffmpeg)
+{
+	one_channel(f, tag, E2E_LAVFI);
+	const char *extra[] = {"--idle-grace", "0", "--scan-interval", "0.02", "--ffmpeg",
+	                       ffmpeg,         NULL};
+	e2e_start_ready(f, extra);
+	for (int i = 0; i < n; i++) {
+		int rc = e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING);
+		if (rc)
+			print_error("cycle %d: %s\n", i, sr_strerror(rc));
+		assert_int_equal(rc, 0);
+		assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 10000), 0);
+	}
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), n);
+	assert_int_equal(e2e_count_log(f, "stopping->idle", "transcoder stopped"), n);
+	assert_int_equal(e2e_children(f->reaper), 0); /* no zombie */
+	assert_false(e2e_dir_exists(f, A));
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.error_count, 0);
+	assert_int_equal(s.pid, 0);
+}
+
+static void test_cycles_ffmpeg(void **state)
+{
+	cycles(*state, "cyc", 30, "ffmpeg");
+}
+
+static void test_cycles_200(void **state)
+{
+	cycles(*state, "cyc200", 200, STUB_FFMPEG);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_start_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_ffmpeg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_never_works, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_reaper, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_lineup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),
+	};
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
