@@ -98,6 +98,26 @@ class Check(ct.CliTest):
                         err=r"^streamreg: check: registry '%s' has [1-9]\d* bad records?$" % name)
         self.assertRegex(r.out, r"recovered\s+\d+ dead process")
 
+    def test_destroy_while_a_process_is_attached(self):
+        if not ct.HOLDER:
+            self.skipTest("needs the lease_holder helper")
+        name = self.registry()
+        ch = ct.new_uuid()
+        self.expect(["add", name, ch], 0)
+        holder = Holder(self, name, ch, 1)
+        self.expect(["destroy", name], 0,
+                    out=r"^destroyed registry '%s' \(1 session; 1 attached process keeps it "
+                    r"until detaching\)\n$" % name)
+        self.assertFalse(os.path.exists(ct.shm_path(name)))
+        self.assertIsNone(holder.proc.poll())
+        # The name is free for a new registry while the old one is still mapped.
+        self.registry_named(name)
+        self.assertEqual(self.ls_json(name), [])
+
+    def registry_named(self, name):
+        self.addCleanup(self._destroy, name)
+        self.expect(["create", name], 0)
+
     def test_recover_releases_the_leases_of_a_killed_process(self):
         if not ct.HOLDER:
             self.skipTest("needs the lease_holder helper")

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
 """`streamreg add` / `del` / `state` / `error` and what `show --json` reports after them."""
+import os
+import shutil
+import subprocess
 import time
 
 import clitest as ct
@@ -144,6 +147,35 @@ class Session(ct.CliTest):
         self.assertRegex(r.out, r"(?m)^state\s+failed$")
         self.assertRegex(r.out, r"(?m)^error_count\s+1$")
         self.assertRegex(r.out, r"(?m)^last_error\s+no input$")
+
+    def test_any_owner(self):
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to create a registry as another user")
+        name = ct.unique_name("owner")
+        self.addCleanup(self._destroy, name)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            ct.CLI, "create", name, "--mode", "0666"],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0 and name not in r.stderr:
+            self.skipTest("nobody cannot run the binary here: " + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(os.stat(ct.shm_path(name)).st_uid, 0)
+        ch = ct.new_uuid()
+        for args in (["add", name, ch], ["check", name, "--recover"]):
+            self.expect(args, 1, err=r"^streamreg: %s: cannot attach registry '%s': .*; run as "
+                        r"its owner, or pass --any-owner to write anyway$" % (args[0], name))
+        self.assertEqual(self.ls_json(name), [])
+        self.expect(["add", name, ch, "--any-owner"], 0)
+        self.expect(["state", name, ch, "starting", "-a"], 0)
+        self.expect(["error", name, ch, "--any-owner", "--", "-boom"], 0)
+        s = self.session_json(name, ch)
+        self.assertEqual((s["state"], s["error_count"], s["last_error"]),
+                         ("starting", 1, "-boom"))
+        self.expect(["check", name, "--recover", "--any-owner"], 0, out=r"recovered\s+0 dead")
+        self.expect(["del", "-a", name, ch], 0)
+        self.assertEqual(self.ls_json(name), [])
+        self.expect(["del", name, ch, "--output-dir", "x"], 2,
+                    err=r"unknown option '--output-dir'")
 
     def test_idle_ms_grows(self):
         name = self.registry()

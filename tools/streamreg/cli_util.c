@@ -185,6 +185,10 @@ int cli_attach(const char *cmd, const char *name, unsigned flags, sr_registry **
 		return cli_lib_error(cmd, 0, CLI_NOREG, "registry '%s' does not exist", name);
 	if (rc < 0 && cli_is_noreg_error(rc))
 		return cli_lib_error(cmd, rc, CLI_NOREG, "registry '%s' is not usable", name);
+	if (rc == -SR_EOWNER)
+		return cli_lib_error_hint(cmd, rc, CLI_FAILED,
+		                          "run as its owner, or pass --any-owner to write anyway",
+		                          "cannot attach registry '%s'", name);
 	if (rc < 0)
 		return cli_lib_error(cmd, rc, CLI_FAILED, "cannot attach registry '%s'", name);
 	return CLI_OK;

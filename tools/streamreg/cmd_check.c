@@ -7,15 +7,17 @@
 #include "cli_util.h"
 
 static const char check_help[] =
-    "Usage: streamreg check NAME [--recover]\n"
+    "Usage: streamreg check NAME [--recover [--any-owner]]\n"
     "\n"
     "Validate registry NAME: its header (attach), every live record\n"
     "(invariants), and report its figures and attached processes.  Needs only\n"
     "read permission.  Exits 3 when the segment or a record is bad.\n"
     "\n"
-    "  -r, --recover  attach read-write and reclaim the slots, client leases and\n"
-    "                 writer lock of dead processes, then print what was freed\n"
-    "  -h, --help     show this help\n";
+    "  -r, --recover    attach read-write and reclaim the slots, client leases\n"
+    "                   and writer lock of dead processes, then print what was\n"
+    "                   freed\n"
+    "  -a, --any-owner  with --recover: accept a registry owned by another user\n"
+    "  -h, --help       show this help\n";
 
 static const char *plural(uint64_t n, const char *one, const char *many)
 {
@@ -44,10 +46,11 @@ static void print_recovery(const sr_registry_stats *before, const sr_registry_st
 	       rep->records_repaired, plural(rep->records_repaired, "record", "records"));
 }
 
-static int recover(const char *cmd, const char *name, const sr_registry_stats *before)
+static int recover(const char *cmd, const char *name, unsigned flags,
+                   const sr_registry_stats *before)
 {
 	sr_registry *rw = NULL;
-	int rc = cli_attach(cmd, name, 0, &rw);
+	int rc = cli_attach(cmd, name, flags, &rw);
 	if (rc != CLI_OK)
 		return rc;
 	sr_recovery_report rep = {0};
@@ -96,22 +99,30 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"recover", no_argument, NULL, 'r'},
+	    {"any-owner", no_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char *const names[] = {"registry NAME"};
 	const char *cmd = argv[0];
 	bool do_recover = false;
+	unsigned flags = 0;
 	int c, rc;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cmd, argc, argv, "r", opts)) != CLI_OPT_DONE) {
-		if (c == CLI_OPT_HELP) {
+	while ((c = cli_getopt(cmd, argc, argv, "ra", opts)) != CLI_OPT_DONE) {
+		switch (c) {
+		case CLI_OPT_HELP:
 			fputs(check_help, stdout);
 			return CLI_OK;
-		}
-		if (c != 'r')
+		case 'r':
+			do_recover = true;
+			break;
+		case 'a':
+			flags |= SR_ATTACH_ANY_OWNER;
+			break;
+		default:
 			return CLI_USAGE;
-		do_recover = true;
+		}
 	}
 	if ((rc = cli_operands(cmd, argc, argv, 1, names)) != CLI_OK)
 		return rc;
@@ -130,7 +141,7 @@ int cmd_check(int argc, char **argv)
 		return rc;
 	}
 	printf("registry '%s'\n", name);
-	if (do_recover && (rc = recover(cmd, name, &st)) != CLI_OK) {
+	if (do_recover && (rc = recover(cmd, name, flags, &st)) != CLI_OK) {
 		sr_registry_close(reg);
 		return rc;
 	}

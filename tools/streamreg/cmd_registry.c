@@ -162,13 +162,16 @@ int cmd_destroy(int argc, char **argv)
 	sr_registry_close(reg);
 	if ((rc = unlink_registry(cmd, name)) != CLI_OK)
 		return rc;
-	if (have_stats && st.procs_attached > 0)
-		printf("destroyed registry '%s' (%" PRIu32 " sessions; %" PRIu32
-		       " attached processes keep it until they detach)\n",
-		       name, st.sessions, st.procs_attached);
-	else if (have_stats)
-		printf("destroyed registry '%s' (%" PRIu32 " sessions)\n", name, st.sessions);
-	else
+	if (!have_stats) {
 		printf("destroyed registry '%s'\n", name);
+		return CLI_OK;
+	}
+	printf("destroyed registry '%s' (%" PRIu32 " %s", name, st.sessions,
+	       st.sessions == 1 ? "session" : "sessions");
+	if (st.procs_attached > 0)
+		printf("; %" PRIu32 " attached %s keep%s it until detaching", st.procs_attached,
+		       st.procs_attached == 1 ? "process" : "processes",
+		       st.procs_attached == 1 ? "s" : "");
+	printf(")\n");
 	return CLI_OK;
 }

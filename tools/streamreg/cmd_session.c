@@ -7,21 +7,23 @@
 #include "cli.h"
 #include "cli_util.h"
 
-static const char add_help[] = "Usage: streamreg add NAME UUID [--output-dir DIR]\n"
+static const char add_help[] = "Usage: streamreg add NAME UUID [--output-dir DIR] [--any-owner]\n"
                                "\n"
                                "Add channel UUID to registry NAME, in state idle.\n"
                                "\n"
                                "  -o, --output-dir DIR  where the channel's segments will live\n"
+                               "  -a, --any-owner       write to a registry owned by another user\n"
                                "  -h, --help            show this help\n";
 
-static const char del_help[] = "Usage: streamreg del NAME UUID\n"
+static const char del_help[] = "Usage: streamreg del NAME UUID [--any-owner]\n"
                                "\n"
                                "Delete channel UUID from registry NAME, whatever its state.\n"
                                "\n"
-                               "  -h, --help  show this help\n";
+                               "  -a, --any-owner  write to a registry owned by another user\n"
+                               "  -h, --help       show this help\n";
 
 static const char state_help[] =
-    "Usage: streamreg state NAME UUID STATE\n"
+    "Usage: streamreg state NAME UUID STATE [--any-owner]\n"
     "\n"
     "Move channel UUID to STATE (idle, starting, active, stopping, failed) from\n"
     "its current state, if the state machine allows it:\n"
@@ -30,21 +32,27 @@ static const char state_help[] =
     "  failed -> starting | stopping | idle.\n"
     "A refused transition changes nothing and exits 1.\n"
     "\n"
-    "  -h, --help  show this help\n";
+    "  -a, --any-owner  write to a registry owned by another user\n"
+    "  -h, --help       show this help\n";
 
 static const char error_help[] =
-    "Usage: streamreg error NAME UUID MESSAGE\n"
+    "Usage: streamreg error NAME UUID MESSAGE [--any-owner]\n"
     "\n"
     "Record an error on channel UUID: its error count goes up by one and MESSAGE\n"
     "(1 to 255 bytes) becomes its last error.  Put '--' before a MESSAGE that\n"
     "starts with '-'.\n"
     "\n"
-    "  -h, --help  show this help\n";
+    "  -a, --any-owner  write to a registry owned by another user\n"
+    "  -h, --help       show this help\n";
 
 /* What every subcommand here shares: options parsed, NAME and UUID checked,
  * the registry attached read-write. */
 struct session_cmd {
 	const char *cmd;
+	const char *help;
+	bool with_output_dir; /* only add takes --output-dir */
+	const char *output_dir;
+	unsigned attach_flags;
 	const char *name;
 	uuid_t id;
 	char id_text[SR_UUID_STR_LEN + 1];
@@ -63,7 +71,7 @@ static int session_open(struct session_cmd *s, int argc, char **argv, int want,
 	if ((rc = cli_parse_uuid(s->cmd, argv[optind + 1], s->id)) != CLI_OK)
 		return rc;
 	sr_uuid_format(s->id, s->id_text);
-	return cli_attach(s->cmd, s->name, 0, &s->reg);
+	return cli_attach(s->cmd, s->name, s->attach_flags, &s->reg);
 }
 
 static int session_error(const struct session_cmd *s, int err)
@@ -76,42 +84,46 @@ static int session_error(const struct session_cmd *s, int err)
 	return cli_lib_error(s->cmd, err, CLI_FAILED, "session %s", s->id_text);
 }
 
-/* For subcommands whose only option is --help: CLI_OK to go on, HELP_SHOWN
- * after printing the help, or CLI_USAGE. */
+/* Parse the options: CLI_OK to go on, HELP_SHOWN after printing the help,
+ * or CLI_USAGE. */
 enum { HELP_SHOWN = 0x100 };
-static int only_help(const char *cmd, int argc, char **argv, const char *help)
+static int session_options(struct session_cmd *s, int argc, char **argv)
 {
+	/* Without --output-dir, the table starts at its second entry. */
+	static const struct option opts[] = {
+	    {"output-dir", required_argument, NULL, 'o'},
+	    {"any-owner", no_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
 	cli_getopt_reset();
-	int c = cli_getopt(cmd, argc, argv, "", NULL);
-	if (c == CLI_OPT_DONE)
-		return CLI_OK;
-	if (c != CLI_OPT_HELP)
-		return CLI_USAGE;
-	fputs(help, stdout);
-	return HELP_SHOWN;
+	while ((c = cli_getopt(s->cmd, argc, argv, s->with_output_dir ? "ao:" : "a",
+	                       s->with_output_dir ? opts : opts + 1)) != CLI_OPT_DONE) {
+		switch (c) {
+		case CLI_OPT_HELP:
+			fputs(s->help, stdout);
+			return HELP_SHOWN;
+		case 'a':
+			s->attach_flags |= SR_ATTACH_ANY_OWNER;
+			break;
+		case 'o':
+			s->output_dir = optarg;
+			break;
+		default:
+			return CLI_USAGE;
+		}
+	}
+	return CLI_OK;
 }
 
 int cmd_add(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"output-dir", required_argument, NULL, 'o'},
-	    {NULL, 0, NULL, 0},
-	};
 	static const char *const names[] = {"registry NAME", "channel UUID"};
-	struct session_cmd s = {.cmd = argv[0]};
-	const char *output_dir = NULL;
-	int c, rc;
-
-	cli_getopt_reset();
-	while ((c = cli_getopt(s.cmd, argc, argv, "o:", opts)) != CLI_OPT_DONE) {
-		if (c == CLI_OPT_HELP) {
-			fputs(add_help, stdout);
-			return CLI_OK;
-		}
-		if (c != 'o')
-			return CLI_USAGE;
-		output_dir = optarg;
-	}
+	struct session_cmd s = {.cmd = argv[0], .help = add_help, .with_output_dir = true};
+	int rc = session_options(&s, argc, argv);
+	if (rc != CLI_OK)
+		return rc == HELP_SHOWN ? CLI_OK : rc;
+	const char *output_dir = s.output_dir;
 	if (output_dir && strlen(output_dir) > SR_PATH_MAX)
 		return cli_usage_error(s.cmd, "--output-dir too long: %zu bytes, at most %d",
 		                       strlen(output_dir), SR_PATH_MAX);
@@ -131,8 +143,8 @@ int cmd_add(int argc, char **argv)
 int cmd_del(int argc, char **argv)
 {
 	static const char *const names[] = {"registry NAME", "channel UUID"};
-	struct session_cmd s = {.cmd = argv[0]};
-	int rc = only_help(s.cmd, argc, argv, del_help);
+	struct session_cmd s = {.cmd = argv[0], .help = del_help};
+	int rc = session_options(&s, argc, argv);
 	if (rc != CLI_OK)
 		return rc == HELP_SHOWN ? CLI_OK : rc;
 	if ((rc = session_open(&s, argc, argv, 2, names)) != CLI_OK)
@@ -187,8 +199,8 @@ static int refused_transition(const struct session_cmd *s, int err, sr_state to)
 int cmd_state(int argc, char **argv)
 {
 	static const char *const names[] = {"registry NAME", "channel UUID", "STATE"};
-	struct session_cmd s = {.cmd = argv[0]};
-	int rc = only_help(s.cmd, argc, argv, state_help);
+	struct session_cmd s = {.cmd = argv[0], .help = state_help};
+	int rc = session_options(&s, argc, argv);
 	if (rc != CLI_OK)
 		return rc == HELP_SHOWN ? CLI_OK : rc;
 	/* The state is checked before attaching so a typo costs nothing. */
@@ -215,8 +227,8 @@ int cmd_state(int argc, char **argv)
 int cmd_error(int argc, char **argv)
 {
 	static const char *const names[] = {"registry NAME", "channel UUID", "MESSAGE"};
-	struct session_cmd s = {.cmd = argv[0]};
-	int rc = only_help(s.cmd, argc, argv, error_help);
+	struct session_cmd s = {.cmd = argv[0], .help = error_help};
+	int rc = session_options(&s, argc, argv);
 	if (rc != CLI_OK)
 		return rc == HELP_SHOWN ? CLI_OK : rc;
 	if (argc - optind == 3) {
