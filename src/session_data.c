@@ -96,9 +96,11 @@ int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t l
 	if (rc)
 		return rc;
 	size_t n = strlen(d.last_error);
-	if (n >= len)
+	if (n >= len) {
+		buf[0] = '\0';
 		return sr__fail(-ENAMETOOLONG, "last error needs %zu bytes, buffer has %zu", n + 1,
 		                len);
+	}
 	memcpy(buf, d.last_error, n + 1);
 	return 0;
 }
