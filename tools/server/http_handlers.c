@@ -332,26 +332,29 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 	http_cur_method = method;
 	http_cur_url = url;
 	if (!rq) {
+		/* Headers are in.  Answer on a later call, once MHD has the whole
+		 * request: a response queued now would force Connection: close. */
 		conn_guard_headers_done(wk, conn);
 		atomic_fetch_add_explicit(&wk->requests, 1, memory_order_relaxed);
 		rq = calloc(1, sizeof *rq);
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
-		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-			return reply_error(wk, conn, 405, "only GET and HEAD");
-		return dispatch(wk, conn, url, rq);
-	}
-	if (*upload_data_size) {
-		*upload_data_size = 0; /* a body on a GET: ignored */
 		return MHD_YES;
 	}
-	if (rq->suspended && rq->w.result != WAIT_PENDING) {
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* a request body: ignored */
+		return MHD_YES;
+	}
+	if (rq->suspended) {
+		if (rq->w.result == WAIT_PENDING)
+			return MHD_YES;
 		rq->suspended = false;
 		return finish_wait(wk, conn, rq);
 	}
-	return MHD_YES;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_error(wk, conn, 405, "only GET and HEAD");
+	return dispatch(wk, conn, url, rq);
 }
 
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

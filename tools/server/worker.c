@@ -25,7 +25,11 @@
  * registry reads are lock-free, so a short period costs little and keeps
  * the added latency of a start small. */
 #define WAIT_POLL_MS 10
-#define SWEEP_MS     250
+/* Viewer and header-deadline sweeps: a tenth of the viewer timeout keeps
+ * expiry within 10% of it, within bounds that keep the scan of the viewer
+ * table (64 bytes per slot) cheap and the header deadline sharp. */
+#define SWEEP_MIN_MS 100
+#define SWEEP_MAX_MS 1000
 /* How long in-flight responses may finish after SIGTERM. */
 #define DRAIN_MS 1000
 
@@ -59,9 +63,16 @@ static void *housekeeper(void *arg)
 	struct worker *wk = arg;
 	uint64_t next_sweep = 0;
 	uint64_t viewer_timeout = (uint64_t)wk->opt->viewer_timeout_ms * 1000000ull;
+	unsigned sweep_ms = wk->opt->viewer_timeout_ms / 10;
+	if (wk->opt->header_timeout_ms / 10 < sweep_ms)
+		sweep_ms = wk->opt->header_timeout_ms / 10;
+	if (sweep_ms < SWEEP_MIN_MS)
+		sweep_ms = SWEEP_MIN_MS;
+	if (sweep_ms > SWEEP_MAX_MS)
+		sweep_ms = SWEEP_MAX_MS;
 	pthread_mutex_lock(&wk->lock);
 	while (!wk->stopping) {
-		unsigned ms = wk->n_waiters ? WAIT_POLL_MS : SWEEP_MS;
+		unsigned ms = wk->n_waiters ? WAIT_POLL_MS : sweep_ms;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)ms * 1000000L;
@@ -74,7 +85,7 @@ static void *housekeeper(void *arg)
 		start_wait_poll(wk);
 		uint64_t now = worker_now_ns();
 		if (now >= next_sweep) {
-			next_sweep = now + SWEEP_MS * 1000000ull;
+			next_sweep = now + sweep_ms * 1000000ull;
 			conn_guard_sweep(wk);
 			unsigned n = viewers_sweep(wk->vt, wk->reg, wk->holder, viewer_timeout);
 			if (n)
