@@ -147,6 +147,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 		return;
 	}
 	store_session_layout(r, c);
+	uint64_t prepared = rp_now_ns();
 	char serr[256];
 	rc = rp_spawn(&c->child, av.argv, chfd, serr, sizeof serr);
 	uint64_t spawned = rp_now_ns();
@@ -167,8 +168,11 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	unsigned long long latency_us =
 	    from_bell && bell && spawned >= bell ? (spawned - bell) / 1000u : 0;
 	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_STARTING,
-	         "ffmpeg spawned%s latency_us=%llu mono_us=%llu", from_bell ? " on doorbell" : "",
-	         latency_us, (unsigned long long)(spawned / 1000u));
+	         "ffmpeg spawned%s latency_us=%llu (prepare %llu, fork+exec %llu) mono_us=%llu",
+	         from_bell ? " on doorbell" : "", latency_us,
+	         (unsigned long long)((prepared - now) / 1000u),
+	         (unsigned long long)((spawned - prepared) / 1000u),
+	         (unsigned long long)(spawned / 1000u));
 	char *line = rp_argv_join(&av);
 	if (line)
 		rp_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);

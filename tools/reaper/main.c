@@ -171,9 +171,6 @@ int main(int argc, char **argv)
 	}
 	rp_insert_sessions(&r);
 	rp_reconcile(&r);
-	rp_log(LOG_INFO, "watching registry %s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
-	       cfg.registry, r.outdir, cfg.ffmpeg, cfg.ladder.n,
-	       (unsigned long long)cfg.idle_grace_ms);
 	int status = rp_run(&r);
 	for (size_t i = 0; i < r.nch; i++)
 		free(r.ch[i].input);

@@ -145,7 +145,7 @@ void rp_insert_sessions(struct reaper *r)
 static void *bell_main(void *arg)
 {
 	struct reaper *r = arg;
-	uint32_t seen = sr_registry_doorbell(r->reg);
+	uint32_t seen = r->bell_seen;
 	bool warned = false;
 	while (!atomic_load(&r->bell_stop)) {
 		int rc = sr_registry_wait(r->reg, &seen, 200);
@@ -420,6 +420,9 @@ static void shutdown_all(struct reaper *r)
 
 int rp_run(struct reaper *r)
 {
+	/* read here, not in the thread: a request made from now on changes
+	 * the value, so the thread's first wait returns at once */
+	r->bell_seen = sr_registry_doorbell(r->reg);
 	int rc = pthread_create(&r->bell, NULL, bell_main, r);
 	if (rc) {
 		rp_log(LOG_ERR, "cannot start the doorbell thread: %s", strerror(rc));
@@ -435,7 +438,10 @@ int rp_run(struct reaper *r)
 		rp_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
 		return 1;
 	}
-	/* requests made before the thread watched the doorbell */
+	rp_log(LOG_INFO, "watching registry %s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
+	       r->cfg->registry, r->outdir, r->cfg->ffmpeg, r->cfg->ladder.n,
+	       (unsigned long long)r->cfg->idle_grace_ms);
+	/* requests made before the doorbell was read */
 	full_scan(r);
 	bool term = false, hup = false;
 	int status = 0;

@@ -65,6 +65,7 @@ struct reaper {
 	bool bell_running;
 	atomic_bool bell_stop;
 	_Atomic uint64_t bell_ns; /* CLOCK_MONOTONIC of the last doorbell */
+	uint32_t bell_seen;       /* doorbell value the thread starts from */
 	bool shutting_down;
 };
 
