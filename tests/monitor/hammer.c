@@ -10,8 +10,10 @@
  * Each writer owns its sessions, so it knows the counts it is writing.
  *
  * usage: hammer NAME WRITERS SESSIONS_PER_WRITER SECONDS
- * Prints "ready" once the table is filled, then "iterations N" at the end;
- * exits non-zero if any writer failed.  Unlinks the registry at exit.
+ * Prints "ready" once the table is filled, then "iterations N failed K" when
+ * the writers are done; then waits for EOF on stdin before unlinking the
+ * registry, so monitors never race its removal.  Exits non-zero if any writer
+ * failed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -143,6 +145,8 @@ int main(int argc, char **argv)
 	}
 	printf("iterations %llu failed %d\n", (unsigned long long)*rounds, failed);
 	fflush(NULL);
+	while (getchar() != EOF)
+		continue;
 	sr_registry_close(reg);
 	sr_registry_unlink(name);
 	return failed == 0 ? 0 : 1;

@@ -115,9 +115,14 @@ class Tmux:
 
     def __init__(self, command, width=200, height=40):
         self.sock = "mon-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
+        # tmux 3.3a sometimes marks a pane dead without ever reaping its process, so the
+        # exit status comes from a shell wrapper instead of #{pane_dead_status}.
+        self.status_file = "/tmp/%s.status" % self.sock
+        wrapped = "%s; echo $? > %s.tmp && mv %s.tmp %s" % (
+            command, self.status_file, self.status_file, self.status_file)
         self.tmux(["new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
-                   "-e", "TERM=xterm-256color"] + [command])
-        # Keep the pane after the program exits, so its exit status can be read.
+                   "-e", "TERM=xterm-256color", wrapped])
+        # Keep the pane after the program exits, so its last screen can be read.
         self.tmux(["set-option", "-t", "t", "remain-on-exit", "on"])
 
     def tmux(self, args):
@@ -144,12 +149,22 @@ class Tmux:
         return self.tmux(["display-message", "-p", "-t", "t", fmt]).stdout.strip()
 
     def wait_dead(self, timeout=10.0):
+        """Exit status of the program once it has exited."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if self.pane("#{pane_dead}") == "1":
-                return int(self.pane("#{pane_dead_status}") or "-1")
-            time.sleep(0.1)
-        fail("the program in tmux did not exit; screen:\n" + self.screen())
+            try:
+                with open(self.status_file) as f:
+                    return int(f.read().strip())
+            except FileNotFoundError:
+                time.sleep(0.1)
+        pid = self.pane("#{pane_pid}")
+        ps = subprocess.run(["ps", "-o", "pid,stat,wchan:20,cmd", "--ppid", pid, "-p", pid],
+                            capture_output=True, text=True).stdout
+        fail("the program in tmux did not exit; processes:\n%s\nscreen:\n%s" %
+             (ps, self.screen()))
 
     def close(self):
         self.tmux(["kill-server"])
+        for path in (self.status_file, self.status_file + ".tmp"):
+            if os.path.exists(path):
+                os.unlink(path)

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Bad input to `top` and `stats` gets a clear message and exit code, never a crash."""
+import os
+
 from montest import Fixture, check, run, unique_name
 
 
@@ -36,7 +38,6 @@ def main():
         check(name in p.stderr and p.stdout == "", "junk segment: %r" % p.stderr)
         run(["stats", name, "--prometheus"], check_rc=1)
     finally:
-        import os
         os.unlink("/dev/shm/" + name)
 
     # Empty registry: valid outputs with zero rows.

@@ -9,7 +9,7 @@ import re
 import subprocess
 import time
 
-from montest import HAMMER, check, fail, parse_prometheus, run, unique_name
+from montest import HAMMER, check, parse_prometheus, run, unique_name
 
 STATES = ("idle", "starting", "active", "stopping", "failed")
 WRITERS, PER_WRITER, SECONDS = 3, 4, 4
@@ -85,27 +85,45 @@ def check_text(text):
             check(levels == ["L%d" % n] * (1 + n % 8), "text row torn variants: %r" % r)
 
 
+def rejects(fn, *args):
+    """Whether a checker fails on args (check() exits through SystemExit)."""
+    try:
+        fn(*args)
+    except SystemExit:
+        return True
+    return False
+
+
+def selftest():
+    """The checkers catch the tears they are meant to catch."""
+    good = [{"level": "L9", "codec": "c9", "bitrate_kbps": 9, "resolution": "%dx9" % (i + 1),
+             "playlist_path": "p9/%d" % i, "segment_path": "s9/%d" % i} for i in range(2)]
+    check(check_qualities("x", good) == 9, "selftest: a whole record was rejected")
+    torn = [dict(good[0]), dict(good[1], bitrate_kbps=8)]
+    check(rejects(check_qualities, "x", torn), "selftest: torn variants accepted")
+    check(rejects(check_qualities, "x", good[:1]), "selftest: wrong variant count accepted")
+    row = ("0f6c0000-0000-4000-8000-000000000000 active 1 1.0s 1.0s 3 - L9,L9 err 2")
+    check(rejects(check_text, row), "selftest: torn text row accepted")
+
+
 def main():
+    selftest()
     name = unique_name("hammer")
     hammer = subprocess.Popen([HAMMER, name, str(WRITERS), str(PER_WRITER), str(SECONDS)],
-                              stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         check(hammer.stdout.readline().strip() == "ready", "hammer did not start")
         rounds, snapshots, skipped = {}, 0, 0
-        while hammer.poll() is None:
-            p = run(["top", name, "--once", "--json"], check_rc=None)
-            if p.returncode != 0:
-                check(hammer.poll() is not None, "top failed mid-run: " + p.stderr)
-                break
-            skipped += check_json(json.loads(p.stdout), rounds)
-            p = run(["stats", name, "--prometheus"], check_rc=None)
-            if p.returncode == 0:
-                check_prometheus(p.stdout)
-            p = run(["top", name, "--once"], check_rc=None)
-            if p.returncode == 0:
-                check_text(p.stdout)
+        # The writers run for SECONDS; the registry stays until hammer's stdin closes.
+        deadline = time.time() + SECONDS
+        while time.time() < deadline:
+            skipped += check_json(json.loads(run(["top", name, "--once", "--json"]).stdout),
+                                  rounds)
+            check_prometheus(run(["stats", name, "--prometheus"]).stdout)
+            check_text(run(["top", name, "--once"]).stdout)
             snapshots += 1
-        out = hammer.stdout.read()
+        out = hammer.stdout.readline()
+        hammer.stdin.close()
         hammer.wait(timeout=30)
     finally:
         if hammer.poll() is None:

@@ -3,7 +3,7 @@
 import json
 import uuid
 
-from montest import (Fixture, check, fail, populate, run, top_json, unique_name)
+from montest import Fixture, check, populate, run, top_json, unique_name
 
 SPEC = [
     {"id": str(uuid.uuid4()), "state": "active", "clients": 5, "variants": ["720p", "360p"],
