@@ -19,6 +19,7 @@ struct record {
 	uint32_t state;
 	uint32_t clients;
 	uint64_t last_access_ns;
+	/* The rest of a session record (paths, error), so a record is 256 bytes. */
 	char info[240];
 };
 
@@ -74,13 +75,14 @@ static int lmdb_setup(void **shared, const struct bench_keys *k, char *err, size
 		return -1;
 	}
 	s->mapsize = ((size_t)k->n_live + 65536) * 2048 + (64u << 20);
-	MDB_env *env;
-	MDB_dbi dbi;
-	MDB_txn *t;
+	MDB_env *env = NULL;
+	MDB_dbi dbi = 0;
+	MDB_txn *t = NULL;
 	if (env_open(s, &env, &dbi, err, errlen) < 0)
 		goto fail;
 	int rc = mdb_txn_begin(env, NULL, 0, &t);
 	struct record rec = {0};
+	memset(rec.info, '-', sizeof rec.info);
 	for (uint32_t i = 0; i < k->n_live && rc == 0; i++) {
 		MDB_val key = {16, k->ids[i]}, val = {sizeof rec, &rec};
 		rc = mdb_put(t, dbi, &key, &val, 0);

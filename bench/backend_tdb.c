@@ -25,6 +25,7 @@ struct record {
 	uint32_t state;
 	uint32_t clients;
 	uint64_t last_access_ns;
+	/* The rest of a session record (paths, error), so a record is 256 bytes. */
 	char info[240];
 };
 
@@ -73,6 +74,7 @@ static int tdb_setup_store(void **shared, const struct bench_keys *k, char *err,
 		goto fail;
 	}
 	struct record rec = {0};
+	memset(rec.info, '-', sizeof rec.info);
 	TDB_DATA val = {(unsigned char *)&rec, sizeof rec};
 	for (uint32_t i = 0; i < k->n_live; i++) {
 		if (tdb_store(s->keep, key_of(k->ids[i]), val, TDB_INSERT) != 0) {

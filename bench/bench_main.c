@@ -60,7 +60,7 @@ static void usage(FILE *f)
 	        "  --json-file PATH   also write the JSON to PATH\n"
 	        "  --reps N           repetitions per measurement, medians reported (default 5; "
 	        "quick 3)\n"
-	        "  --duration-ms MS   timed part of one repetition (default 250; quick 30)\n"
+	        "  --duration-ms MS   timed part of one repetition (default 200; quick 30)\n"
 	        "  --procs N          worker processes up to N (default 4; quick 2)\n"
 	        "  --pin              pin worker w to cpu w %% ncpus (sched_setaffinity)\n"
 	        "  --capacity N       table capacity of the operation scenarios (default 4096)\n"
@@ -185,8 +185,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "streamreg-bench: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	o->reps = reps ? reps : o->quick ? 3 : 5;
-	o->duration_ms = dur > 0 ? dur : o->quick ? 30 : 250;
+	o->reps = reps ? reps : o->quick ? 3 : 7;
+	o->duration_ms = dur > 0 ? dur : o->quick ? 30 : 200;
 	o->procs_max = procs ? procs : o->quick ? 2 : 4;
 	o->latency_samples = lat ? lat : o->quick ? 200000 : 1000000;
 	if (!o->capacity)

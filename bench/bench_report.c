@@ -304,6 +304,12 @@ void report_table(FILE *f, const struct run_info *ri)
 		for (size_t i = s; i < n_results; i++)
 			if (!strcmp(results[i].scenario, section))
 				print_row(f, &results[i]);
+		for (size_t i = s; i < n_results; i++)
+			if (!strcmp(results[i].scenario, section) && results[i].note[0] &&
+			    results[i].kind != RK_SKIPPED)
+				fprintf(f, "  note, %s %s%s%s: %s\n", results[i].backend,
+				        results[i].op, results[i].churn[0] ? " " : "",
+				        results[i].churn, results[i].note);
 	}
 	struct target t[16];
 	size_t nt = eval_targets(t, ri);

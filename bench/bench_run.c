@@ -58,8 +58,9 @@ static void nap_us(long us)
 static long run_mixed(const struct run_params *p, void *local, struct worker_ctx *wc,
                       const uint32_t *idx, size_t n, uint64_t *chunk_no)
 {
-	long failed = 0, r;
+	long failed = 0;
 	for (size_t i = 0; i + MIX_CHUNK <= n; i += MIX_CHUNK) {
+		long r;
 		bool cas = (++*chunk_no % 50) == 0;
 		size_t touches = MIX_CHUNK - 2 - (cas ? 1 : 0);
 		if ((r = p->b->run(local, wc, OP_FIND_TOUCH, idx + i, touches)) < 0)
@@ -248,12 +249,19 @@ int bench_run_once(const struct run_params *p, struct run_result *r)
 		snprintf(r->msg, sizeof r->msg, "workers must be 1..%d", BENCH_MAX_WORKERS);
 		return -1;
 	}
-	struct ctl *ctl = p->b->threads ? calloc(1, sizeof *ctl)
-	                                : mmap(NULL, sizeof *ctl, PROT_READ | PROT_WRITE,
-	                                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!ctl || ctl == MAP_FAILED) {
+	/* Threads share the parent's memory; processes need a shared mapping. */
+	struct ctl *ctl;
+	if (p->b->threads) {
+		ctl = calloc(1, sizeof *ctl);
+	} else {
+		ctl = mmap(NULL, sizeof *ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		           -1, 0);
+		if (ctl == MAP_FAILED)
+			ctl = NULL;
+	}
+	if (!ctl) {
 		r->err = ENOMEM;
-		snprintf(r->msg, sizeof r->msg, "cannot map the control block");
+		snprintf(r->msg, sizeof r->msg, "cannot allocate the control block");
 		return -1;
 	}
 	int rc = p->b->threads ? run_threads(p, ctl, r->msg, sizeof r->msg)

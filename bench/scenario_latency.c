@@ -180,6 +180,9 @@ int scenario_latency(const struct backend *b, const struct bench_keys *keys,
 	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint32_t *pool = malloc(bytes * (size_t)o->reps);
 	if (lat == MAP_FAILED || !pool) {
+		if (lat != MAP_FAILED)
+			munmap(lat, bytes);
+		free(pool);
 		b->teardown(shared);
 		return -1;
 	}

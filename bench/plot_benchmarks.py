@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Draw the plots of docs/benchmarks.md from `streamreg-bench --json-file` output.
+
+usage: plot_benchmarks.py RESULTS.json OUTDIR
+
+Writes scaling.png (find + touch throughput vs worker processes),
+latency_cdf.png (distribution of find + touch latency, with and without a
+churning writer) and capacity.png (find + touch cost and reaper scan time vs
+table capacity) with gnuplot (Debian gnuplot-nox).  Python stdlib only.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def write_dat(path, rows):
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(" ".join(str(v) for v in r) + "\n")
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def quote(s):
+    return '"' + s.replace('"', "'") + '"'
+
+
+def scaling(doc, tmp, out):
+    series = {}
+    for r in doc["results"]:
+        if r["kind"] == "throughput" and r["scenario"] == "scaling":
+            multi = r["backend"] in ("streamreg", "rwlock-shared")
+            label = "%s (%s)" % (r["backend"], r["dist"]) if multi else r["backend"]
+            series.setdefault(label, []).append((r["procs"], r["ops_per_sec"] / 1e6,
+                                                 r["ops_per_sec_min"] / 1e6, r["ops_per_sec_max"] / 1e6))
+    plots = []
+    for i, (label, pts) in enumerate(sorted(series.items(), key=lambda kv: (not kv[0].startswith("streamreg"), kv[0]))):
+        dat = os.path.join(tmp, "scaling%d.dat" % i)
+        write_dat(dat, sorted(pts))
+        width = 3 if label.startswith("streamreg") else 1.5
+        plots.append("%s using 1:2:3:4 with yerrorlines lw %g title %s" % (quote(dat), width, quote(label)))
+    if not plots:
+        return
+    gnuplot("""
+set terminal pngcairo size 1100,700 font "sans,11"
+set output %s
+set title "find + touch: aggregate throughput vs worker processes (%s cores; median, bars = min..max of repetitions)"
+set xlabel "worker processes"
+set ylabel "million operations per second (log scale)"
+set logscale y
+set xtics 1
+set grid
+set key outside right
+plot %s
+""" % (quote(os.path.join(out, "scaling.png")), doc["machine"]["cpus"], ", ".join(plots)))
+
+
+def latency(doc, tmp, out):
+    body, tail = [], []
+    for i, r in enumerate(x for x in doc["results"] if x["kind"] == "latency"):
+        dat = os.path.join(tmp, "lat%d.dat" % i)
+        # percent at or below, and percent above (the tail, on a log scale)
+        write_dat(dat, [(max(v, 1), q * 100, (1 - q) * 100) for q, v in r["quantiles"] if q < 1])
+        label = "%s, %s" % (r["backend"], "writer churning" if r["churn"] == "churn" else "no writer")
+        style = "with linespoints lw 2 dt %d lc %d pt %d" % (1 if r["churn"] == "churn" else 2, i // 2 + 1, i + 1)
+        body.append("%s using 1:2 %s title %s" % (quote(dat), style, quote(label)))
+        tail.append("%s using 1:3 %s notitle" % (quote(dat), style))
+    if not body:
+        return
+    gnuplot("""
+set terminal pngcairo size 1200,560 font "sans,11"
+set output %s
+set multiplot layout 1,2 title "find + touch latency, each op timed alone (includes one clock read of about %d ns); all samples of all repetitions"
+set logscale x
+set grid
+set xlabel "latency, ns (log scale)"
+set ylabel "percent of operations at or below"
+set yrange [0:100.5]
+set key bottom right
+set title "distribution (CDF)"
+plot %s
+set ylabel "percent of operations slower (log scale)"
+set logscale y
+set yrange [0.0005:60]
+set ytics ("50" 50, "10" 10, "1 (p99)" 1, "0.1 (p99.9)" 0.1, "0.01" 0.01, "0.001" 0.001)
+set title "tail"
+plot %s
+unset multiplot
+""" % (quote(os.path.join(out, "latency_cdf.png")), doc["config"]["timer_overhead_ns"], ", ".join(body),
+       ", ".join(tail)))
+
+
+def capacity(doc, tmp, out):
+    touch = sorted((r["capacity"], r["ns_per_op"]) for r in doc["results"]
+                   if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == "find_touch")
+    find = sorted((r["capacity"], r["ns_per_op"]) for r in doc["results"]
+                  if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == "find")
+    scan = sorted((r["capacity"], r["scan_ms"], r["foreach_ms"]) for r in doc["results"] if r["kind"] == "reaper")
+    if not touch or not scan:
+        return
+    write_dat(os.path.join(tmp, "touch.dat"), touch)
+    write_dat(os.path.join(tmp, "find.dat"), find)
+    write_dat(os.path.join(tmp, "scan.dat"), scan)
+    gnuplot("""
+set terminal pngcairo size 1100,500 font "sans,11"
+set output %s
+set multiplot layout 1,2 title "streamreg vs table capacity"
+set logscale x 2
+set format x "2^{%%L}"
+set grid
+set key top left
+set xlabel "capacity (sessions)"
+set ylabel "ns per operation, 1 process"
+set title "find + touch and find on a half-full table"
+plot %s using 1:2 with linespoints lw 2 title "find + touch", %s using 1:2 with linespoints lw 2 title "find"
+set logscale y
+set ylabel "milliseconds (log scale)"
+set title "reaper: recover + walk of a full table"
+plot %s using 1:2 with linespoints lw 2 title "recover + sr\\\\_session\\\\_scan", \\
+     %s using 1:3 with linespoints lw 2 title "recover + sr\\\\_session\\\\_foreach", \\
+     1 with lines dt 2 lc rgb "gray" title "1 ms"
+unset multiplot
+""" % (quote(os.path.join(out, "capacity.png")), quote(os.path.join(tmp, "touch.dat")),
+       quote(os.path.join(tmp, "find.dat")), quote(os.path.join(tmp, "scan.dat")),
+       quote(os.path.join(tmp, "scan.dat"))))
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if not shutil.which("gnuplot"):
+        print("plot_benchmarks.py: gnuplot not found (Debian: apt-get install gnuplot-nox)", file=sys.stderr)
+        return 1
+    with open(sys.argv[1]) as f:
+        doc = json.load(f)
+    os.makedirs(sys.argv[2], exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scaling(doc, tmp, sys.argv[2])
+        latency(doc, tmp, sys.argv[2])
+        capacity(doc, tmp, sys.argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
