@@ -21,7 +21,7 @@ static void test_session_json_values(void **state)
 {
 	struct srt_fx *fx = *state;
 	uuid_t id;
-	char ustr[SR_UUID_STR_LEN + 1], want[128];
+	char ustr[SR_UUID_STR_LEN + 1], want[512];
 	sr_session_info info;
 	sr_quality q[2] = {{.level = "720p",
 	                    .bitrate_kbps = 2500,
@@ -54,20 +54,18 @@ static void test_session_json_values(void **state)
 
 	assert_int_equal(sr_session_info_json(&info, &json), 0);
 	assert_non_null(json);
-	assert_true(srt_json_valid(json));
-	snprintf(want, sizeof(want), "\"%s\"", ustr);
-	expect_query(json, "d[\"channel_id\"]", want);
-	expect_query(json, "d[\"state\"]", "\"active\"");
-	expect_query(json, "d[\"clients\"]", "3");
-	expect_query(json, "d[\"error_count\"]", "2");
-	expect_query(json, "d[\"last_error\"]", "\"two\"");
-	snprintf(want, sizeof(want), "%ld", (long)getpid());
-	expect_query(json, "d[\"pid\"]", want);
-	expect_query(json, "isinstance(d[\"idle_ms\"], int) and d[\"idle_ms\"] >= 0", "true");
-	expect_query(json, "len(d[\"qualities\"])", "2");
-	expect_query(json, "d[\"qualities\"][0][\"level\"]", "\"720p\"");
-	expect_query(json, "d[\"qualities\"][1][\"level\"]", "\"360p\"");
-	expect_query(json, "[str(v) for v in d[\"qualities\"][0].values()].count(\"2500\")", "1");
+	/* One python run for all the values: starting python is the slow part. */
+	snprintf(want, sizeof(want),
+	         "[\"%s\", \"active\", 3, 2, \"two\", %ld, true, 2, \"720p\", \"360p\", 1]", ustr,
+	         (long)getpid());
+	expect_query(json,
+	             "[d[\"channel_id\"], d[\"state\"], d[\"clients\"], d[\"error_count\"], "
+	             "d[\"last_error\"], d[\"pid\"], "
+	             "isinstance(d[\"idle_ms\"], int) and d[\"idle_ms\"] >= 0, "
+	             "len(d[\"qualities\"]), d[\"qualities\"][0][\"level\"], "
+	             "d[\"qualities\"][1][\"level\"], "
+	             "[str(v) for v in d[\"qualities\"][0].values()].count(\"2500\")]",
+	             want);
 	free(json);
 }
 
@@ -86,12 +84,10 @@ static void test_session_json_escaping(void **state)
 	assert_int_equal(sr_session_record_error(fx->reg, id, nasty), 0);
 	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
 	assert_int_equal(sr_session_info_json(&info, &json), 0);
-	assert_true(srt_json_valid(json));
 	expect_query(json,
-	             "d[\"last_error\"] == \"quote\\\" backslash\\\\ newline\\n tab\\t cr\\r "
-	             "ctl\\x01\\x1f del\\x7f utf8 caf\\u00e9 </script>\"",
-	             "true");
-	expect_query(json, "d[\"output_dir\"]", "\"/dir \\\"with\\\" quotes\\\\\"");
+	             "[d[\"last_error\"] == \"quote\\\" backslash\\\\ newline\\n tab\\t cr\\r "
+	             "ctl\\x01\\x1f del\\x7f utf8 caf\\u00e9 </script>\", d[\"output_dir\"]]",
+	             "[true, \"/dir \\\"with\\\" quotes\\\\\"]");
 	free(json);
 }
 
@@ -119,19 +115,25 @@ static void test_session_json_every_state(void **state)
 	struct srt_fx *fx = *state;
 	uuid_t id;
 	sr_session_info info;
-	char *json = NULL, want[32];
+	char *json = NULL;
 
 	srt_uuid(id);
 	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
 	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+	/* All five documents in one array, checked by one python run. */
+	char all[65536] = "[";
 	for (int s = 0; s < SR_STATE_COUNT; s++) {
 		info.state = (sr_state)s;
 		assert_int_equal(sr_session_info_json(&info, &json), 0);
-		snprintf(want, sizeof(want), "\"%s\"", sr_state_name((sr_state)s));
-		expect_query(json, "d[\"state\"]", want);
+		assert_true(strlen(all) + strlen(json) + 2 < sizeof(all));
+		strcat(all, s ? "," : "");
+		strcat(all, json);
 		free(json);
 		json = NULL;
 	}
+	strcat(all, "]");
+	expect_query(all, "[s[\"state\"] for s in d]",
+	             "[\"idle\", \"starting\", \"active\", \"stopping\", \"failed\"]");
 	/* A hand-made info with garbage must not crash the renderer either. */
 	memset(&info, 0xff, sizeof(info));
 	int rc = sr_session_info_json(&info, &json);
@@ -147,7 +149,7 @@ static void test_registry_json(void **state)
 {
 	struct srt_fx *fx = *state;
 	uuid_t ids[3];
-	char *json = NULL, expr[256], ustr[SR_UUID_STR_LEN + 1];
+	char *json = NULL, expr[1024];
 
 	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
 	expect_query(json, "d", "[]");
@@ -162,22 +164,19 @@ static void test_registry_json(void **state)
 	assert_int_equal(sr_session_transition(fx->reg, ids[2], SR_STATE_IDLE, SR_STATE_STARTING),
 	                 0);
 	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
-	assert_true(srt_json_valid(json));
-	expect_query(json, "len(d)", "3");
-	sr_uuid_format(ids[1], ustr);
-	snprintf(expr, sizeof(expr), "[s[\"clients\"] for s in d if s[\"channel_id\"] == \"%s\"]",
-	         ustr);
-	expect_query(json, expr, "[1]");
-	sr_uuid_format(ids[2], ustr);
-	snprintf(expr, sizeof(expr), "[s[\"state\"] for s in d if s[\"channel_id\"] == \"%s\"]",
-	         ustr);
-	expect_query(json, expr, "[\"starting\"]");
-	expect_query(json,
-	             "sorted(k for k in [\"channel_id\", \"state\", \"clients\", "
-	             "\"idle_ms\", \"error_count\", \"last_error\", \"qualities\", \"pid\"] "
-	             "if all(k in s for s in d))",
-	             "[\"channel_id\", \"clients\", \"error_count\", \"idle_ms\", \"last_error\", "
-	             "\"pid\", \"qualities\", \"state\"]");
+	char id1[SR_UUID_STR_LEN + 1], id2[SR_UUID_STR_LEN + 1];
+	sr_uuid_format(ids[1], id1);
+	sr_uuid_format(ids[2], id2);
+	snprintf(expr, sizeof(expr),
+	         "[len(d), [s[\"clients\"] for s in d if s[\"channel_id\"] == \"%s\"], "
+	         "[s[\"state\"] for s in d if s[\"channel_id\"] == \"%s\"], "
+	         "sorted(k for k in [\"channel_id\", \"state\", \"clients\", \"idle_ms\", "
+	         "\"error_count\", \"last_error\", \"qualities\", \"pid\"] "
+	         "if all(k in s for s in d))]",
+	         id1, id2);
+	expect_query(json, expr,
+	             "[3, [1], [\"starting\"], [\"channel_id\", \"clients\", \"error_count\", "
+	             "\"idle_ms\", \"last_error\", \"pid\", \"qualities\", \"state\"]]");
 	free(json);
 }
 

@@ -317,3 +317,49 @@ int srt_json_valid(const char *json)
 {
 	return srt_pipe_to("python3 -c 'import json,sys; json.load(sys.stdin)'", json) == 0;
 }
+
+void srt_json_batch_add(struct srt_json_batch *b, const char *json)
+{
+	size_t n = strlen(json) + 1;
+
+	if (b->len + n > b->cap) {
+		size_t cap = (b->cap ? b->cap * 2 : 65536) + n;
+		char *p = realloc(b->buf, cap);
+		if (!p)
+			return;
+		b->buf = p;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, json, n);
+	b->len += n;
+	b->count++;
+}
+
+int srt_json_batch_valid(struct srt_json_batch *b)
+{
+	char path[PATH_MAX], cmd[PATH_MAX + 256];
+	int ok = 1;
+
+	if (b->count > 0) {
+		snprintf(path, sizeof(path), "/tmp/srtest_jsonb_%ld_XXXXXX", (long)getpid());
+		int fd = mkstemp(path);
+		ok = fd >= 0 && srt_write_full(fd, b->buf, b->len) == 0;
+		if (fd >= 0)
+			close(fd);
+		/* NUL separates the documents; a bad one is printed for the log. */
+		snprintf(cmd, sizeof(cmd),
+		         "python3 -c 'import json,sys\n"
+		         "for i, d in enumerate(open(sys.argv[1], "
+		         "\"rb\").read().split(b\"\\0\")[:-1]):\n"
+		         "    try: json.loads(d)\n"
+		         "    except Exception as e: sys.exit(\"document %%d: %%s: %%r\" %% (i, e, "
+		         "d[:400]))' %s",
+		         path);
+		fflush(NULL);
+		ok = ok && system(cmd) == 0;
+		unlink(path);
+	}
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+	return ok;
+}

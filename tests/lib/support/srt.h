@@ -111,6 +111,19 @@ int srt_json_query(const char *json, const char *expr, char *out, size_t len);
 /** Whether json parses (python3 json.loads). */
 int srt_json_valid(const char *json);
 
+/*
+ * Many documents checked by one python3 process: starting python costs far
+ * more than parsing, and the fuzz tests render hundreds of documents.
+ */
+struct srt_json_batch {
+	char *buf;
+	size_t len, cap;
+	int count;
+};
+void srt_json_batch_add(struct srt_json_batch *b, const char *json);
+/** 1 if every document added parses (or none was added), else 0; frees the batch. */
+int srt_json_batch_valid(struct srt_json_batch *b);
+
 /** Run a shell command with text on its stdin; returns its exit status. */
 int srt_pipe_to(const char *cmd, const char *text);
 

@@ -1,0 +1,533 @@
+/*
+ * Damaged segments: the bytes of /dev/shm/<name> are rewritten behind the
+ * library's back.  Attaching must refuse with the documented code, and what
+ * gets through must not crash a reader.  Links the static library for the
+ * internal header layout (sr_internal.h).
+ */
+#include "support/srt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sr_internal.h"
+
+static void seg_path(const struct srt_fx *fx, char *path)
+{
+	srt_shm_path(fx->name, path, PATH_MAX);
+}
+
+static void poke(const struct srt_fx *fx, off_t off, const void *bytes, size_t n)
+{
+	char path[PATH_MAX];
+
+	seg_path(fx, path);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, n, off), (ssize_t)n);
+	close(fd);
+}
+
+static void peek(const struct srt_fx *fx, off_t off, void *bytes, size_t n)
+{
+	char path[PATH_MAX];
+
+	seg_path(fx, path);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, bytes, n, off), (ssize_t)n);
+	close(fd);
+}
+
+static off_t seg_size(const struct srt_fx *fx)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	seg_path(fx, path);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void resize(const struct srt_fx *fx, off_t len)
+{
+	char path[PATH_MAX];
+
+	seg_path(fx, path);
+	assert_int_equal(truncate(path, len), 0);
+}
+
+/* Attach read-write and read-only; both must give want. */
+static void expect_attach(const struct srt_fx *fx, int want, const char *what)
+{
+	sr_registry *h = NULL;
+
+	int rc = sr_registry_attach(fx->name, 0, &h);
+	if (rc != want)
+		fail_msg("%s: attach = %d (%s: %s), want %d (%s)", what, rc, sr_strerror(rc),
+		         sr_errdetail(), want, sr_strerror(want));
+	sr_registry_close(h);
+	h = NULL;
+	rc = sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h);
+	if (rc != want)
+		fail_msg("%s: read-only attach = %d (%s: %s), want %d (%s)", what, rc,
+		         sr_strerror(rc), sr_errdetail(), want, sr_strerror(want));
+	sr_registry_close(h);
+	assert_true(strlen(sr_errdetail()) > 0);
+}
+
+static void test_wrong_magic(void **state)
+{
+	struct srt_fx *fx = *state;
+
+	for (off_t off = 0; off < 8; off++) {
+		unsigned char b;
+		peek(fx, off, &b, 1);
+		b ^= 0x20;
+		poke(fx, off, &b, 1);
+		expect_attach(fx, -SR_EBADMAGIC, "one magic byte changed");
+		b ^= 0x20;
+		poke(fx, off, &b, 1);
+	}
+	expect_attach(fx, 0, "magic restored");
+	poke(fx, 0, "\0\0\0\0\0\0\0\0", 8);
+	expect_attach(fx, -SR_EBADMAGIC, "magic zeroed");
+}
+
+static void test_wrong_version(void **state)
+{
+	struct srt_fx *fx = *state;
+	uint32_t v;
+
+	peek(fx, 8, &v, sizeof(v));
+	assert_int_equal(v, SR_LAYOUT_VERSION);
+	static const uint32_t others[] = {0, SR_LAYOUT_VERSION + 1, 0x01000000u, UINT32_MAX};
+	for (size_t i = 0; i < SRT_ARRAY_LEN(others); i++) {
+		poke(fx, 8, &others[i], sizeof(others[i]));
+		expect_attach(fx, -SR_EVERSION, "layout version changed");
+	}
+	poke(fx, 8, &v, sizeof(v));
+	expect_attach(fx, 0, "version restored");
+}
+
+static void test_truncated(void **state)
+{
+	struct srt_fx *fx = *state;
+	off_t full = seg_size(fx);
+
+	resize(fx, full / 2);
+	expect_attach(fx, -SR_ETRUNCATED, "truncated to half");
+	resize(fx, full - 1);
+	expect_attach(fx, -SR_ETRUNCATED, "one byte short");
+	resize(fx, (off_t)sizeof(struct sr_header) - 1);
+	expect_attach(fx, -SR_ETRUNCATED, "shorter than the header struct");
+	resize(fx, 10);
+	expect_attach(fx, -SR_ETRUNCATED, "truncated to 10 bytes");
+}
+
+static void test_empty_file(void **state)
+{
+	struct srt_fx *fx = *state;
+
+	resize(fx, 0);
+	expect_attach(fx, -SR_ETRUNCATED, "empty file");
+}
+
+static void test_extended(void **state)
+{
+	struct srt_fx *fx = *state;
+	sr_registry *h = NULL;
+
+	resize(fx, seg_size(fx) + 4096);
+	int rc = sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h);
+	assert_true(rc < 0);
+	assert_true(rc == -SR_ECORRUPT || rc == -SR_ETRUNCATED);
+}
+
+static void test_random_file(void **state)
+{
+	struct srt_fx *fx = *state;
+	off_t len = seg_size(fx);
+	unsigned char *junk = malloc((size_t)len);
+	sr_registry *h = NULL;
+
+	assert_non_null(junk);
+	srand(1234);
+	for (int round = 0; round < 5; round++) {
+		for (off_t i = 0; i < len; i++)
+			junk[i] = (unsigned char)rand();
+		poke(fx, 0, junk, (size_t)len);
+		assert_true(sr_registry_attach(fx->name, 0, &h) < 0);
+		assert_true(sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h) < 0);
+	}
+	/* Random bytes behind a valid magic: still refused. */
+	poke(fx, 0, SR_MAGIC, 8);
+	assert_true(sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h) < 0);
+	free(junk);
+}
+
+/* Every single byte of the checksummed header, flipped on its own. */
+static void test_flipped_header_bytes(void **state)
+{
+	struct srt_fx *fx = *state;
+	const off_t end = (off_t)offsetof(struct sr_header, checksum) + 8;
+	char what[64];
+
+	for (off_t off = 8; off < end; off++) {
+		unsigned char b, f;
+		peek(fx, off, &b, 1);
+		f = b ^ 0x01;
+		poke(fx, off, &f, 1);
+		sr_registry *h = NULL;
+		int rc = sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h);
+		sr_registry_close(h);
+		snprintf(what, sizeof(what), "byte %lld flipped", (long long)off);
+		if (off < 12) {
+			if (rc != -SR_EVERSION)
+				fail_msg("%s: %d (%s), want -SR_EVERSION", what, rc,
+				         sr_strerror(rc));
+		} else if (rc != -SR_ECORRUPT && rc != -SR_ELAYOUT) {
+			fail_msg("%s: %d (%s), want -SR_ECORRUPT or -SR_ELAYOUT", what, rc,
+			         sr_strerror(rc));
+		}
+		poke(fx, off, &b, 1);
+	}
+	expect_attach(fx, 0, "all bytes restored");
+}
+
+/* A forger who also fixes the checksum: the geometry itself must be checked. */
+static void rewrite_header(struct srt_fx *fx, void (*edit)(struct sr_header *h))
+{
+	struct sr_header h;
+
+	peek(fx, 0, &h, sizeof(h));
+	edit(&h);
+	h.checksum = sr__header_checksum(&h);
+	poke(fx, 0, &h, offsetof(struct sr_header, checksum) + 8);
+}
+
+static void grow_capacity(struct sr_header *h)
+{
+	h->capacity = h->capacity * 64;
+}
+static void huge_capacity(struct sr_header *h)
+{
+	h->capacity = UINT32_MAX;
+}
+static void zero_capacity(struct sr_header *h)
+{
+	h->capacity = 0;
+}
+static void hot_outside(struct sr_header *h)
+{
+	h->off_hot = h->segment_size + 4096;
+}
+static void cold_overlaps(struct sr_header *h)
+{
+	h->off_cold = h->off_hot;
+}
+static void bigger_size(struct sr_header *h)
+{
+	h->segment_size *= 2;
+}
+static void more_procs(struct sr_header *h)
+{
+	h->max_procs = SR_PROCS_MAX + 1;
+}
+static void odd_leases(struct sr_header *h)
+{
+	h->leases_per_proc = 3;
+}
+static void index_small(struct sr_header *h)
+{
+	h->index_size = 1;
+}
+static void stride_small(struct sr_header *h)
+{
+	h->proc_stride = 8;
+}
+
+static void test_forged_geometry(void **state)
+{
+	struct srt_fx *fx = *state;
+	static void (*const edits[])(struct sr_header *) = {
+	    grow_capacity, huge_capacity, zero_capacity, hot_outside, cold_overlaps,
+	    bigger_size,   more_procs,    odd_leases,    index_small, stride_small,
+	};
+	struct sr_header orig;
+
+	peek(fx, 0, &orig, sizeof(orig));
+	for (size_t i = 0; i < SRT_ARRAY_LEN(edits); i++) {
+		rewrite_header(fx, edits[i]);
+		sr_registry *h = NULL;
+		int rc = sr_registry_attach(fx->name, SR_ATTACH_READONLY, &h);
+		sr_registry_close(h);
+		if (rc != -SR_ECORRUPT && rc != -SR_ETRUNCATED)
+			fail_msg("forged geometry %zu: attach = %d (%s), want -SR_ECORRUPT", i, rc,
+			         sr_strerror(rc));
+		poke(fx, 0, &orig, offsetof(struct sr_header, checksum) + 8);
+	}
+	expect_attach(fx, 0, "header restored");
+}
+
+static void test_not_a_regular_file(void **state)
+{
+	char name[SR_NAME_MAX + 1], path[PATH_MAX];
+	sr_registry *h = NULL;
+
+	(void)state;
+	srt_unique_name(name);
+	srt_shm_path(name, path, sizeof(path));
+	assert_int_equal(mkdir(path, 0700), 0);
+	int rc_ro = sr_registry_attach(name, SR_ATTACH_READONLY, &h);
+	int rc_rw = sr_registry_attach(name, 0, &h);
+	rmdir(path);
+	assert_true(rc_ro < 0);
+	assert_true(rc_rw < 0);
+
+	/* A symlink planted under the name is not followed. */
+	struct srt_fx target;
+	assert_int_equal(srt_create(&target, 2, 0, 0), 0);
+	char tpath[PATH_MAX];
+	srt_shm_path(target.name, tpath, sizeof(tpath));
+	assert_int_equal(symlink(tpath, path), 0);
+	rc_ro = sr_registry_attach(name, SR_ATTACH_READONLY, &h);
+	unlink(path);
+	sr_registry_close(target.reg);
+	srt_cleanup_names();
+	assert_true(rc_ro < 0);
+}
+
+/* Read paths that must survive whatever an attached segment holds. */
+static int count_cb(const sr_session_info *info, void *ctx)
+{
+	(void)info;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void read_everything(sr_registry *h, struct srt_json_batch *jb)
+{
+	uuid_t ids[8];
+	size_t n = 0;
+	sr_registry_stats st;
+	sr_session_info info;
+	char *json = NULL;
+	int calls = 0;
+
+	assert_true(sr_registry_verify(h) >= 0);
+	assert_int_equal(sr_registry_stats_get(h, &st), 0);
+	int rc = sr_session_list(h, ids, 8, &n);
+	if (rc == 0) {
+		for (size_t i = 0; i < n && i < 8; i++) {
+			if (sr_session_snapshot(h, ids[i], &info) == 0) {
+				assert_non_null(
+				    memchr(info.last_error, '\0', sizeof(info.last_error)));
+				assert_non_null(
+				    memchr(info.output_dir, '\0', sizeof(info.output_dir)));
+				assert_true(info.n_qualities <= SR_MAX_QUALITIES);
+				assert_true(info.state < SR_STATE_COUNT);
+			}
+		}
+	}
+	(void)sr_session_foreach(h, count_cb, &calls);
+	if (sr_registry_json(h, &json) == 0) {
+		srt_json_batch_add(jb, json);
+		free(json);
+	}
+}
+
+static void populate(sr_registry *reg, uuid_t *ids, int n)
+{
+	sr_quality q = {.level = "720p", .bitrate_kbps = 1, .codec = "h264"};
+
+	for (int i = 0; i < n; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(reg, ids[i], "/srv/x"), 0);
+		assert_int_equal(sr_session_record_error(reg, ids[i], "err"), 0);
+		assert_int_equal(sr_session_set_qualities(reg, ids[i], &q, 1), 0);
+		assert_int_equal(sr_session_add_client(reg, ids[i]), 0);
+	}
+}
+
+/*
+ * The brief's fuzz loop: random bytes at random offsets of the header
+ * region.  Attach either refuses or succeeds; when it succeeds, readers and
+ * a writer must neither crash nor hang.
+ */
+static void test_fuzz_header(void **state)
+{
+	(void)state;
+	unsigned seed = (unsigned)getpid();
+	int refused = 0, accepted = 0;
+	struct srt_json_batch jb = {0};
+
+	for (int iter = 0; iter < 200; iter++) {
+		struct srt_fx fx;
+		uuid_t ids[3];
+		assert_int_equal(srt_create(&fx, 4, 2, 4), 0);
+		populate(fx.reg, ids, 3);
+		sr_registry_close(fx.reg);
+		int writes = 1 + rand_r(&seed) % 8;
+		for (int w = 0; w < writes; w++) {
+			unsigned char junk[8];
+			size_t len = 1 + (size_t)rand_r(&seed) % sizeof(junk);
+			for (size_t k = 0; k < len; k++)
+				junk[k] = (unsigned char)rand_r(&seed);
+			/* Half the rounds aim at the checksummed part, half anywhere in it. */
+			size_t span = iter % 2 ? sizeof(struct sr_header)
+			                       : offsetof(struct sr_header, checksum) + 8;
+			off_t off = (off_t)((size_t)rand_r(&seed) % (span - len));
+			poke(&fx, off, junk, len);
+		}
+		sr_registry *ro = NULL, *rw = NULL;
+		int rc = sr_registry_attach(fx.name, SR_ATTACH_READONLY, &ro);
+		if (rc < 0) {
+			refused++;
+			assert_true(rc <= -SR_EBADMAGIC && rc > -SR_ELAST);
+		} else {
+			accepted++;
+			read_everything(ro, &jb);
+			sr_registry_close(ro);
+			rc = sr_registry_attach(fx.name, 0, &rw);
+			if (rc == 0) {
+				read_everything(rw, &jb);
+				uuid_t extra;
+				srt_uuid(extra);
+				/* Allowed outcomes only: done, or a clear refusal. */
+				rc = sr_session_insert(rw, extra, NULL);
+				assert_true(rc == 0 || rc == -SR_EFULL || rc == -SR_ECORRUPT ||
+				            rc == -ETIMEDOUT);
+				(void)sr_session_add_client(rw, ids[0]);
+				(void)sr_registry_recover(rw, NULL);
+				read_everything(rw, &jb);
+				sr_registry_close(rw);
+			}
+		}
+		sr_registry_unlink(fx.name);
+	}
+	print_message("fuzz header: %d refused, %d accepted\n", refused, accepted);
+	assert_true(refused > 0);
+	assert_true(srt_json_batch_valid(&jb));
+	srt_cleanup_names();
+}
+
+/* Garbage in the records themselves (past the header), under a valid header. */
+static void test_fuzz_body(void **state)
+{
+	(void)state;
+	unsigned seed = (unsigned)getpid() * 7u;
+	struct srt_json_batch jb = {0};
+
+	for (int iter = 0; iter < 100; iter++) {
+		struct srt_fx fx;
+		uuid_t ids[3];
+		assert_int_equal(srt_create(&fx, 4, 2, 4), 0);
+		populate(fx.reg, ids, 3);
+		uint64_t body = fx.reg->hdr->segment_size;
+		off_t start = (off_t)fx.reg->hdr->off_hot;
+		sr_registry_close(fx.reg);
+		int writes = 1 + rand_r(&seed) % 64;
+		for (int w = 0; w < writes; w++) {
+			unsigned char junk[16];
+			size_t len = 1 + (size_t)rand_r(&seed) % sizeof(junk);
+			for (size_t k = 0; k < len; k++)
+				junk[k] = (unsigned char)rand_r(&seed);
+			off_t off = start + (off_t)((uint64_t)rand_r(&seed) %
+			                            (body - (uint64_t)start - len));
+			poke(&fx, off, junk, len);
+		}
+		sr_registry *ro = NULL, *rw = NULL;
+		assert_int_equal(sr_registry_attach(fx.name, SR_ATTACH_READONLY, &ro), 0);
+		read_everything(ro, &jb);
+		sr_registry_close(ro);
+		assert_int_equal(sr_registry_attach(fx.name, 0, &rw), 0);
+		read_everything(rw, &jb);
+		for (int i = 0; i < 3; i++) {
+			(void)sr_session_add_client(rw, ids[i]);
+			(void)sr_session_remove_client(rw, ids[i]);
+			(void)sr_session_record_error(rw, ids[i], "again");
+			(void)sr_session_set_state(rw, ids[i], SR_STATE_STARTING, NULL);
+			(void)sr_session_delete(rw, ids[i]);
+		}
+		uuid_t extra;
+		srt_uuid(extra);
+		(void)sr_session_insert(rw, extra, NULL);
+		(void)sr_registry_recover(rw, NULL);
+		read_everything(rw, &jb);
+		sr_registry_close(rw);
+		sr_registry_unlink(fx.name);
+	}
+	assert_true(srt_json_batch_valid(&jb));
+	srt_cleanup_names();
+}
+
+/* A record corrupted on purpose is reported by verify and sanitised for readers. */
+static void test_verify_finds_bad_records(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t ids[3];
+	sr_session_info info;
+
+	populate(fx->reg, ids, 3);
+	assert_int_equal(sr_registry_verify(fx->reg), 0);
+	uint32_t s0, s1;
+	assert_int_equal(sr_session_snapshot(fx->reg, ids[0], &info), 0);
+	s0 = info.slot;
+	assert_int_equal(sr_session_snapshot(fx->reg, ids[1], &info), 0);
+	s1 = info.slot;
+
+	/* An unterminated string in one record. */
+	struct sr_cold *c = &fx->reg->cold[s0];
+	unsigned char *bytes = (unsigned char *)c->w;
+	size_t off = offsetof(struct sr_cold_data, last_error);
+	memset(bytes + off, 'Z', SR_ERROR_MAX + 1);
+	assert_int_equal(sr_registry_verify(fx->reg), 1);
+	int rc = sr_session_snapshot(fx->reg, ids[0], &info);
+	if (rc == 0)
+		assert_non_null(memchr(info.last_error, '\0', sizeof(info.last_error)));
+	char *json = NULL;
+	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
+	assert_true(srt_json_valid(json));
+	free(json);
+
+	/* An impossible state in another. */
+	uint64_t sw = atomic_load(&fx->reg->hot[s1].state);
+	atomic_store(&fx->reg->hot[s1].state, (sw & ~0xffull) | 0x40);
+	assert_int_equal(sr_registry_verify(fx->reg), 2);
+	sr_state st;
+	rc = sr_session_get_state(fx->reg, ids[1], &st);
+	assert_true(rc < 0 || st < SR_STATE_COUNT);
+	sr_registry_stats stats;
+	assert_int_equal(sr_registry_stats_get(fx->reg, &stats), 0);
+	assert_true(stats.sessions <= 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_wrong_magic, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_version, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_file, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_extended, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_random_file, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_flipped_header_bytes, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_geometry, srt_setup_small, srt_teardown),
+	    cmocka_unit_test(test_not_a_regular_file),
+	    cmocka_unit_test(test_fuzz_header),
+	    cmocka_unit_test(test_fuzz_body),
+	    cmocka_unit_test_setup_teardown(test_verify_finds_bad_records, srt_setup_small,
+	                                    srt_teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	srt_cleanup_names();
+	return rc;
+}
