@@ -114,10 +114,10 @@ class Tmux:
     """A private tmux server (own socket) with one fixed-size window."""
 
     def __init__(self, command, width=200, height=40):
-        self.sock = "mon-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
+        self.sock = "/tmp/mon-tmux-%d-%s" % (os.getpid(), uuid.uuid4().hex[:6])
         # tmux 3.3a sometimes marks a pane dead without ever reaping its process, so the
         # exit status comes from a shell wrapper instead of #{pane_dead_status}.
-        self.status_file = "/tmp/%s.status" % self.sock
+        self.status_file = self.sock + ".status"
         wrapped = "%s; echo $? > %s.tmp && mv %s.tmp %s" % (
             command, self.status_file, self.status_file, self.status_file)
         self.tmux(["new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
@@ -126,7 +126,7 @@ class Tmux:
         self.tmux(["set-option", "-t", "t", "remain-on-exit", "on"])
 
     def tmux(self, args):
-        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"] + args,
+        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null"] + args,
                               capture_output=True, text=True, timeout=10)
 
     def screen(self):
@@ -165,6 +165,6 @@ class Tmux:
 
     def close(self):
         self.tmux(["kill-server"])
-        for path in (self.status_file, self.status_file + ".tmp"):
+        for path in (self.sock, self.status_file, self.status_file + ".tmp"):
             if os.path.exists(path):
                 os.unlink(path)
