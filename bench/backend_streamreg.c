@@ -203,3 +203,8 @@ sr_registry *bench_sr_handle(void *shared)
 {
 	return ((struct sr_shared *)shared)->reg;
 }
+
+const char *bench_sr_name(void *shared)
+{
+	return ((struct sr_shared *)shared)->name;
+}

@@ -23,6 +23,7 @@ struct cell {
 	size_t row;       /* index of its result: the results array moves as it grows */
 	struct cell *one; /* same backend, op and distribution with 1 process */
 	double v[MAX_REPS];
+	double cpu[MAX_REPS]; /* CPU ns per op */
 	uint64_t failed;
 	int n;
 	bool dead;
@@ -126,6 +127,7 @@ static void run_cell(struct cell *c, const struct bench_keys *k, const struct ma
 		fprintf(stderr, "streamreg-bench: %s\n", r->note);
 		return;
 	}
+	c->cpu[c->n] = res.cpu_ns_per_op;
 	c->v[c->n++] = res.ops_per_sec;
 	c->failed += res.failed;
 }
@@ -143,6 +145,8 @@ static void finish_cell(struct cell *c)
 	r->ops_min = v[0];
 	r->ops_max = v[c->n - 1];
 	r->ns_per_op = c->procs * 1e9 / r->ops_per_sec;
+	memcpy(v, c->cpu, sizeof v);
+	r->cpu_ns_per_op = bench_median(v, (size_t)c->n);
 	r->failed = c->failed;
 	if (c->failed)
 		snprintf(r->note, sizeof r->note, "%llu ops lost a race (a CAS) and were counted",

@@ -231,12 +231,13 @@ static void print_header(FILE *f, const struct result *r)
 		        "scan ms", "foreach ms", "ratio");
 		break;
 	case RK_MEMORY:
-		fprintf(f, "%-15s %9s %11s %14s %9s\n", "backend", "capacity", "slot bytes",
-		        "segment MiB", "ratio");
+		fprintf(f, "%-15s %9s %9s %11s %14s %14s %9s\n", "backend", "capacity", "sessions",
+		        "slot bytes", "segment MiB", "resident MiB", "ratio");
 		break;
 	default:
-		fprintf(f, "%-15s %-18s %5s %-9s %9s %10s %9s %17s %9s\n", "backend", "op", "procs",
-		        "dist", "capacity", "ns/op", "Mops/s", "spread Mops/s", "ratio");
+		fprintf(f, "%-15s %-18s %5s %-9s %9s %10s %9s %9s %17s %9s\n", "backend", "op",
+		        "procs", "dist", "capacity", "ns/op", "cpu ns/op", "Mops/s",
+		        "spread Mops/s", "ratio");
 	}
 }
 
@@ -256,16 +257,17 @@ static void print_row(FILE *f, const struct result *r)
 		        r->sessions, r->scan_ms, r->foreach_ms, fmt_ratio(rb, sizeof rb, r));
 		break;
 	case RK_MEMORY:
-		fprintf(f, "%-15s %9u %11llu %14.1f %9s\n", r->backend, r->capacity,
-		        (unsigned long long)r->slot_bytes, (double)r->segment_bytes / 1048576.0,
+		fprintf(f, "%-15s %9u %9u %11llu %14.1f %14.1f %9s\n", r->backend, r->capacity,
+		        r->sessions, (unsigned long long)r->slot_bytes,
+		        (double)r->segment_bytes / 1048576.0, (double)r->resident_bytes / 1048576.0,
 		        fmt_ratio(rb, sizeof rb, r));
 		break;
 	default: {
 		char spread[40];
 		snprintf(spread, sizeof spread, "%.2f..%.2f", r->ops_min / 1e6, r->ops_max / 1e6);
-		fprintf(f, "%-15s %-18s %5d %-9s %9u %10.1f %9.2f %17s %9s", r->backend, r->op,
-		        r->procs, r->dist, r->capacity, r->ns_per_op, r->ops_per_sec / 1e6, spread,
-		        fmt_ratio(rb, sizeof rb, r));
+		fprintf(f, "%-15s %-18s %5d %-9s %9u %10.1f %9.1f %9.2f %17s %9s", r->backend,
+		        r->op, r->procs, r->dist, r->capacity, r->ns_per_op, r->cpu_ns_per_op,
+		        r->ops_per_sec / 1e6, spread, fmt_ratio(rb, sizeof rb, r));
 		if (r->scale > 0 && r->procs > 1)
 			fprintf(f, "  %.2fx of 1 proc", r->scale);
 		fputc('\n', f);
@@ -289,6 +291,8 @@ void report_table(FILE *f, const struct run_info *ri)
 	char load_end[64];
 	report_loadavg(load_end, sizeof load_end);
 	fprintf(f, "load average at start %s, at end %s\n", ri->load_start, load_end);
+	fprintf(f, "ns/op = wall-clock time per op of one worker; cpu ns/op = its CPU time per op "
+	           "(the load-independent figure; for Redis the client's share only)\n");
 	fprintf(f, "ratio = the row's cost / streamreg's cost on the same work (above 1: streamreg "
 	           "is faster)\n");
 	/* Rows grouped by scenario, scenarios in the order they first appear. */
@@ -307,9 +311,10 @@ void report_table(FILE *f, const struct run_info *ri)
 		for (size_t i = s; i < n_results; i++)
 			if (!strcmp(results[i].scenario, section) && results[i].note[0] &&
 			    results[i].kind != RK_SKIPPED)
-				fprintf(f, "  note, %s %s%s%s: %s\n", results[i].backend,
-				        results[i].op, results[i].churn[0] ? " " : "",
-				        results[i].churn, results[i].note);
+				fprintf(f, "  note, %s%s%s%s%s: %s\n", results[i].backend,
+				        results[i].op[0] ? " " : "", results[i].op,
+				        results[i].churn[0] ? " " : "", results[i].churn,
+				        results[i].note);
 	}
 	struct target t[16];
 	size_t nt = eval_targets(t, ri);
@@ -370,6 +375,8 @@ static void json_result(FILE *f, const struct result *r)
 		    r->op, r->procs, r->dist, r->capacity, r->sessions);
 		fputs(",\"ns_per_op\":", f);
 		json_num(f, r->ns_per_op);
+		fputs(",\"cpu_ns_per_op\":", f);
+		json_num(f, r->cpu_ns_per_op);
 		fputs(",\"ops_per_sec\":", f);
 		json_num(f, r->ops_per_sec);
 		fputs(",\"ops_per_sec_min\":", f);
@@ -414,9 +421,12 @@ static void json_result(FILE *f, const struct result *r)
 		fprintf(f, ",\"reps\":%d", r->reps);
 		break;
 	case RK_MEMORY:
-		fprintf(f, ",\"capacity\":%u,\"slot_bytes\":%llu,\"segment_bytes\":%llu",
-		        r->capacity, (unsigned long long)r->slot_bytes,
-		        (unsigned long long)r->segment_bytes);
+		fprintf(
+		    f,
+		    ",\"capacity\":%u,\"sessions\":%u,\"slot_bytes\":%llu,\"segment_bytes\":%llu,"
+		    "\"resident_bytes\":%llu",
+		    r->capacity, r->sessions, (unsigned long long)r->slot_bytes,
+		    (unsigned long long)r->segment_bytes, (unsigned long long)r->resident_bytes);
 		break;
 	case RK_SKIPPED:
 		break;

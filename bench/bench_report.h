@@ -22,6 +22,7 @@ struct result {
 	uint32_t sessions;
 	/* throughput */
 	double ns_per_op, ops_per_sec, ops_min, ops_max;
+	double cpu_ns_per_op; /* median CPU time per op (client side only for Redis) */
 	int reps;
 	uint64_t failed;
 	/* streamreg's advantage: other's cost / streamreg's cost on the same work (1 on its own
@@ -40,6 +41,7 @@ struct result {
 	uint32_t cleanup_candidates;
 	/* memory */
 	uint64_t slot_bytes, segment_bytes;
+	uint64_t resident_bytes; /* tmpfs pages allocated, table half full */
 	char note[512];
 };
 

@@ -22,6 +22,7 @@
 struct worker_out {
 	uint64_t ops;
 	uint64_t ns;
+	uint64_t cpu_ns; /* this worker's CPU time over the timed part */
 	uint64_t failed;
 	int err;
 	char msg[200];
@@ -43,6 +44,13 @@ struct thread_arg {
 #define SEQ_SLACK 1024u
 /* The mixed profile works in chunks of this many events. */
 #define MIX_CHUNK 20u
+
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void nap_us(long us)
 {
@@ -126,7 +134,7 @@ ready:
 		goto done;
 	while (!atomic_load_explicit(&ctl->go, memory_order_acquire))
 		sched_yield();
-	uint64_t t0 = bench_now_ns(), t = t0, ops = 0, failed = 0;
+	uint64_t c0 = cpu_now_ns(), t0 = bench_now_ns(), t = t0, ops = 0, failed = 0;
 	uint32_t pos = 0;
 	do {
 		r = p->op == OP_MIXED ? run_mixed(p, local, &wc, seq + pos, batch, &chunk_no)
@@ -142,6 +150,7 @@ ready:
 		pos = (pos + batch) & (BENCH_SEQ_LEN - 1);
 		t = bench_now_ns();
 	} while (t - t0 < p->duration_ns);
+	out->cpu_ns = cpu_now_ns() - c0;
 	out->ops = ops;
 	out->ns = t - t0;
 	out->failed = failed;
@@ -268,6 +277,7 @@ int bench_run_once(const struct run_params *p, struct run_result *r)
 	                       : run_processes(p, ctl, r->msg, sizeof r->msg);
 	if (rc < 0)
 		r->err = EIO;
+	uint64_t cpu = 0;
 	for (int w = 0; w < p->nworkers && !r->err; w++) {
 		const struct worker_out *o = &ctl->w[w];
 		if (o->err || o->ns == 0) {
@@ -277,11 +287,14 @@ int bench_run_once(const struct run_params *p, struct run_result *r)
 			break;
 		}
 		r->ops += o->ops;
+		cpu += o->cpu_ns;
 		r->failed += o->failed;
 		r->ops_per_sec += (double)o->ops * 1e9 / (double)o->ns;
 	}
-	if (!r->err)
+	if (!r->err) {
 		r->ns_per_op = p->nworkers * 1e9 / r->ops_per_sec;
+		r->cpu_ns_per_op = r->ops ? (double)cpu / (double)r->ops : 0;
+	}
 	if (p->b->threads)
 		free(ctl);
 	else
@@ -291,7 +304,7 @@ int bench_run_once(const struct run_params *p, struct run_result *r)
 
 int bench_run_reps(const struct run_params *p, int reps, struct run_summary *s)
 {
-	double v[64];
+	double v[64], cpu[64];
 	memset(s, 0, sizeof *s);
 	if (reps < 1)
 		reps = 1;
@@ -305,6 +318,7 @@ int bench_run_reps(const struct run_params *p, int reps, struct run_summary *s)
 			return -1;
 		}
 		v[i] = r.ops_per_sec;
+		cpu[i] = r.cpu_ns_per_op;
 		s->failed += r.failed;
 		if (i == 0 || r.ops_per_sec < s->ops_min)
 			s->ops_min = r.ops_per_sec;
@@ -314,5 +328,6 @@ int bench_run_reps(const struct run_params *p, int reps, struct run_summary *s)
 	s->reps = reps;
 	s->ops_per_sec = bench_median(v, (size_t)reps);
 	s->ns_per_op = p->nworkers * 1e9 / s->ops_per_sec;
+	s->cpu_ns_per_op = bench_median(cpu, (size_t)reps);
 	return 0;
 }

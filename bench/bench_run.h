@@ -17,8 +17,9 @@ struct run_params {
 };
 
 struct run_result {
-	double ops_per_sec; /* aggregate over workers */
-	double ns_per_op;   /* time one worker spends per op */
+	double ops_per_sec;   /* aggregate over workers */
+	double ns_per_op;     /* time one worker spends per op */
+	double cpu_ns_per_op; /* CPU time per op: what it costs when nobody else runs */
 	uint64_t ops;
 	uint64_t failed; /* ops the store refused (e.g. lost CAS races) */
 	int err;         /* non-zero: the run is void, msg says why */
@@ -29,6 +30,7 @@ struct run_result {
 struct run_summary {
 	double ops_per_sec;      /* median */
 	double ns_per_op;        /* from the median throughput */
+	double cpu_ns_per_op;    /* median */
 	double ops_min, ops_max; /* spread over repetitions */
 	int reps;
 	uint64_t failed;

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Short, so sessions without viewers count as candidates and the decision is exercised. */
 #define GRACE_MS 1
@@ -58,7 +59,7 @@ static void skipped(const char *scenario, uint32_t cap, const char *what, int rc
 }
 
 /* Default options apart from the capacity, so the figures are what a user gets. */
-static void memory_row(sr_registry *reg, uint32_t capacity)
+static void memory_row(sr_registry *reg, const char *name, uint32_t capacity)
 {
 	sr_registry_stats st;
 	int rc = sr_registry_stats_get(reg, &st);
@@ -74,6 +75,12 @@ static void memory_row(sr_registry *reg, uint32_t capacity)
 	r->sessions = st.sessions;
 	r->slot_bytes = st.slot_bytes;
 	r->segment_bytes = st.segment_size;
+	/* tmpfs allocates pages on first write: what the half-full table really holds. */
+	char path[SR_NAME_MAX + 16];
+	struct stat sb;
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	if (stat(path, &sb) == 0)
+		r->resident_bytes = (uint64_t)sb.st_blocks * 512u;
 	snprintf(r->note, sizeof r->note, "default max_procs %u and leases_per_proc %u",
 	         st.max_procs, st.leases_per_proc);
 }
@@ -93,7 +100,7 @@ static void throughput(uint32_t capacity, const struct scenario_opts *o)
 		bench_free_keys(&keys);
 		return;
 	}
-	memory_row(bench_sr_handle(shared), capacity);
+	memory_row(bench_sr_handle(shared), bench_sr_name(shared), capacity);
 	static const enum op_kind ops[] = {OP_FIND_TOUCH, OP_FIND};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
 		struct run_params p = {.b = &backend_streamreg,
@@ -122,6 +129,7 @@ static void throughput(uint32_t capacity, const struct scenario_opts *o)
 		r->kind = RK_THROUGHPUT;
 		r->ns_per_op = s.ns_per_op;
 		r->ops_per_sec = s.ops_per_sec;
+		r->cpu_ns_per_op = s.cpu_ns_per_op;
 		r->ops_min = s.ops_min;
 		r->ops_max = s.ops_max;
 		r->reps = s.reps;

@@ -237,8 +237,9 @@ int scenario_latency(const struct backend *b, const struct bench_keys *keys,
 			snprintf(
 			    r->note, sizeof r->note,
 			    "percentiles are medians over %d runs; max is the median of the runs' "
-			    "maxima (highest seen %u ns); the churner did %.1f M ops per run",
-			    reps, pool[all - 1], (double)total_churn / reps / 1e6);
+			    "maxima (highest seen %u ns); meanwhile the churner did %.0f "
+			    "inserts+deletes, state changes and client joins+leaves per run",
+			    reps, pool[all - 1], (double)total_churn / reps);
 		else
 			snprintf(r->note, sizeof r->note,
 			         "no writer; medians over %d runs; highest seen %u ns", reps,

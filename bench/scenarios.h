@@ -25,5 +25,7 @@ int scenario_capacity(uint32_t capacity, const struct scenario_opts *o);
 
 /* The parent's registry handle inside backend_streamreg's shared state. */
 sr_registry *bench_sr_handle(void *shared);
+/* Its registry name (the shm object is /dev/shm/NAME). */
+const char *bench_sr_name(void *shared);
 
 #endif

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Render `streamreg-bench --json-file` output as the Markdown tables of
+docs/benchmarks.md, so the document quotes the run instead of retyping it.
+
+usage: json_to_markdown.py RESULTS.json > tables.md
+"""
+import json
+import sys
+
+OP_SCENARIOS = ["find_touch", "find", "add_remove_client", "state_cas", "snapshot",
+                "insert_delete", "mixed"]
+
+
+def ratio(r):
+    v = r.get("ratio")
+    if v is None:
+        return "n/a"
+    return "%.0fx" % v if v >= 100 else "%.2fx" % v
+
+
+def ns(v):
+    if v >= 100000:
+        return "%.0f" % v
+    if v >= 100:
+        return "%.0f" % v
+    return "%.1f" % v
+
+
+def throughput_table(rows, with_scale=False):
+    out = ["| backend | procs | dist | ns/op (median) | CPU ns/op | Mops/s aggregate | min..max Mops/s | cost vs streamreg |" +
+           (" vs 1 proc |" if with_scale else ""),
+           "|---|---:|---|---:|---:|---:|---:|---:|" + ("---:|" if with_scale else "")]
+    for r in rows:
+        if r["kind"] == "skipped":
+            out.append("| %s | | | %s | | | | |%s" % (r["backend"], r["note"], " |" if with_scale else ""))
+            continue
+        line = "| %s | %d | %s | %s | %s | %.2f | %.2f..%.2f | %s |" % (
+            r["backend"], r["procs"], r["dist"], ns(r["ns_per_op"]), ns(r.get("cpu_ns_per_op", 0)),
+            r["ops_per_sec"] / 1e6,
+            r["ops_per_sec_min"] / 1e6, r["ops_per_sec_max"] / 1e6, ratio(r))
+        if with_scale:
+            line += " %s |" % ("%.2fx" % r["scale_vs_1proc"] if r["procs"] > 1 and "scale_vs_1proc" in r else "")
+        out.append(line)
+    return "\n".join(out)
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        doc = json.load(f)
+    res = doc["results"]
+    by = {}
+    for r in res:
+        by.setdefault(r["scenario"], []).append(r)
+    m = doc["machine"]
+    c = doc["config"]
+    print("Run: %s mode, %d repetitions of %d ms per cell, medians; %s, %d cpus, Linux %s, glibc %s, %s; "
+          "load average %s at start, %s at end; one clock read %d ns.\n"
+          % (doc["mode"], c["reps"], c["duration_ms"], m["cpu"], m["cpus"], m["kernel"], m["glibc"],
+             m["compiler"], m.get("loadavg_start", "?"), m.get("loadavg_end", "?"), c["timer_overhead_ns"]))
+    for s in OP_SCENARIOS:
+        if s in by:
+            print("#### %s\n" % s)
+            print(throughput_table(by[s]) + "\n")
+    if "scaling" in by:
+        print("#### scaling (find + touch)\n")
+        print(throughput_table(by["scaling"], with_scale=True) + "\n")
+    if "latency" in by:
+        print("#### latency (find + touch, ns)\n")
+        print("| backend | writer | p50 | p90 | p99 | p99.9 | max (median of runs) | highest seen | p99.9 vs streamreg |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in by["latency"]:
+            if r["kind"] != "latency":
+                print("| %s | | %s | | | | | | |" % (r["backend"], r.get("note", "")))
+                continue
+            print("| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s |" % (
+                r["backend"], "churning" if r["churn"] == "churn" else "none", r["p50_ns"], r["p90_ns"],
+                r["p99_ns"], r["p999_ns"], r["max_ns"], r["quantiles"][-1][1], ratio(r)))
+        print()
+    if "capacity" in by:
+        print("#### capacity (1 process, table half full)\n")
+        print("| capacity | sessions | find + touch ns | find ns |")
+        print("|---:|---:|---:|---:|")
+        caps = sorted({r["capacity"] for r in by["capacity"]})
+        for cap in caps:
+            t = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find_touch" and r["kind"] == "throughput"]
+            f = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find" and r["kind"] == "throughput"]
+            print("| %d | %s | %s | %s |" % (cap, t[0]["sessions"] if t else "", ns(t[0]["ns_per_op"]) if t else "failed",
+                                           ns(f[0]["ns_per_op"]) if f else "failed"))
+        print()
+    if "reaper_scan" in by or "memory" in by:
+        print("#### reaper scan (full table) and memory\n")
+        print("| capacity | sessions | recover + scan ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        mem = {r["capacity"]: r for r in by.get("memory", []) if r["kind"] == "memory"}
+        for r in by.get("reaper_scan", []):
+            if r["kind"] != "reaper":
+                print("| %s | | %s | | | | |" % (r.get("capacity", ""), r.get("note", "")))
+                continue
+            mr = mem.get(r["capacity"])
+            print("| %d | %d | %.3f | %.2f | %s | %s | %s |" % (
+                r["capacity"], r["sessions"], r["scan_ms"], r["foreach_ms"],
+                mr["slot_bytes"] if mr else "", "%.1f" % (mr["segment_bytes"] / 1048576) if mr else "",
+                "%.1f" % (mr.get("resident_bytes", 0) / 1048576) if mr else ""))
+        print()
+    print("#### targets\n")
+    print("| target | measured | verdict |")
+    print("|---|---|---|")
+    for t in doc["targets"]:
+        verdict = {True: "met", False: "**missed**", None: "not run"}[t["met"]]
+        print("| %s | %s | %s |" % (t["target"], t["measured"], verdict))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
