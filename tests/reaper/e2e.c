@@ -147,26 +147,41 @@ int e2e_stop(struct e2e *f, int sig)
 	return st;
 }
 
-void e2e_cleanup(struct e2e *f)
+int e2e_cleanup(struct e2e *f)
 {
+	int bad = 0;
 	if (f->reaper > 0) {
 		kill(f->reaper, SIGTERM);
-		if (e2e_wait_exit(f, 15000) == -1) {
+		int st = e2e_wait_exit(f, 15000);
+		if (st == -1) {
 			kill(f->reaper, SIGKILL);
 			waitpid(f->reaper, NULL, 0);
+			fprintf(stderr, "reaper did not exit after SIGTERM\n");
+			bad = -1;
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "reaper exit status %d after SIGTERM\n", st);
+			bad = -1;
 		}
+	}
+	/* sanitizer reports of the daemon land in its log */
+	if (f->log[0] &&
+	    (e2e_count_log(f, "Sanitizer", NULL) || e2e_count_log(f, "runtime error", NULL))) {
+		fprintf(stderr, "sanitizer report in %s\n", f->log);
+		bad = -1;
 	}
 	sr_registry_close(f->reg);
 	f->reg = NULL;
-	(void)sr_registry_unlink(f->name);
-	if (getenv("RPT_KEEP")) {
+	if (f->name[0])
+		(void)sr_registry_unlink(f->name);
+	if (getenv("RPT_KEEP") || bad) {
 		fprintf(stderr, "kept %s\n", f->root);
-		return;
+		return bad;
 	}
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->root);
-	if (system(cmd) != 0)
+	if (f->root[0] && system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", f->root);
+	return bad;
 }
 
 static void id_parse(const char *id, uuid_t out)

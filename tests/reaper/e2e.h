@@ -34,7 +34,9 @@ void e2e_start_ready(struct e2e *f, const char *const *extra);
 int e2e_stop(struct e2e *f, int sig);
 /** Wait up to ms for the reaper to exit by itself; wait status or -1. */
 int e2e_wait_exit(struct e2e *f, int ms);
-void e2e_cleanup(struct e2e *f);
+/** Stop the reaper (it must exit 0 and its log hold no sanitizer report),
+ * remove everything; 0, or -1 if the reaper misbehaved. */
+int e2e_cleanup(struct e2e *f);
 
 /** Wait up to ms for the channel to reach want; 0 or -1. */
 int e2e_wait_state(struct e2e *f, const char *id, sr_state want, int ms);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,9 +38,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct e2e *f = *state;
-	e2e_cleanup(f);
+	int rc = e2e_cleanup(f);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void one_channel(struct e2e *f, const char *tag, const char *input)
@@ -82,6 +84,23 @@ static bool ffprobe_has(const char *master, unsigned width, unsigned height)
 	int st = pclose(p);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	return found;
+}
+
+/* Real, effective, saved and filesystem uid of pid, or -1 if they differ. */
+static long proc_uid(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	long uid = -2;
+	while (fgets(line, sizeof line, fp)) {
+		long r, e, s, fs;
+		if (sscanf(line, "Uid: %ld %ld %ld %ld", &r, &e, &s, &fs) == 4)
+			uid = (r == e && e == s && s == fs) ? r : -1;
+	}
+	fclose(fp);
+	return uid;
 }
 
 static unsigned long long field(const char *line, const char *key)
@@ -440,6 +459,30 @@ static void test_reload(void **state)
 	assert_int_equal(e2e_children(f->reaper), 0);
 }
 
+/* --user: after setup the reaper and its transcoders run as that user, and
+ * still serve starts. */
+static void test_user(void **state)
+{
+	struct e2e *f = *state;
+	struct passwd *pw = getpwnam("nobody");
+	if (geteuid() != 0 || !pw)
+		skip();
+	one_channel(f, "user", E2E_LAVFI);
+	const char *extra[] = {"--user", "nobody", NULL};
+	e2e_start_ready(f, extra);
+	assert_int_equal(proc_uid(f->reaper), (long)pw->pw_uid);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(proc_uid(s.pid), (long)pw->pw_uid);
+	struct stat st;
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/%s/master.m3u8", f->out, A);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_uid, pw->pw_uid);
+}
+
 /* Start/stop cycles with a zero grace period, each stopped by the idle
  * scan right after its spawn.  With real ffmpeg (few cycles, it costs a
  * process start each) and with a cheap stand-in binary through the very
@@ -489,6 +532,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_kill_reaper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_lineup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),
 	};
