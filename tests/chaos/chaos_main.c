@@ -363,11 +363,6 @@ int main(int argc, char **argv)
 	chaos_op_stats_bind(sh);
 	if (cfg.inject)
 		sh->inject = strcmp(cfg.inject, "lease") == 0 ? 1 : 2;
-	printf("streamreg-chaos: %.0f s, %u workers, %u channels, seed %llu%s%s\n", cfg.seconds,
-	       cfg.workers, cfg.channels, (unsigned long long)cfg.seed,
-	       cfg.reaper_path ? ", real reaper " : ", library-level keeper",
-	       cfg.reaper_path ? cfg.reaper_path : "");
-	fflush(stdout);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -384,6 +379,11 @@ int main(int argc, char **argv)
 		}
 		return 2;
 	}
+	printf("streamreg-chaos: %.0f s, %u workers, %u channels, seed %llu%s%s\n", cfg.seconds,
+	       cfg.workers, cfg.channels, (unsigned long long)cfg.seed,
+	       cfg.reaper_path ? ", real reaper " : ", library-level keeper",
+	       cfg.reaper_path ? cfg.reaper_path : "");
+	fflush(stdout);
 	uint64_t start = chaos_now_ns();
 	uint64_t end = start + (uint64_t)(cfg.seconds * 1e9);
 	uint64_t round_ns = cfg.soak ? 60000000000ull : end - start;

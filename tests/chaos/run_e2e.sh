@@ -5,7 +5,7 @@ set -eu
 chaos=$1 reaper=$2 lineup=$3 seconds=$4
 out=$(mktemp -d "${TMPDIR:-/tmp}/streamreg-chaos-e2e.XXXXXX")
 status=0
-"$chaos" --seconds "$seconds" --workers 3 --kill-every 40 --reaper-kill-every 7 \
+"$chaos" --seconds "$seconds" --workers 3 --kill-every 40 --reaper-kill-every 5 \
 	--with-reaper "$reaper" --lineup "$lineup" --output-dir "$out" || status=$?
 if [ "$status" -ne 0 ] && [ -f "$out/reaper.log" ]; then
 	echo "--- last lines of the reaper's log ---"
