@@ -110,7 +110,7 @@ static int run(char *line)
 		return sr_registry_unlink(a1);
 	if (reg == NULL || a1 == NULL)
 		return -EINVAL;
-	uuid_t id;
+	uuid_t id = {0};
 	int rc = sr_uuid_parse(a1, id);
 	if (rc < 0)
 		return rc;

@@ -145,8 +145,10 @@ int main(int argc, char **argv)
 	}
 	printf("iterations %llu failed %d\n", (unsigned long long)*rounds, failed);
 	fflush(NULL);
-	while (getchar() != EOF)
-		continue;
+	int c;
+	do
+		c = getchar();
+	while (c != EOF);
 	sr_registry_close(reg);
 	sr_registry_unlink(name);
 	return failed == 0 ? 0 : 1;

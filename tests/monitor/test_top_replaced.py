@@ -25,17 +25,19 @@ def main():
         # Destroyed: the screen says so and drops the rows it can no longer vouch for.
         fx.cmd("unlink %s" % name)
         fx.cmd("close")
-        s = tm.wait_for(lambda s: "DESTROYED OR REPLACED" in s or "IS GONE" in s,
+        s = tm.wait_for(lambda s: "REGISTRY %s WAS DESTROYED OR REPLACED" % name in s,
                         "the registry's destruction")
         check(old not in s, "rows of a destroyed registry still shown:\n" + s)
-        s = tm.wait_for(lambda s: "IS GONE" in s, "waiting for a new registry")
+        s = tm.wait_for(lambda s: "waiting for a new registry under this name" in s,
+                        "waiting for a new registry")
         check(old not in s, "stale rows while waiting")
 
         # Recreated under the same name: top reattaches by itself.
         fx.cmd("create %s 0600 8" % name)
         fx.cmd("add %s" % new)
         fx.cmd("state %s failed" % new)
-        s = tm.wait_for(lambda s: new in s and "recreated" in s, "the new registry")
+        s = tm.wait_for(lambda s: new in s and "reattached at" in s and "was recreated" in s,
+                        "the new registry")
         check(old not in s, "old session shown after reattach")
         check("failed 1" in s and "1 used, 7 free of 8" in s, "new registry's totals:\n" + s)
 

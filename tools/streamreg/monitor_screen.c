@@ -109,6 +109,7 @@ void mon_screen_draw(mon_ui *ui, const mon_snapshot *snap, const mon_view *view)
 		snprintf(line, sizeof line, "registry %s", ui->name);
 		put_line(0, line, A_BOLD);
 		put_line(2, ui->status, alert);
+		put_line(3, ui->detail, A_NORMAL);
 		draw_help(ui);
 		refresh();
 		return;

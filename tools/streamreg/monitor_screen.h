@@ -18,6 +18,7 @@ typedef struct mon_ui {
 	size_t scroll;     /* first row shown */
 	bool have_data;    /* false while the registry is gone: never show stale rows */
 	char status[512];  /* why there is no data, or what just happened */
+	char detail[512];  /* more about it, shown while there is no data */
 	bool status_alert; /* show the status as an alarm */
 } mon_ui;
 

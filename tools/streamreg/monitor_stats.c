@@ -22,7 +22,7 @@ static int parse_stats_args(int argc, char **argv, const char **name, stats_form
 {
 	*name = NULL;
 	*fmt = STATS_TEXT;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && argv[i] != NULL; i++) {
 		if (strcmp(argv[i], "--prometheus") == 0) {
 			*fmt = STATS_PROMETHEUS;
 		} else if (strcmp(argv[i], "--json") == 0) {

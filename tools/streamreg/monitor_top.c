@@ -1,7 +1,7 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@ static void top_usage(FILE *f)
 static const char *option_value(int argc, char **argv, int *i, const char *opt)
 {
 	size_t len = strlen(opt);
-	if (strncmp(argv[*i], opt, len) != 0)
+	if (argv[*i] == NULL || strncmp(argv[*i], opt, len) != 0)
 		return NULL;
 	if (argv[*i][len] == '=')
 		return argv[*i] + len + 1;
@@ -59,7 +59,8 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt)
 		fprintf(stderr, "streamreg top: %s needs a value\n", opt);
 		return "";
 	}
-	return argv[++*i];
+	const char *v = argv[++*i];
+	return v != NULL ? v : "";
 }
 
 static int parse_interval(const char *text, double *out)
@@ -81,7 +82,7 @@ static int parse_interval(const char *text, double *out)
 static int parse_top_args(int argc, char **argv, top_args *a)
 {
 	*a = (top_args){.interval_s = 1.0, .filter = MON_FILTER_ALL, .sort = MON_SORT_CLIENTS};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && argv[i] != NULL; i++) {
 		const char *v;
 		if (strcmp(argv[i], "--once") == 0) {
 			a->once = true;
@@ -168,14 +169,19 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-__attribute__((format(printf, 3, 4))) static void set_status(mon_ui *ui, bool alert,
-                                                             const char *fmt, ...)
+static void set_status(mon_ui *ui, bool alert, const char *headline, const char *detail)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(ui->status, sizeof ui->status, fmt, ap);
-	va_end(ap);
+	snprintf(ui->status, sizeof ui->status, "%s", headline);
+	snprintf(ui->detail, sizeof ui->detail, "%s", detail);
 	ui->status_alert = alert;
+}
+
+static void clock_text(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	if (localtime_r(&now, &tm) == NULL || strftime(buf, len, "%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "?");
 }
 
 /* The live loop's connection to the registry, across its destruction and rebirth. */
@@ -188,62 +194,83 @@ typedef struct top_live {
 
 static void lose_registry(top_live *live, mon_ui *ui, const char *why)
 {
+	char when[16], headline[256];
 	sr_registry_close(live->reg);
 	live->reg = NULL;
 	live->lost = true;
 	ui->have_data = false;
-	set_status(ui, true,
-	           "REGISTRY %s WAS DESTROYED OR REPLACED (%s): waiting for a registry under this "
-	           "name",
-	           ui->name, why);
+	clock_text(when, sizeof when);
+	snprintf(headline, sizeof headline, "REGISTRY %s WAS DESTROYED OR REPLACED at %s", ui->name,
+	         when);
+	set_status(ui, true, headline, why);
 }
 
-/* One refresh: follow the name to its current registry, then copy the table. */
-static void tick(top_live *live, mon_ui *ui)
+/* Follow the name to whatever registry it holds now; false while there is none. */
+static bool follow_name(top_live *live, mon_ui *ui)
 {
-	char msg[400];
+	char msg[300], text[512];
 	if (live->reg != NULL) {
 		int r = sr_registry_replaced(live->reg);
 		if (r == 1) {
-			lose_registry(live, ui, "name unlinked or reused");
+			lose_registry(live, ui,
+			              "the name was unlinked or now holds a new registry");
 		} else if (r < 0) {
 			mon_describe_error(r, msg, sizeof msg);
 			lose_registry(live, ui, msg);
 		}
 	}
-	if (live->reg == NULL) {
-		int rc = mon_attach(ui->name, &live->reg);
-		if (rc < 0) {
-			mon_describe_error(rc, msg, sizeof msg);
-			ui->have_data = false;
-			if (live->lost)
-				set_status(
-				    ui, true,
-				    "REGISTRY %s IS GONE: waiting for a new one (attach: %s)",
-				    ui->name, msg);
-			else
-				set_status(ui, true, "registry %s: cannot attach: %s; retrying",
-				           ui->name, msg);
-			return;
+	if (live->reg != NULL)
+		return true;
+	int rc = mon_attach(ui->name, &live->reg);
+	if (rc < 0) {
+		mon_describe_error(rc, msg, sizeof msg);
+		ui->have_data = false;
+		snprintf(text, sizeof text,
+		         "waiting for a new registry under this name (attach: %s)", msg);
+		if (live->lost) {
+			snprintf(ui->detail, sizeof ui->detail, "%s", text);
+		} else {
+			snprintf(text, sizeof text, "registry %s: cannot attach: %s; retrying",
+			         ui->name, msg);
+			set_status(ui, true, text, "");
 		}
-		if (live->lost)
-			set_status(ui, false, "reattached: registry %s was recreated", ui->name);
-		else
-			ui->status[0] = '\0';
-		live->lost = false;
+		return false;
 	}
+	if (live->lost) {
+		char when[16];
+		sr_registry_stats st;
+		clock_text(when, sizeof when);
+		uint64_t birth = sr_registry_stats_get(live->reg, &st) == 0 ? st.birth_id : 0;
+		snprintf(text, sizeof text,
+		         "reattached at %s: registry %s was recreated (birth %016" PRIx64 ")", when,
+		         ui->name, birth);
+		set_status(ui, false, text, "");
+	} else {
+		set_status(ui, false, "", "");
+	}
+	live->lost = false;
+	return true;
+}
+
+/* One refresh: follow the name to its current registry, then copy the table. */
+static void tick(top_live *live, mon_ui *ui)
+{
+	if (!follow_name(live, ui))
+		return;
 	if (ui->paused && ui->have_data)
 		return;
 	int rc = mon_snapshot_take(live->reg, &live->snap);
 	if (rc < 0) {
+		char msg[300], text[400];
 		mon_describe_error(rc, msg, sizeof msg);
 		ui->have_data = false;
-		set_status(ui, true, "registry %s: cannot read: %s", ui->name, msg);
+		snprintf(text, sizeof text, "registry %s: cannot read: %s", ui->name, msg);
+		set_status(ui, true, text, "");
 		return;
 	}
 	ui->have_data = true;
 	if (ui->status_alert)
-		ui->status[0] = '\0';
+		set_status(ui, false, "", "");
 }
 
 /* Returns false when the operator asked to quit. */
@@ -343,7 +370,7 @@ static int top_live_run(const top_args *a)
 		if (ui.have_data &&
 		    mon_view_build(&live.view, &live.snap, ui.filter, ui.sort) < 0) {
 			ui.have_data = false;
-			set_status(&ui, true, "registry %s: %s", ui.name, "out of memory");
+			set_status(&ui, true, "out of memory", "");
 		}
 		mon_screen_draw(&ui, &live.snap, &live.view);
 		now = now_ms();
