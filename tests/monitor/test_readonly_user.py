@@ -3,10 +3,12 @@
 import json
 import os
 import pwd
+import shlex
 import shutil
 import uuid
 
-from montest import SKIP, Fixture, check, parse_prometheus, run, sample, unique_name
+from montest import (SKIP, STREAMREG, Fixture, Tmux, check, parse_prometheus, run, sample,
+                     unique_name)
 
 
 def as_nobody():
@@ -43,6 +45,18 @@ def main():
         check(ch in text, "text snapshot as nobody")
         # The read-only monitor is no registered process: only the fixture counts.
         check(doc["registry"]["procs_attached"] == 1, "monitor took a process slot")
+
+        # The live screen too, in a real terminal.
+        if shutil.which("tmux"):
+            tm = Tmux("%s %s top %s --interval 0.2" % (
+                " ".join(prefix), shlex.quote(STREAMREG), name))
+            try:
+                s = tm.wait_for(lambda s: ch in s and "active 1" in s, "the session as nobody")
+                check("clients 2" in s, "totals as nobody")
+                tm.keys("q")
+                check(tm.wait_dead() == 0, "top as nobody exit status")
+            finally:
+                tm.close()
 
         # Without read permission: a clear refusal, not a crash.
         fx.cmd("unlink %s" % name)

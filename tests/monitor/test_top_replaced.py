@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """`top` says so when its registry is destroyed and follows the name to a new one."""
+import os
 import shlex
 import shutil
+import signal
+import subprocess
 import uuid
 
 from montest import SKIP, STREAMREG, Fixture, Tmux, check, unique_name
@@ -49,8 +52,13 @@ def main():
         s = tm.wait_for(lambda s: newer in s and "free of 4" in s, "the third registry")
         check(new not in s, "second registry's session still shown:\n" + s)
 
-        tm.keys("q")
-        check(tm.wait_dead() == 0, "top exit status after q")
+        # SIGTERM ends it as cleanly as q.
+        shell = tm.pane("#{pane_pid}")
+        child = subprocess.run(["pgrep", "-P", shell], capture_output=True,
+                               text=True).stdout.split()
+        check(len(child) == 1, "top's pid under the pane shell: %r" % child)
+        os.kill(int(child[0]), signal.SIGTERM)
+        check(tm.wait_dead() == 0, "top exit status after SIGTERM")
     finally:
         if tm is not None:
             tm.close()

@@ -90,6 +90,13 @@ def main():
         s = wait_order(tm, [A, C, B], "after resume")
         check(row(s, A)[2] == "13" and "PAUSED" not in s, "resumed screen: %r" % row(s, A))
 
+        # A smaller terminal: redrawn to fit, header and help line still there.
+        tm.tmux(["resize-window", "-t", "t", "-x", "90", "-y", "12"])
+        s = tm.wait_for(lambda x: len(x.splitlines()) <= 12 and "q quit" not in x and
+                        "c clients" in x and order(x) == [A, C, B], "the resized screen")
+        check(all(len(line) <= 90 for line in s.splitlines()), "lines wider than the terminal")
+        check(s.splitlines()[0].startswith("registry " + name), "header after resize")
+
         tm.keys("q")
         status = tm.wait_dead()
         check(status == 0, "top exited %d after q" % status)
