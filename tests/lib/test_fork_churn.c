@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROCS 4
-#define OWN 16
-#define SHARED 8
-#define RUN_MS 1000
+#define PROCS      4
+#define OWN        16
+#define SHARED     8
+#define RUN_MS     1000
 #define SHARED_TAG 0xfeed
 
 struct result {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define N_PROCS 8
-#define PAIRS 10000
+#define PAIRS   10000
 
 struct shared {
 	char name[SR_NAME_MAX + 1];
@@ -26,8 +26,8 @@ struct child_arg {
 	sr_registry *inherited;
 	int idx;
 	struct srt_gate *gate;
-	int done_fd;    /* write end: one byte when the work is done */
-	int release_fd; /* read end: EOF when the parent has checked */
+	int done_fd;       /* write end: one byte when the work is done */
+	int release_fd;    /* read end: EOF when the parent has checked */
 	int parent_fds[2]; /* the parent's ends, closed in the child */
 };
 

@@ -48,8 +48,12 @@ static void race(struct srt_fx *fx, const uuid_t id, sr_state from, sr_state to)
 	assert_non_null(rcs);
 	srt_gate_init(&gate);
 	for (int i = 0; i < RACERS; i++) {
-		args[i] = (struct race_arg){
-		    .inherited = fx->reg, .gate = &gate, .idx = i, .rcs = rcs, .from = from, .to = to};
+		args[i] = (struct race_arg){.inherited = fx->reg,
+		                            .gate = &gate,
+		                            .idx = i,
+		                            .rcs = rcs,
+		                            .from = from,
+		                            .to = to};
 		memcpy(args[i].name, fx->name, sizeof(args[i].name));
 		memcpy(args[i].id, id, sizeof(uuid_t));
 		pids[i] = srt_spawn(racer, &args[i]);

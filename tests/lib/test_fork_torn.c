@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READERS 2
+#define READERS    2
 #define MIN_CHECKS 1000
 #define MAX_RUN_MS 4000
 
@@ -102,7 +102,8 @@ static long long qualities_value(const sr_session_info *s)
 		const sr_quality *got = &s->qualities[i];
 		if (strcmp(got->level, want.level) || got->bitrate_kbps != want.bitrate_kbps ||
 		    got->width != want.width || got->height != want.height ||
-		    strcmp(got->codec, want.codec) || strcmp(got->segment_path, want.segment_path) ||
+		    strcmp(got->codec, want.codec) ||
+		    strcmp(got->segment_path, want.segment_path) ||
 		    strcmp(got->playlist_path, want.playlist_path))
 			return -1;
 	}
@@ -162,13 +163,14 @@ static int reader(void *p)
 		sh->r[a->idx].checks++;
 		if (q < 0 || pth < 0 || e < 0 || !(q - 1 <= e && e <= pth && pth <= q)) {
 			if (sh->r[a->idx].torn++ == 0)
-				snprintf(sh->r[a->idx].first_torn, sizeof(sh->r[a->idx].first_torn),
-				         "q=%lld p=%lld e=%lld level=%.16s bitrate=%u nq=%u out=%.40s "
-				         "seg=%.40s err=%.40s count=%u",
-				         q, pth, e, info.qualities[0].level,
-				         info.qualities[0].bitrate_kbps, info.n_qualities,
-				         info.output_dir, info.segment_path, info.last_error,
-				         info.error_count);
+				snprintf(
+				    sh->r[a->idx].first_torn, sizeof(sh->r[a->idx].first_torn),
+				    "q=%lld p=%lld e=%lld level=%.16s bitrate=%u nq=%u out=%.40s "
+				    "seg=%.40s err=%.40s count=%u",
+				    q, pth, e, info.qualities[0].level,
+				    info.qualities[0].bitrate_kbps, info.n_qualities,
+				    info.output_dir, info.segment_path, info.last_error,
+				    info.error_count);
 		}
 	}
 	sr_registry_close(reg);
@@ -213,8 +215,9 @@ static void test_snapshots_never_torn(void **state)
 	for (int i = 0; i < READERS; i++) {
 		print_message("reader %d (%s): %llu checks, %llu torn, %llu busy, %llu other\n", i,
 		              i == 0 ? "read-only" : "read-write",
-		              (unsigned long long)sh->r[i].checks, (unsigned long long)sh->r[i].torn,
-		              (unsigned long long)sh->r[i].busy, (unsigned long long)sh->r[i].other);
+		              (unsigned long long)sh->r[i].checks,
+		              (unsigned long long)sh->r[i].torn, (unsigned long long)sh->r[i].busy,
+		              (unsigned long long)sh->r[i].other);
 		if (sh->r[i].torn)
 			print_error("reader %d first torn snapshot: %s\n", i, sh->r[i].first_torn);
 		if (sh->r[i].other)
