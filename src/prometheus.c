@@ -166,9 +166,10 @@ static void print_channels(FILE *f, const struct prom_walk *w)
 
 int sr_registry_prometheus(sr_registry *reg, char **out)
 {
-	if (reg == NULL || out == NULL)
+	if (out == NULL)
 		return -EINVAL;
 	*out = NULL;
+	/* Also refuses a NULL reg, with the library's detail message. */
 	sr_registry_stats st;
 	int rc = sr_registry_stats_get(reg, &st);
 	if (rc < 0)
