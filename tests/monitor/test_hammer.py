@@ -4,12 +4,17 @@
 The hammer helper's writers keep per-update invariants (see hammer.c); every
 JSON, Prometheus and text snapshot taken meanwhile must satisfy all of them.
 """
+import contextlib
+import io
 import json
 import re
 import subprocess
 import time
 
-from montest import HAMMER, check, parse_prometheus, run, unique_name
+import shlex
+import shutil
+
+from montest import HAMMER, STREAMREG, Tmux, check, parse_prometheus, run, unique_name
 
 STATES = ("idle", "starting", "active", "stopping", "failed")
 WRITERS, PER_WRITER, SECONDS = 3, 4, 4
@@ -85,10 +90,25 @@ def check_text(text):
             check(levels == ["L%d" % n] * (1 + n % 8), "text row torn variants: %r" % r)
 
 
+def frozen_screen(tm):
+    """The live screen, paused so the capture cannot catch a half-drawn frame."""
+    tm.keys("p")
+    screen = tm.wait_for(lambda s: "PAUSED" in s, "PAUSED")
+    while True:  # until two captures agree: the frame is complete
+        again = tm.screen()
+        if again == screen:
+            break
+        screen = again
+    tm.keys("p")
+    tm.wait_for(lambda s: "PAUSED" not in s, "resumed")
+    return screen
+
+
 def rejects(fn, *args):
     """Whether a checker fails on args (check() exits through SystemExit)."""
     try:
-        fn(*args)
+        with contextlib.redirect_stderr(io.StringIO()):
+            fn(*args)
     except SystemExit:
         return True
     return False
@@ -109,11 +129,14 @@ def selftest():
 def main():
     selftest()
     name = unique_name("hammer")
+    tm = None
     hammer = subprocess.Popen([HAMMER, name, str(WRITERS), str(PER_WRITER), str(SECONDS)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         check(hammer.stdout.readline().strip() == "ready", "hammer did not start")
-        rounds, snapshots, skipped = {}, 0, 0
+        rounds, snapshots, skipped, screens = {}, 0, 0, 0
+        if shutil.which("tmux"):
+            tm = Tmux("%s top %s --interval 0.1" % (shlex.quote(STREAMREG), name), width=250)
         # The writers run for SECONDS; the registry stays until hammer's stdin closes.
         deadline = time.time() + SECONDS
         while time.time() < deadline:
@@ -121,11 +144,19 @@ def main():
                                   rounds)
             check_prometheus(run(["stats", name, "--prometheus"]).stdout)
             check_text(run(["top", name, "--once"]).stdout)
+            if tm is not None:
+                check_text(frozen_screen(tm))
+                screens += 1
             snapshots += 1
+        if tm is not None:
+            tm.keys("q")
+            check(tm.wait_dead() == 0, "live top exit status")
         out = hammer.stdout.readline()
         hammer.stdin.close()
         hammer.wait(timeout=30)
     finally:
+        if tm is not None:
+            tm.close()
         if hammer.poll() is None:
             hammer.kill()
             hammer.wait()
@@ -137,8 +168,8 @@ def main():
     # The monitor saw the records move, so the checks above ran on live data.
     moving = [ch for ch, rs in rounds.items() if len(rs) > 1]
     check(len(moving) >= 1, "no record changed between snapshots: %r" % rounds)
-    print("ok: %d snapshots, %s writer rounds, %d busy records skipped, %d channels seen moving"
-          % (snapshots, m.group(1), skipped, len(moving)))
+    print("ok: %d snapshots, %d live screens, %s writer rounds, %d busy records skipped, "
+          "%d channels seen moving" % (snapshots, screens, m.group(1), skipped, len(moving)))
     return 0
 
 
