@@ -66,24 +66,49 @@ static int after_lock(struct sr_registry *r, int rc)
 #endif
 #endif
 #ifdef SR_TSAN
-#define SR_LOCK_CLOCK CLOCK_REALTIME
+#define SR_LOCK_CLOCK        CLOCK_REALTIME
 #define sr_timed_lock(m, ts) pthread_mutex_timedlock(m, ts)
 #else
-#define SR_LOCK_CLOCK CLOCK_MONOTONIC
+#define SR_LOCK_CLOCK        CLOCK_MONOTONIC
 #define sr_timed_lock(m, ts) pthread_mutex_clocklock(m, CLOCK_MONOTONIC, ts)
 #endif
 
+static void add_ms(struct timespec *ts, long ms)
+{
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Unlocking, and the kernel on an owner's death, wake one waiter.  If that
+ * waiter is SIGKILLed before it takes the lock, the wake-up is lost and the
+ * others would sleep to their deadline with the lock free.  Waiting in short
+ * slices bounds that stall to one slice. */
+#define SR_LOCK_SLICE_MS 10
+
 int sr__lock(struct sr_registry *r)
 {
-	struct timespec ts;
-	clock_gettime(SR_LOCK_CLOCK, &ts);
-	ts.tv_sec += SR_LOCK_TIMEOUT_MS / 1000;
-	ts.tv_nsec += (SR_LOCK_TIMEOUT_MS % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	int rc = sr_timed_lock(&r->hdr->lock, &ts);
+	struct timespec deadline, now;
+	clock_gettime(SR_LOCK_CLOCK, &deadline);
+	add_ms(&deadline, SR_LOCK_TIMEOUT_MS);
+	struct timespec slice;
+	int rc;
+	do {
+		clock_gettime(SR_LOCK_CLOCK, &now);
+		slice = now;
+		add_ms(&slice, SR_LOCK_SLICE_MS);
+		if (before(&deadline, &slice))
+			slice = deadline;
+		rc = sr_timed_lock(&r->hdr->lock, &slice);
+	} while (rc == ETIMEDOUT && before(&slice, &deadline));
 	return after_lock(r, rc);
 }
 
