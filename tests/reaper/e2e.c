@@ -191,7 +191,7 @@ static void id_parse(const char *id, uuid_t out)
 
 int e2e_wait_state(struct e2e *f, const char *id, sr_state want, int ms)
 {
-	uuid_t u;
+	uuid_t u = {0};
 	id_parse(id, u);
 	uint64_t end = e2e_now_us() + (uint64_t)ms * 1000u;
 	for (;;) {
@@ -245,14 +245,14 @@ int e2e_wait_log(struct e2e *f, const char *a, const char *b, int ms)
 
 void e2e_snapshot(struct e2e *f, const char *id, sr_session_info *out)
 {
-	uuid_t u;
+	uuid_t u = {0};
 	id_parse(id, u);
 	assert_int_equal(sr_session_snapshot(f->reg, u, out), 0);
 }
 
 int e2e_transition(struct e2e *f, const char *id, sr_state from, sr_state to)
 {
-	uuid_t u;
+	uuid_t u = {0};
 	id_parse(id, u);
 	return sr_session_transition(f->reg, u, from, to);
 }

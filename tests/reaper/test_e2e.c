@@ -53,14 +53,14 @@ static void one_channel(struct e2e *f, const char *tag, const char *input)
 
 static void add_client(struct e2e *f, const char *id)
 {
-	uuid_t u;
+	uuid_t u = {0};
 	assert_int_equal(sr_uuid_parse(id, u), 0);
 	assert_int_equal(sr_session_add_client(f->reg, u), 0);
 }
 
 static void remove_client(struct e2e *f, const char *id)
 {
-	uuid_t u;
+	uuid_t u = {0};
 	assert_int_equal(sr_uuid_parse(id, u), 0);
 	assert_int_equal(sr_session_remove_client(f->reg, u), 0);
 }
@@ -191,7 +191,7 @@ static void test_race(void **state)
 			char c;
 			if (read(gate[0], &c, 1) != 0) /* EOF opens the gate */
 				_exit(11);
-			uuid_t u;
+			uuid_t u = {0};
 			sr_uuid_parse(A, u);
 			int rc = sr_session_transition(reg, u, SR_STATE_IDLE, SR_STATE_STARTING);
 			sr_registry_close(reg);
@@ -441,14 +441,14 @@ static void test_reload(void **state)
 	const char *inputs[] = {E2E_LAVFI, "http://127.0.0.1:9/none.m3u8"};
 	e2e_lineup(f, ids, inputs, 2);
 	assert_int_equal(kill(f->reaper, SIGHUP), 0);
-	uuid_t ub;
+	uuid_t ub = {0};
 	assert_int_equal(sr_uuid_parse(B, ub), 0);
 	uint64_t end = e2e_now_us() + 5000000;
 	while (sr_session_find(f->reg, ub, NULL) != 0 && e2e_now_us() < end)
 		e2e_sleep_ms(10);
 	assert_int_equal(sr_session_find(f->reg, ub, NULL), 0);
 
-	uuid_t uc;
+	uuid_t uc = {0};
 	assert_int_equal(sr_uuid_parse(C, uc), 0);
 	assert_int_equal(sr_session_insert(f->reg, uc, NULL), 0);
 	assert_int_equal(e2e_transition(f, C, SR_STATE_IDLE, SR_STATE_STARTING), 0);
@@ -465,8 +465,10 @@ static void test_user(void **state)
 {
 	struct e2e *f = *state;
 	struct passwd *pw = getpwnam("nobody");
-	if (geteuid() != 0 || !pw)
+	if (geteuid() != 0 || !pw) {
 		skip();
+		return;
+	}
 	one_channel(f, "user", E2E_LAVFI);
 	const char *extra[] = {"--user", "nobody", NULL};
 	e2e_start_ready(f, extra);

@@ -42,6 +42,9 @@ static bool exists(const char *path)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	*state = f;
 	snprintf(f->root, sizeof f->root, "/tmp/rp_paths_XXXXXX");
 	if (!mkdtemp(f->root))
 		return -1;
@@ -56,7 +59,6 @@ static int setup(void **state)
 	f->outfd = rp_outdir_open(f->out, true, err, sizeof err);
 	if (f->outfd < 0)
 		return -1;
-	*state = f;
 	return 0;
 }
 

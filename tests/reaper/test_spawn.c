@@ -102,8 +102,8 @@ static int child_report(void)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
 			continue;
-		strncat(fds, de->d_name, sizeof fds - strlen(fds) - 2);
-		strcat(fds, ",");
+		size_t used = strlen(fds);
+		snprintf(fds + used, sizeof fds - used, "%s,", de->d_name);
 	}
 	closedir(d);
 	sigset_t blocked;

@@ -18,7 +18,7 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	if (err && errlen) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
+		vsnprintf(err, errlen, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 		va_end(ap);
 	}
 	return code;

@@ -40,7 +40,7 @@ void rp_event(const char *id_str, pid_t pid, sr_state from, sr_state to, const c
 	char reason[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof reason, fmt, ap);
+	vsnprintf(reason, sizeof reason, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	rp_log(LOG_INFO, "channel=%s pid=%d state=%s->%s reason=\"%s\"", id_str, (int)pid,
 	       state_or_none(from), state_or_none(to), reason);
@@ -258,7 +258,7 @@ static void full_scan(struct reaper *r)
 		if (c->in_lineup)
 			rp_chan_tick(r, c, b);
 	}
-	for (size_t i = 0; i < r->nch;) {
+	for (size_t i = 0; r->ch && i < r->nch;) {
 		struct rp_chan *c = &r->ch[i];
 		if (c->has_child) {
 			if (c->phase == RP_PH_STOPPING)
