@@ -276,6 +276,25 @@ int main(int argc, char **argv)
 		                         .duration_ns = (uint64_t)(o.duration_ms * 1e6),
 		                         .seed = 42};
 		bench_matrix_run(chosen, n, &keys, &mo);
+		if (o.only & GROUP_OPS) {
+			/*
+			 * Viewer joins and leaves again with fewer channels than a
+			 * process's lease table holds (default 1024): streamreg's
+			 * client cost depends on it, so both sides of the line are shown.
+			 */
+			struct bench_keys few;
+			bench_make_keys(&few, o.sessions < 512 ? o.sessions : 512, o.capacity, 43);
+			const struct backend *cl[N_BACKENDS];
+			size_t nc = 0;
+			for (size_t i = 0; i < n; i++)
+				if (chosen[i]->ops & OP_BIT(OP_ADD_REMOVE))
+					cl[nc++] = chosen[i];
+			mo.scaling = false;
+			mo.op_mask = OP_BIT(OP_ADD_REMOVE) | OP_BIT(OP_MIXED);
+			mo.suffix = "_512ch";
+			bench_matrix_run(cl, nc, &few, &mo);
+			bench_free_keys(&few);
+		}
 	}
 	redis_server_stop();
 

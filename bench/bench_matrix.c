@@ -80,13 +80,15 @@ static void plan_backend(struct matrix *m, const struct backend *b, void *shared
 	if (o->ops) {
 		int two = o->ncpus < o->procs_max ? o->ncpus : o->procs_max;
 		for (int op = 0; op < OP_COUNT; op++) {
-			if (!(b->ops & OP_BIT(op)))
+			if (!(b->ops & OP_BIT(op)) || (o->op_mask && !(o->op_mask & OP_BIT(op))))
 				continue;
-			add_cell(m, op_name((enum op_kind)op), b, shared, k, (enum op_kind)op,
-			         DIST_UNIFORM, 1);
+			char name[32];
+			snprintf(name, sizeof name, "%s%s", op_name((enum op_kind)op),
+			         o->suffix ? o->suffix : "");
+			add_cell(m, name, b, shared, k, (enum op_kind)op, DIST_UNIFORM, 1);
 			if (!o->quick && two > 1)
-				add_cell(m, op_name((enum op_kind)op), b, shared, k,
-				         (enum op_kind)op, DIST_UNIFORM, two);
+				add_cell(m, name, b, shared, k, (enum op_kind)op, DIST_UNIFORM,
+				         two);
 		}
 	}
 	if (o->scaling) {
@@ -149,7 +151,9 @@ static void finish_cell(struct cell *c)
 	r->cpu_ns_per_op = bench_median(v, (size_t)c->n);
 	r->failed = c->failed;
 	if (c->failed)
-		snprintf(r->note, sizeof r->note, "%llu ops lost a race (a CAS) and were counted",
+		snprintf(r->note, sizeof r->note,
+		         "%llu CAS attempts found another state (another worker won, or an earlier "
+		         "run left it) and were counted as ops",
 		         (unsigned long long)c->failed);
 	if (c->one && c->one != c && !c->one->dead && c->one->n == c->n) {
 		double s[MAX_REPS];

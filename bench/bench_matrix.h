@@ -16,6 +16,8 @@ struct matrix_opts {
 	int ncpus;
 	uint64_t duration_ns;
 	uint64_t seed;
+	unsigned op_mask;   /* OP_BIT set of the operation scenarios to run; 0 = all */
+	const char *suffix; /* appended to the operation scenarios' names, or NULL */
 };
 
 void bench_matrix_run(const struct backend *const *backends, size_t n_backends,
