@@ -1,14 +1,9 @@
 /*
- * Readers never see a torn record.  A writer process keeps rewriting one
- * session so that every field of an update encodes the same counter n:
- *   set_qualities(n): 1 + n % 8 variants, level "L<n>", bitrate n, width n,
- *                     height n + i, codec "c<n>", paths ".../<n>/<i>..."
- *   set_paths(n):     output_dir "/out/<n>", segment_path "/out/<n>/seg.ts"
- *   record_error(n):  last_error "err <n>", and error_count becomes n
- * in that order.  Two reader processes (one read-only, one read-write) take
- * snapshots and check that each part is whole, and that the parts are from
- * consecutive updates (q - 1 <= e <= p <= q): a snapshot is one instant.
+ * Readers never see a torn record: a writer process keeps rewriting one
+ * session with counter_record rounds while two reader processes (one
+ * read-only, one read-write) check every snapshot is whole and one instant.
  */
+#include "support/counter_record.h"
 #include "support/srt.h"
 
 #include <errno.h>
@@ -34,39 +29,6 @@ struct torn_shared {
 	} r[READERS];
 };
 
-static void quality_for(uint64_t n, int i, sr_quality *q)
-{
-	memset(q, 0, sizeof(*q));
-	snprintf(q->level, sizeof(q->level), "L%llu", (unsigned long long)n);
-	q->bitrate_kbps = (uint32_t)n;
-	q->width = (uint32_t)n;
-	q->height = (uint32_t)n + (uint32_t)i;
-	snprintf(q->codec, sizeof(q->codec), "c%llu", (unsigned long long)n);
-	snprintf(q->segment_path, sizeof(q->segment_path), "/seg/%llu/%d_%%05d.ts",
-	         (unsigned long long)n, i);
-	snprintf(q->playlist_path, sizeof(q->playlist_path), "/pl/%llu/%d.m3u8",
-	         (unsigned long long)n, i);
-}
-
-static int write_round(sr_registry *reg, const uuid_t id, uint64_t n)
-{
-	sr_quality q[SR_MAX_QUALITIES];
-	char out[64], seg[64], err[64];
-	size_t nq = 1 + n % SR_MAX_QUALITIES;
-	int rc;
-
-	for (size_t i = 0; i < nq; i++)
-		quality_for(n, (int)i, &q[i]);
-	snprintf(out, sizeof(out), "/out/%llu", (unsigned long long)n);
-	snprintf(seg, sizeof(seg), "/out/%llu/seg.ts", (unsigned long long)n);
-	snprintf(err, sizeof(err), "err %llu", (unsigned long long)n);
-	if ((rc = sr_session_set_qualities(reg, id, q, nq)))
-		return rc;
-	if ((rc = sr_session_set_paths(reg, id, out, seg)))
-		return rc;
-	return sr_session_record_error(reg, id, err);
-}
-
 static int writer(void *p)
 {
 	struct torn_shared *sh = p;
@@ -78,7 +40,7 @@ static int writer(void *p)
 		return 1;
 	}
 	for (uint64_t n = 2; !sh->stop; n++) {
-		if ((rc = write_round(reg, sh->id, n))) {
+		if ((rc = cr_write_round(reg, sh->id, n))) {
 			sh->writer_fail_rc = rc;
 			return 2;
 		}
@@ -86,51 +48,6 @@ static int writer(void *p)
 	}
 	sr_registry_close(reg);
 	return 0;
-}
-
-/* The counter a snapshot's qualities encode, or -1 if the variants disagree. */
-static long long qualities_value(const sr_session_info *s)
-{
-	if (s->n_qualities < 1 || s->n_qualities > SR_MAX_QUALITIES)
-		return -1;
-	long long n = (long long)s->qualities[0].bitrate_kbps;
-	if ((long long)(1 + n % SR_MAX_QUALITIES) != (long long)s->n_qualities)
-		return -1;
-	for (uint32_t i = 0; i < s->n_qualities; i++) {
-		sr_quality want;
-		quality_for((uint64_t)n, (int)i, &want);
-		const sr_quality *got = &s->qualities[i];
-		if (strcmp(got->level, want.level) || got->bitrate_kbps != want.bitrate_kbps ||
-		    got->width != want.width || got->height != want.height ||
-		    strcmp(got->codec, want.codec) ||
-		    strcmp(got->segment_path, want.segment_path) ||
-		    strcmp(got->playlist_path, want.playlist_path))
-			return -1;
-	}
-	return n;
-}
-
-static long long paths_value(const sr_session_info *s)
-{
-	unsigned long long a;
-	char out[64], seg[64];
-
-	if (sscanf(s->output_dir, "/out/%llu", &a) != 1)
-		return -1;
-	snprintf(out, sizeof(out), "/out/%llu", a);
-	snprintf(seg, sizeof(seg), "/out/%llu/seg.ts", a);
-	if (strcmp(out, s->output_dir) || strcmp(seg, s->segment_path))
-		return -1;
-	return (long long)a;
-}
-
-static long long error_value(const sr_session_info *s)
-{
-	unsigned long long e;
-
-	if (sscanf(s->last_error, "err %llu", &e) != 1 || e != s->error_count)
-		return -1;
-	return (long long)e;
 }
 
 struct reader_arg {
@@ -158,20 +75,11 @@ static int reader(void *p)
 			sh->r[a->idx].other_rc = rc;
 			continue;
 		}
-		long long q = qualities_value(&info), pth = paths_value(&info),
-		          e = error_value(&info);
+		char why[512];
 		sh->r[a->idx].checks++;
-		if (q < 0 || pth < 0 || e < 0 || !(q - 1 <= e && e <= pth && pth <= q)) {
-			if (sh->r[a->idx].torn++ == 0)
-				snprintf(
-				    sh->r[a->idx].first_torn, sizeof(sh->r[a->idx].first_torn),
-				    "q=%lld p=%lld e=%lld level=%.16s bitrate=%u nq=%u out=%.40s "
-				    "seg=%.40s err=%.40s count=%u",
-				    q, pth, e, info.qualities[0].level,
-				    info.qualities[0].bitrate_kbps, info.n_qualities,
-				    info.output_dir, info.segment_path, info.last_error,
-				    info.error_count);
-		}
+		if (!cr_check(&info, why, sizeof(why)) && sh->r[a->idx].torn++ == 0)
+			snprintf(sh->r[a->idx].first_torn, sizeof(sh->r[a->idx].first_torn), "%s",
+			         why);
 	}
 	sr_registry_close(reg);
 	return 0;
@@ -189,7 +97,7 @@ static void test_snapshots_never_torn(void **state)
 	srt_uuid(sh->id);
 	assert_int_equal(sr_session_insert(fx->reg, sh->id, NULL), 0);
 	/* Round 1 by the parent, so the record is whole before anyone reads. */
-	assert_int_equal(write_round(fx->reg, sh->id, 1), 0);
+	assert_int_equal(cr_write_round(fx->reg, sh->id, 1), 0);
 
 	pid_t wp = srt_spawn(writer, sh);
 	assert_true(wp > 0);
@@ -235,9 +143,9 @@ static void test_snapshots_never_torn(void **state)
 	/* The final record is the writer's last round, whole. */
 	sr_session_info info;
 	assert_int_equal(sr_session_snapshot(fx->reg, sh->id, &info), 0);
-	assert_int_equal(qualities_value(&info), (long long)sh->writes);
-	assert_int_equal(paths_value(&info), (long long)sh->writes);
-	assert_int_equal(error_value(&info), (long long)sh->writes);
+	assert_int_equal(cr_qualities_value(&info), (long long)sh->writes);
+	assert_int_equal(cr_paths_value(&info), (long long)sh->writes);
+	assert_int_equal(cr_error_value(&info), (long long)sh->writes);
 	srt_shared_free(sh, sizeof(*sh));
 }
 
