@@ -102,8 +102,11 @@ static int child_report(void)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
 			continue;
-		size_t used = strlen(fds);
-		snprintf(fds + used, sizeof fds - used, "%s,", de->d_name);
+		size_t used = strlen(fds), name = strlen(de->d_name);
+		if (used + name + 2 > sizeof fds)
+			break;
+		memcpy(fds + used, de->d_name, name);
+		memcpy(fds + used + name, ",", 2);
 	}
 	closedir(d);
 	sigset_t blocked;
