@@ -18,6 +18,8 @@
 #define INTERVAL_MIN 0.05
 #define INTERVAL_MAX 86400.0
 
+enum { KEY_WAIT_MAX_MS = 250 };
+
 typedef struct top_args {
 	const char *name;
 	double interval_s;
@@ -360,23 +362,31 @@ static int top_live_run(const top_args *a)
 	}
 	uint64_t interval_ms = (uint64_t)(a->interval_s * 1000.0);
 	uint64_t next = 0;
-	bool running = true;
+	bool running = true, dirty = true;
 	while (running && !stop_requested) {
 		uint64_t now = now_ms();
 		if (now >= next) {
 			tick(&live, &ui);
 			next = now + interval_ms;
+			dirty = true;
 		}
-		if (ui.have_data &&
-		    mon_view_build(&live.view, &live.snap, ui.filter, ui.sort) < 0) {
-			ui.have_data = false;
-			set_status(&ui, true, "out of memory", "");
+		if (dirty) {
+			if (ui.have_data &&
+			    mon_view_build(&live.view, &live.snap, ui.filter, ui.sort) < 0) {
+				ui.have_data = false;
+				set_status(&ui, true, "out of memory", "");
+			}
+			mon_screen_draw(&ui, &live.snap, &live.view);
+			dirty = false;
 		}
-		mon_screen_draw(&ui, &live.snap, &live.view);
+		/* A signal landing just before getch() must not wait a whole long interval. */
 		now = now_ms();
-		int key = mon_screen_key(next > now ? (int)(next - now) : 0);
-		if (key != MON_KEY_NONE)
+		uint64_t wait = next > now ? next - now : 0;
+		int key = mon_screen_key(wait > KEY_WAIT_MAX_MS ? KEY_WAIT_MAX_MS : (int)wait);
+		if (key != MON_KEY_NONE) {
 			running = handle_key(key, &ui);
+			dirty = true;
+		}
 	}
 	mon_screen_close();
 	mon_view_free(&live.view);
