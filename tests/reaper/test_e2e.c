@@ -459,6 +459,55 @@ static void test_reload(void **state)
 	assert_int_equal(e2e_children(f->reaper), 0);
 }
 
+/* Another process (an administrator's `streamreg state`) changes the state
+ * under a running transcoder: stopping stops it and ends idle; active is
+ * adopted; failed stops it and stays failed.  The transcoder is the cheap
+ * stand-in: this is about the state machine, not the encoder. */
+static void test_foreign_changes(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "foreign", E2E_LAVFI);
+	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, NULL};
+	e2e_start_ready(f, extra);
+	sr_session_info s;
+
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	e2e_snapshot(f, A, &s);
+	pid_t pid = s.pid;
+	uint64_t start = s.pid_start;
+	assert_true(e2e_alive(pid, start));
+	assert_int_equal(e2e_transition(f, A, SR_STATE_STARTING, SR_STATE_STOPPING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 5000), 0);
+	assert_false(e2e_alive(pid, start));
+	assert_int_equal(e2e_count_log(f, "state changed to stopping by another process", NULL), 1);
+	assert_false(e2e_dir_exists(f, A));
+
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	uint64_t end = e2e_now_us() + 5000000;
+	while (e2e_count_log(f, A, "ffmpeg spawned") < 2 && e2e_now_us() < end)
+		e2e_sleep_ms(5);
+	e2e_snapshot(f, A, &s);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+	assert_int_equal(e2e_transition(f, A, SR_STATE_STARTING, SR_STATE_ACTIVE), 0);
+	assert_int_equal(e2e_wait_log(f, A, "moved to active by another process", 5000), 0);
+	e2e_sleep_ms(200);
+	assert_true(e2e_alive(s.pid, s.pid_start)); /* adopted, not stopped */
+
+	assert_int_equal(e2e_transition(f, A, SR_STATE_ACTIVE, SR_STATE_FAILED), 0);
+	assert_int_equal(e2e_wait_log(f, "state changed to failed by another process", NULL, 5000),
+	                 0);
+	end = e2e_now_us() + 5000000;
+	/* the first stop logged "transcoder stopped and directory removed" */
+	while (e2e_count_log(f, A, "directory removed") < 2 && e2e_now_us() < end)
+		e2e_sleep_ms(5);
+	assert_false(e2e_alive(s.pid, s.pid_start));
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_FAILED);
+	assert_int_equal(s.pid, 0);
+	assert_int_equal(e2e_children(f->reaper), 0);
+}
+
 /* --user: after setup the reaper and its transcoders run as that user, and
  * still serve starts. */
 static void test_user(void **state)
@@ -534,6 +583,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_kill_reaper, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_lineup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),

@@ -331,6 +331,13 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 				       (unsigned long long)r->cfg->healthy_ms);
 				reset_failures(r, c);
 			}
+		} else if (st == SR_STATE_ACTIVE && c->phase == RP_PH_STARTING) {
+			/* declared active by someone else before the playlists
+			 * appeared: keep the transcoder, it is what they want */
+			c->phase = RP_PH_ACTIVE;
+			c->active_ns = now;
+			rp_log(LOG_WARNING, "channel=%s pid=%d moved to active by another process",
+			       c->id_str, (int)c->child.pid);
 		} else {
 			char why[96];
 			snprintf(why, sizeof why, "state changed to %s by another process",
@@ -341,6 +348,16 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 		}
 	} else if (st == SR_STATE_STARTING) {
 		rp_chan_start(r, c, false);
+		return;
+	} else if (st == SR_STATE_ACTIVE) {
+		/* active with no transcoder of ours (set by hand, or left by
+		 * a reconcile that could not finish): nothing serves it */
+		const char *msg = "active without a transcoder";
+		set_error(r, c, msg);
+		if (sr_session_transition(r->reg, c->id, SR_STATE_ACTIVE, SR_STATE_FAILED) == 0) {
+			rp_event(c->id_str, 0, SR_STATE_ACTIVE, SR_STATE_FAILED, "%s", msg);
+			count_failure(r, c);
+		}
 		return;
 	}
 
