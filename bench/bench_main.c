@@ -60,12 +60,12 @@ static void usage(FILE *f)
 	        "  --json-file PATH   also write the JSON to PATH\n"
 	        "  --reps N           repetitions per measurement, medians reported (default 5; "
 	        "quick 3)\n"
-	        "  --duration-ms MS   timed part of one repetition (default 200; quick 30)\n"
+	        "  --duration-ms MS   timed part of one repetition (default 200; quick 20)\n"
 	        "  --procs N          worker processes up to N (default 4; quick 2)\n"
 	        "  --pin              pin worker w to cpu w %% ncpus (sched_setaffinity)\n"
 	        "  --capacity N       table capacity of the operation scenarios (default 4096)\n"
 	        "  --sessions N       live sessions in it (default capacity / 2)\n"
-	        "  --latency-samples N  timed ops per latency run (default 1000000; quick 200000)\n"
+	        "  --latency-samples N  timed ops per latency run (default 1000000; quick 100000)\n"
 	        "  --only LIST        ops,scaling,latency,capacity (default: all)\n"
 	        "  --backends LIST    streamreg,atomic-shared,atomic-perproc,rwlock-inproc,\n"
 	        "                     rwlock-shared,redis-rt,redis-pipe,lmdb,tdb (default: all)\n"
@@ -186,9 +186,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	o->reps = reps ? reps : o->quick ? 3 : 7;
-	o->duration_ms = dur > 0 ? dur : o->quick ? 30 : 200;
+	o->duration_ms = dur > 0 ? dur : o->quick ? 20 : 200;
 	o->procs_max = procs ? procs : o->quick ? 2 : 4;
-	o->latency_samples = lat ? lat : o->quick ? 200000 : 1000000;
+	o->latency_samples = lat ? lat : o->quick ? 100000 : 1000000;
 	if (!o->capacity)
 		o->capacity = 4096;
 	if (!o->sessions)
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 		                         .duration_ns = (uint64_t)(o.duration_ms * 1e6),
 		                         .seed = 42};
 		bench_matrix_run(chosen, n, &keys, &mo);
-		if (o.only & GROUP_OPS) {
+		if ((o.only & GROUP_OPS) && !o.quick) {
 			/*
 			 * Viewer joins and leaves again with fewer channels than a
 			 * process's lease table holds (default 1024): streamreg's
