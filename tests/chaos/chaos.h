@@ -83,6 +83,7 @@ struct chaos_shared {
 	_Atomic int round;   /* checkpoint number; a worker reports with it */
 	bool strict_records; /* only the keeper writes cold fields: check tags */
 	int inject;          /* 0, 1 = lease, 2 = slow (see chaos_config) */
+	bool tight;          /* workers never pause between operations */
 	uint32_t n_channels;
 	uuid_t channels[CHAOS_MAX_CHANNELS];
 	uuid_t extra[CHAOS_EXTRA];
@@ -113,6 +114,7 @@ struct chaos_config {
 	uint64_t seed;
 	bool soak;
 	bool verbose;
+	bool tight;
 	const char *reaper_path;
 	const char *lineup;
 	const char *output_dir;

@@ -56,6 +56,8 @@ static void usage(FILE *out)
 	        "  --lineup FILE         its lineup (required with --with-reaper)\n"
 	        "  --output-dir DIR      its output directory (required with --with-reaper)\n"
 	        "  --reaper-kill-every S SIGKILL and restart the reaper this often (default 8)\n"
+	        "  --tight               workers never pause: maximal lock contention, but\n"
+	        "                        on a loaded machine preemption inflates durations\n"
 	        "  --verbose             progress lines\n"
 	        "  --inject-fault KIND   self-test of the checks: \"lease\" (a worker misreports\n"
 	        "                        its viewers) or \"slow\" (a 150 ms operation)\n"
@@ -91,6 +93,7 @@ enum {
 	O_RKILL,
 	O_VERBOSE,
 	O_INJECT,
+	O_TIGHT,
 	O_HELP
 };
 
@@ -108,6 +111,7 @@ static int parse_args(int argc, char **argv, struct chaos_config *cfg)
 	    {"output-dir", required_argument, NULL, O_OUTDIR},
 	    {"reaper-kill-every", required_argument, NULL, O_RKILL},
 	    {"verbose", no_argument, NULL, O_VERBOSE},
+	    {"tight", no_argument, NULL, O_TIGHT},
 	    {"inject-fault", required_argument, NULL, O_INJECT},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0}};
@@ -162,6 +166,9 @@ static int parse_args(int argc, char **argv, struct chaos_config *cfg)
 			break;
 		case O_VERBOSE:
 			cfg->verbose = true;
+			break;
+		case O_TIGHT:
+			cfg->tight = true;
 			break;
 		case O_INJECT:
 			if (strcmp(optarg, "lease") && strcmp(optarg, "slow")) {
@@ -305,9 +312,9 @@ void chaos_print_figures(struct chaos_run *run, FILE *out)
 	sr_registry_stats_get(run->reg, &st);
 	fprintf(out, "operations done:        %llu (%.0f/s)\n", (unsigned long long)ops,
 	        (double)ops / run->cfg->seconds);
-	fprintf(out, "kills delivered:        %llu (keeper %llu, reaper %llu)\n",
+	fprintf(out, "kills delivered:        %llu (keeper %llu, reaper %llu, in bursts %llu)\n",
 	        (unsigned long long)run->kills, (unsigned long long)atomic_load(&sh->keeper_kills),
-	        (unsigned long long)run->reaper_kills);
+	        (unsigned long long)run->reaper_kills, (unsigned long long)run->burst_kills);
 	fprintf(out, "kills by operation:    ");
 	for (int op = 0; op < OP_COUNT; op++) {
 		uint64_t k = atomic_load(&sh->kills_by_op[op]);
@@ -361,6 +368,7 @@ int main(int argc, char **argv)
 	}
 	struct chaos_run run = {.cfg = &cfg, .sh = sh, .rng = cfg.seed ^ 0xc4a05ull};
 	chaos_op_stats_bind(sh);
+	sh->tight = cfg.tight;
 	if (cfg.inject)
 		sh->inject = strcmp(cfg.inject, "lease") == 0 ? 1 : 2;
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -197,8 +197,44 @@ static bool kill_in_op(struct chaos_run *run)
 	return false;
 }
 
+/* Several workers at the same instant: all SIGKILLs go out before any is
+ * reaped, so a lock owner and the waiter the kernel wakes for it can die
+ * together (the wake-up must not be lost with the waiter). */
+static void kill_burst(struct chaos_run *run)
+{
+	unsigned w = run->cfg->workers;
+	unsigned n = 2 + (unsigned)(chaos_rand(&run->rng) % (w - 1));
+	unsigned first = (unsigned)(chaos_rand(&run->rng) % w);
+	pid_t pids[CHAOS_MAX_WORKERS];
+	for (unsigned k = 0; k < n; k++) {
+		struct chaos_slot *s = &run->sh->worker[(first + k) % w];
+		pids[k] = atomic_load(&s->pid);
+		uint32_t op = atomic_load(&s->cur_op);
+		if (pids[k] > 0 && kill(pids[k], SIGKILL) == 0) {
+			run->kills++;
+			run->burst_kills++;
+			atomic_fetch_add(&run->sh->kills_by_op[op < OP_COUNT ? op : OP_NONE], 1);
+		} else {
+			pids[k] = 0;
+		}
+	}
+	for (unsigned k = 0; k < n; k++) {
+		if (pids[k] <= 0)
+			continue;
+		int status;
+		waitpid(pids[k], &status, 0);
+		unsigned i = (first + k) % w;
+		atomic_store(&run->sh->worker[i].pid, 0);
+		chaos_spawn_worker(run, i);
+	}
+}
+
 void chaos_kill_one(struct chaos_run *run)
 {
+	if (run->cfg->workers >= 2 && chaos_rand(&run->rng) % 5 == 0) {
+		kill_burst(run);
+		return;
+	}
 	if ((chaos_rand(&run->rng) & 1) && kill_in_op(run))
 		return;
 	unsigned n = run->cfg->workers + (run->keeper ? 1 : 0);

@@ -16,6 +16,7 @@ struct chaos_run {
 	unsigned round;
 	uint64_t kills;
 	uint64_t reaper_kills;
+	uint64_t burst_kills; /* workers killed together with others */
 	uint64_t violations;
 	uint64_t inflight_max_ns; /* longest operation seen still running */
 	uint32_t inflight_op;

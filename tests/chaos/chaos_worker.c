@@ -21,6 +21,7 @@ struct worker {
 	uint64_t rng;
 	uint32_t held[CHAOS_MAX_CHANNELS]; /* viewers this process counted */
 	bool claimed;
+	int focus; /* the mix position this incarnation favours, or -1 */
 };
 
 static const unsigned char *pick_channel(struct worker *w, unsigned *ci)
@@ -278,6 +279,10 @@ static void report_and_wait(struct worker *w)
 static void one_op(struct worker *w)
 {
 	unsigned r = (unsigned)(chaos_rand(&w->rng) % 1000);
+	/* Half the incarnations mostly repeat one operation, as a tight loop of
+	 * it: that piles waiters on the writer lock for the lock-taking ones. */
+	if (w->focus >= 0 && (r & 3) != 0)
+		r = (unsigned)w->focus;
 	if (r < 450)
 		do_touch(w);
 	else if (r < 520)
@@ -303,6 +308,12 @@ static void one_op(struct worker *w)
 void chaos_worker_main(struct chaos_shared *sh, sr_registry *reg, unsigned idx, uint64_t seed)
 {
 	struct worker w = {.sh = sh, .me = &sh->worker[idx], .reg = reg, .rng = seed};
+	/* Positions in the mix of one_op(): touch, add, remove, start, error,
+	 * snapshot, insert/delete. */
+	static const int focus[] = {0, 600, 700, 830, 880, 940, 990};
+	w.focus = chaos_rand(&w.rng) & 1
+	              ? focus[chaos_rand(&w.rng) % (sizeof(focus) / sizeof(focus[0]))]
+	              : -1;
 	for (;;) {
 		while (atomic_load_explicit(&sh->phase, memory_order_relaxed) == PH_RUN) {
 			/* A server worker does other things between registry calls;
@@ -310,7 +321,8 @@ void chaos_worker_main(struct chaos_shared *sh, sr_registry *reg, unsigned idx, 
 			 * lock holder is rarely preempted by its own waiters. */
 			for (int i = 0; i < 256; i++)
 				one_op(&w);
-			chaos_sleep_ns(100000 + chaos_rand(&w.rng) % 400000);
+			if (!sh->tight)
+				chaos_sleep_ns(100000 + chaos_rand(&w.rng) % 400000);
 		}
 		report_and_wait(&w);
 	}
