@@ -5,11 +5,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "monitor_format.h"
+#include "monitor_guard.h"
 #include "monitor_view.h"
 
 static void expect_duration(uint64_t ms, const char *want)
@@ -186,12 +193,50 @@ static void test_names(void **state)
 	assert_string_equal(mon_filter_name(SR_STATE_FAILED), "failed");
 }
 
+static int read_page(void *ctx)
+{
+	return *(volatile const char *)ctx;
+}
+
+/* The guard turns a fault on a truncated mapping into an error, and only that. */
+static void test_sigbus_guard(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mon-guard-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	long page = sysconf(_SC_PAGESIZE);
+	assert_int_equal(ftruncate(fd, page), 0);
+	char *map = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(pwrite(fd, "\x07", 1, 0), 1);
+	assert_int_equal(mon_guard_sigbus(read_page, map), 7);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(mon_guard_sigbus(read_page, map), -SR_ETRUNCATED);
+	assert_int_equal(mon_guard_sigbus(read_page, map), -SR_ETRUNCATED); /* re-armed */
+	/* Outside the guard the fault still kills: nothing is silently swallowed. */
+	fflush(NULL);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		signal(SIGBUS, SIG_DFL); /* as in a program without cmocka's handler */
+		(void)mon_guard_sigbus(read_page, map);
+		_exit(read_page(map) == 0 ? 3 : 4);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+	munmap(map, (size_t)page);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_durations),    cmocka_unit_test(test_row),
 	    cmocka_unit_test(test_header_hints), cmocka_unit_test(test_sort_and_filter),
-	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_names),        cmocka_unit_test(test_sigbus_guard),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "monitor_attach.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 enum { REPLACE_TRIES = 3 };
 
@@ -24,6 +25,15 @@ int mon_attach(const char *name, sr_registry **out)
 {
 	*out = NULL;
 	return sr_registry_attach(name, SR_ATTACH_READONLY, out);
+}
+
+bool mon_segment_shrunk(const char *name, uint64_t mapped_bytes)
+{
+	char path[SR_NAME_MAX + 16];
+	struct stat st;
+	/* glibc's shm_open("/NAME") is /dev/shm/NAME. */
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	return stat(path, &st) == 0 && (uint64_t)st.st_size < mapped_bytes;
 }
 
 int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap)

@@ -2,7 +2,9 @@
 #ifndef SR_TOOLS_MONITOR_ATTACH_H
 #define SR_TOOLS_MONITOR_ATTACH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "monitor_snapshot.h"
 
@@ -24,6 +26,12 @@ int mon_attach(const char *name, sr_registry **out);
  * stderr and returns a negative code.
  */
 int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap);
+
+/*
+ * Whether the segment under name is now smaller than mapped_bytes: someone
+ * truncated it under our mapping, and reading the lost pages would fault.
+ */
+bool mon_segment_shrunk(const char *name, uint64_t mapped_bytes);
 
 /* Print "streamreg CMD: what: message (detail)" to stderr. */
 void mon_report_error(const char *cmd, const char *what, int rc);

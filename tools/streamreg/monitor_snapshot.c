@@ -1,5 +1,7 @@
 #include "monitor_snapshot.h"
 
+#include "monitor_guard.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -62,27 +64,28 @@ static int read_one(sr_registry *reg, const uuid_t id, sr_session_info *out)
 	return 0;
 }
 
-static int list_ids(sr_registry *reg, size_t hint, uuid_t **ids_out, size_t *n_out)
+/* The ids live in snap, so a SIGBUS escape from the middle of a take leaks nothing. */
+static int list_ids(sr_registry *reg, mon_snapshot *snap, size_t hint, size_t *n_out)
 {
-	size_t cap = hint + 16;
+	size_t want = hint + 16;
 	for (int attempt = 0; attempt < LIST_TRIES; attempt++) {
-		uuid_t *ids = malloc(cap * sizeof *ids);
-		if (ids == NULL)
-			return -ENOMEM;
-		size_t n = 0;
-		int rc = sr_session_list(reg, ids, cap, &n);
-		if (rc < 0) {
-			free(ids);
-			return rc;
+		if (want > snap->ids_cap) {
+			uuid_t *grown = realloc(snap->ids, want * sizeof *grown);
+			if (grown == NULL)
+				return -ENOMEM;
+			snap->ids = grown;
+			snap->ids_cap = want;
 		}
+		size_t n = 0;
+		int rc = sr_session_list(reg, snap->ids, snap->ids_cap, &n);
+		if (rc < 0)
+			return rc;
 		/* Sessions inserted between stats and list: grow and try again. */
-		if (n <= cap || attempt == LIST_TRIES - 1) {
-			*ids_out = ids;
-			*n_out = n < cap ? n : cap;
+		if (n <= snap->ids_cap || attempt == LIST_TRIES - 1) {
+			*n_out = n < snap->ids_cap ? n : snap->ids_cap;
 			return 0;
 		}
-		free(ids);
-		cap = n + n / 4 + 16;
+		want = n + n / 4 + 16;
 	}
 	return -EAGAIN;
 }
@@ -99,29 +102,33 @@ static int reserve(mon_snapshot *snap, size_t want)
 	return 0;
 }
 
-int mon_snapshot_take(sr_registry *reg, mon_snapshot *snap)
+struct take_args {
+	sr_registry *reg;
+	mon_snapshot *snap;
+};
+
+static int take(void *ctx)
 {
+	sr_registry *reg = ((struct take_args *)ctx)->reg;
+	mon_snapshot *snap = ((struct take_args *)ctx)->snap;
+	snap->n = 0;
 	int rc = sr_registry_stats_get(reg, &snap->stats);
 	if (rc < 0)
 		return rc;
-	uuid_t *ids = NULL;
 	size_t n_ids = 0;
-	rc = list_ids(reg, snap->stats.sessions, &ids, &n_ids);
+	rc = list_ids(reg, snap, snap->stats.sessions, &n_ids);
 	if (rc < 0)
 		return rc;
 	rc = reserve(snap, n_ids > 0 ? n_ids : 1);
-	if (rc < 0) {
-		free(ids);
+	if (rc < 0)
 		return rc;
-	}
-	snap->n = 0;
 	snap->skipped = 0;
 	snap->clients = 0;
 	memset(snap->by_state, 0, sizeof snap->by_state);
 	snap->taken_mono_ns = sr_now_mono_ns();
 	for (size_t i = 0; i < n_ids; i++) {
 		sr_session_info *s = &snap->sessions[snap->n];
-		int got = read_one(reg, ids[i], s);
+		int got = read_one(reg, snap->ids[i], s);
 		if (got == -ENOENT)
 			continue; /* deleted since the listing: not a skip */
 		if (got == 0) {
@@ -132,12 +139,21 @@ int mon_snapshot_take(sr_registry *reg, mon_snapshot *snap)
 		snap->clients += s->clients;
 		snap->n++;
 	}
-	free(ids);
 	return 0;
+}
+
+int mon_snapshot_take(sr_registry *reg, mon_snapshot *snap)
+{
+	struct take_args args = {reg, snap};
+	int rc = mon_guard_sigbus(take, &args);
+	if (rc < 0)
+		snap->n = 0; /* never leave half a copy behind */
+	return rc;
 }
 
 void mon_snapshot_free(mon_snapshot *snap)
 {
 	free(snap->sessions);
+	free(snap->ids);
 	memset(snap, 0, sizeof *snap);
 }

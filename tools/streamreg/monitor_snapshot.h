@@ -16,12 +16,15 @@ typedef struct mon_snapshot {
 	uint64_t clients;                  /* Sum of the rows' clients. */
 	uint32_t skipped;                  /* Records left out: they kept changing under us. */
 	uint64_t taken_mono_ns;            /* When the copy was taken (sr_now_mono_ns clock). */
+	uuid_t *ids;                       /* Scratch: the listing being copied. */
+	size_t ids_cap;
 } mon_snapshot;
 
 /*
  * Copy every session of reg into snap (reusing its buffers).  A record that
  * stays busy over a few retries, or that fails the plausibility checks, is
  * left out and counted in skipped: the monitor never shows a torn record.
+ * -SR_ETRUNCATED if the segment shrank under the mapping (see monitor_guard.h).
  */
 int mon_snapshot_take(sr_registry *reg, mon_snapshot *snap);
 

@@ -7,6 +7,7 @@
 #include "monitor.h"
 #include "monitor_attach.h"
 #include "monitor_format.h"
+#include "monitor_guard.h"
 #include "monitor_output.h"
 
 typedef enum stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS } stats_format;
@@ -53,6 +54,17 @@ static int parse_stats_args(int argc, char **argv, const char **name, stats_form
 	return 0;
 }
 
+struct prom_args {
+	sr_registry *reg;
+	char *text;
+};
+
+static int render_prometheus(void *ctx)
+{
+	struct prom_args *a = ctx;
+	return sr_registry_prometheus(a->reg, &a->text);
+}
+
 static int print_prometheus(const char *name)
 {
 	char what[128];
@@ -63,13 +75,13 @@ static int print_prometheus(const char *name)
 		mon_report_error("stats", what, rc);
 		return rc;
 	}
-	char *text = NULL;
-	rc = sr_registry_prometheus(reg, &text);
+	struct prom_args args = {reg, NULL};
+	rc = mon_guard_sigbus(render_prometheus, &args);
 	if (rc < 0)
 		mon_report_error("stats", what, rc);
-	else if (fputs(text, stdout) == EOF || fflush(stdout) != 0)
+	else if (fputs(args.text, stdout) == EOF || fflush(stdout) != 0)
 		rc = -EIO;
-	free(text);
+	free(args.text);
 	sr_registry_close(reg);
 	return rc;
 }

@@ -189,7 +189,8 @@ static void clock_text(char *buf, size_t len)
 /* The live loop's connection to the registry, across its destruction and rebirth. */
 typedef struct top_live {
 	sr_registry *reg;
-	bool lost; /* the registry went away after we had it */
+	bool lost;             /* the registry went away after we had it */
+	uint64_t mapped_bytes; /* segment size when attached */
 	mon_snapshot snap;
 	mon_view view;
 } top_live;
@@ -205,6 +206,14 @@ static void lose_registry(top_live *live, mon_ui *ui, const char *why)
 	snprintf(headline, sizeof headline, "REGISTRY %s WAS DESTROYED OR REPLACED at %s", ui->name,
 	         when);
 	set_status(ui, true, headline, why);
+}
+
+/* The size we mapped, to notice a truncation before touching the lost pages. */
+static bool remember_size(top_live *live, sr_registry_stats *st)
+{
+	bool ok = sr_registry_stats_get(live->reg, st) == 0;
+	live->mapped_bytes = ok ? st->segment_size : 0;
+	return ok;
 }
 
 /* Follow the name to whatever registry it holds now; false while there is none. */
@@ -238,11 +247,12 @@ static bool follow_name(top_live *live, mon_ui *ui)
 		}
 		return false;
 	}
+	sr_registry_stats st;
+	bool have_stats = remember_size(live, &st);
 	if (live->lost) {
 		char when[16];
-		sr_registry_stats st;
 		clock_text(when, sizeof when);
-		uint64_t birth = sr_registry_stats_get(live->reg, &st) == 0 ? st.birth_id : 0;
+		uint64_t birth = have_stats ? st.birth_id : 0;
 		snprintf(text, sizeof text,
 		         "reattached at %s: registry %s was recreated (birth %016" PRIx64 ")", when,
 		         ui->name, birth);
@@ -259,6 +269,17 @@ static void tick(top_live *live, mon_ui *ui)
 {
 	if (!follow_name(live, ui))
 		return;
+	if (mon_segment_shrunk(ui->name, live->mapped_bytes)) {
+		/* Reading now would fault: the guard would catch it, but say it plainly. */
+		char text[400];
+		ui->have_data = false;
+		snprintf(text, sizeof text,
+		         "registry %s: cannot read: its segment was truncated below %" PRIu64
+		         " bytes; waiting for it to be replaced",
+		         ui->name, live->mapped_bytes);
+		set_status(ui, true, text, "");
+		return;
+	}
 	if (ui->paused && ui->have_data)
 		return;
 	int rc = mon_snapshot_take(live->reg, &live->snap);
@@ -352,6 +373,8 @@ static int top_live_run(const top_args *a)
 		mon_report_error("top", what, rc);
 		return 1;
 	}
+	sr_registry_stats st;
+	remember_size(&live, &st);
 	install_stop_handlers();
 	if (mon_screen_open() < 0) {
 		sr_registry_close(live.reg);
