@@ -84,6 +84,7 @@ struct chaos_shared {
 	bool strict_records; /* only the keeper writes cold fields: check tags */
 	int inject;          /* 0, 1 = lease, 2 = slow (see chaos_config) */
 	bool tight;          /* workers never pause between operations */
+	bool storm;          /* every worker loops on lock-taking operations */
 	uint32_t n_channels;
 	uuid_t channels[CHAOS_MAX_CHANNELS];
 	uuid_t extra[CHAOS_EXTRA];
@@ -115,6 +116,7 @@ struct chaos_config {
 	bool soak;
 	bool verbose;
 	bool tight;
+	bool storm;
 	const char *reaper_path;
 	const char *lineup;
 	const char *output_dir;

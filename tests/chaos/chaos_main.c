@@ -58,6 +58,8 @@ static void usage(FILE *out)
 	        "  --reaper-kill-every S SIGKILL and restart the reaper this often (default 8)\n"
 	        "  --tight               workers never pause: maximal lock contention, but\n"
 	        "                        on a loaded machine preemption inflates durations\n"
+	        "  --storm               every worker in tight loops of lock-taking calls\n"
+	        "                        (record_error, insert/delete); implies --tight\n"
 	        "  --verbose             progress lines\n"
 	        "  --inject-fault KIND   self-test of the checks: \"lease\" (a worker misreports\n"
 	        "                        its viewers) or \"slow\" (a 150 ms operation)\n"
@@ -94,6 +96,7 @@ enum {
 	O_VERBOSE,
 	O_INJECT,
 	O_TIGHT,
+	O_STORM,
 	O_HELP
 };
 
@@ -112,6 +115,7 @@ static int parse_args(int argc, char **argv, struct chaos_config *cfg)
 	    {"reaper-kill-every", required_argument, NULL, O_RKILL},
 	    {"verbose", no_argument, NULL, O_VERBOSE},
 	    {"tight", no_argument, NULL, O_TIGHT},
+	    {"storm", no_argument, NULL, O_STORM},
 	    {"inject-fault", required_argument, NULL, O_INJECT},
 	    {"help", no_argument, NULL, O_HELP},
 	    {NULL, 0, NULL, 0}};
@@ -169,6 +173,9 @@ static int parse_args(int argc, char **argv, struct chaos_config *cfg)
 			break;
 		case O_TIGHT:
 			cfg->tight = true;
+			break;
+		case O_STORM:
+			cfg->storm = cfg->tight = true;
 			break;
 		case O_INJECT:
 			if (strcmp(optarg, "lease") && strcmp(optarg, "slow")) {
@@ -369,6 +376,7 @@ int main(int argc, char **argv)
 	struct chaos_run run = {.cfg = &cfg, .sh = sh, .rng = cfg.seed ^ 0xc4a05ull};
 	chaos_op_stats_bind(sh);
 	sh->tight = cfg.tight;
+	sh->storm = cfg.storm;
 	if (cfg.inject)
 		sh->inject = strcmp(cfg.inject, "lease") == 0 ? 1 : 2;
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -314,6 +314,9 @@ void chaos_worker_main(struct chaos_shared *sh, sr_registry *reg, unsigned idx, 
 	w.focus = chaos_rand(&w.rng) & 1
 	              ? focus[chaos_rand(&w.rng) % (sizeof(focus) / sizeof(focus[0]))]
 	              : -1;
+	/* A lock storm: every worker on the writer lock at once. */
+	if (sh->storm)
+		w.focus = chaos_rand(&w.rng) % 4 ? 880 : 990;
 	for (;;) {
 		while (atomic_load_explicit(&sh->phase, memory_order_relaxed) == PH_RUN) {
 			/* A server worker does other things between registry calls;
