@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """`streamreg top` in a real terminal (tmux): rows, sort keys, filter, pause, quit."""
+import re
 import shlex
 import shutil
 import time
@@ -61,6 +62,13 @@ def main():
         check(row(s, B)[1] == "failed" and "crashed" in " ".join(row(s, B)),
               "row of B: %r" % row(s, B))
         check("720p,360p" in " ".join(row(s, A)), "variants of A")
+        # Failed is drawn in red (SGR 31), active in the default colour.
+        coloured = tm.tmux(["capture-pane", "-p", "-e", "-t", "t"]).stdout
+        line_b = [l for l in coloured.splitlines() if B in l][0]
+        check(re.search(r"\x1b\[[0-9;]*\b31[;m][^\x1b]*failed", line_b) is not None,
+              "failed state not red: %r" % line_b)
+        line_a = [l for l in coloured.splitlines() if A in l][0]
+        check("\x1b[31m" not in line_a and ";31m" not in line_a, "active row coloured red")
 
         tm.keys("e")
         s = wait_order(tm, [B, C, A], "errors")
