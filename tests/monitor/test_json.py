@@ -94,6 +94,12 @@ def main():
         check(rows[-1].endswith("-") or "ffmpeg exited 255" in text, "last error shown")
         check("ffmpeg exited 255" in text, "last error missing from text")
 
+        # Plain stats: the header lines of top.
+        lines = run(["stats", name]).stdout.splitlines()
+        check(len(lines) == 3 and lines[0].startswith("registry " + name) and
+              "5 used, 59 free of 64" in lines[1] and lines[2].startswith("processes: "),
+              "stats text %r" % lines)
+
         # stats --json is the same registry object.
         st = json.loads(run(["stats", name, "--json"]).stdout)
         check(st["by_state"] == doc["registry"]["by_state"] and st["capacity"] == 64,

@@ -105,6 +105,22 @@ def main():
         check(all(len(line) <= 90 for line in s.splitlines()), "lines wider than the terminal")
         check(s.splitlines()[0].startswith("registry " + name), "header after resize")
 
+        # Seven lines leave room for one row: the arrows and pages scroll through them.
+        tm.tmux(["resize-window", "-t", "t", "-x", "120", "-y", "7"])
+        tm.wait_for(lambda x: "rows 1-1 of 3" in x and order(x) == [A], "one row per page")
+        tm.keys("Down")
+        tm.wait_for(lambda x: "rows 2-2 of 3" in x and order(x) == [C], "scrolled down")
+        tm.keys("NPage")
+        tm.wait_for(lambda x: "rows 3-3 of 3" in x and order(x) == [B], "paged down")
+        tm.keys("NPage")  # past the end: stays on the last row
+        tm.wait_for(lambda x: "rows 3-3 of 3" in x and order(x) == [B], "clamped at the end")
+        tm.keys("Up")
+        tm.wait_for(lambda x: "rows 2-2 of 3" in x, "scrolled up")
+        tm.keys("PPage")
+        tm.wait_for(lambda x: "rows 1-1 of 3" in x and order(x) == [A], "paged up")
+        tm.keys("Down", "Home")
+        tm.wait_for(lambda x: "rows 1-1 of 3" in x and order(x) == [A], "home")
+
         tm.keys("q")
         status = tm.wait_dead()
         check(status == 0, "top exited %d after q" % status)
