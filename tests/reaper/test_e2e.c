@@ -126,16 +126,16 @@ static void test_start_active(void **state)
 	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
 
 	char line[4096];
-	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned on doorbell", line, sizeof line), 0);
-	unsigned long long bell_us = field(line, "latency_us=");
+	/* normally woken by the doorbell; a periodic scan that happens to run
+	 * between the request and the wake-up may start it first */
+	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned", line, sizeof line), 0);
 	unsigned long long spawned = field(line, "mono_us=");
 	assert_true(spawned >= t0);
 	/* the requirement is 20 ms; the bound is generous for a loaded CI box */
-	fprintf(stderr,
-	        "start latency: request -> ffmpeg spawned %llu us (doorbell -> spawned "
-	        "%llu us)\n",
-	        spawned - t0, bell_us);
+	fprintf(stderr, "start latency: request -> ffmpeg spawned %llu us (%s)\n", spawned - t0,
+	        strstr(line, "on doorbell") ? "doorbell" : "scan");
 	assert_true(spawned - t0 < 500000);
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 1);
 
 	e2e_snapshot(f, A, &s);
 	assert_true(s.pid > 0);

@@ -430,19 +430,17 @@ int rp_run(struct reaper *r)
 	}
 	r->bell_running = true;
 	uint64_t iv = r->cfg->scan_interval_ms * MS;
-	struct itimerspec its = {
-	    .it_interval = {(time_t)(iv / 1000000000ull), (long)(iv % 1000000000ull)},
-	    .it_value = {0, 1},
-	};
+	struct timespec period = {(time_t)(iv / 1000000000ull), (long)(iv % 1000000000ull)};
+	struct itimerspec its = {.it_interval = period, .it_value = period};
 	if (timerfd_settime(r->tfd, 0, &its, NULL) < 0) {
 		rp_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
 		return 1;
 	}
+	/* requests made before the doorbell was read */
+	full_scan(r);
 	rp_log(LOG_INFO, "watching registry %s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
 	       r->cfg->registry, r->outdir, r->cfg->ffmpeg, r->cfg->ladder.n,
 	       (unsigned long long)r->cfg->idle_grace_ms);
-	/* requests made before the doorbell was read */
-	full_scan(r);
 	bool term = false, hup = false;
 	int status = 0;
 	while (!term) {
