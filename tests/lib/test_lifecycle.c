@@ -106,6 +106,24 @@ static void test_options_refused(void **state)
 	srt_cleanup_names();
 }
 
+static void test_bad_mode_and_flags(void **state)
+{
+	struct srt_fx *fx = *state;
+	char name[SR_NAME_MAX + 1];
+	sr_create_options opt;
+	sr_registry *reg = NULL;
+
+	sr_create_options_init(&opt);
+	opt.mode = 010600; /* not just permission bits */
+	srt_unique_name(name);
+	srt_track_name(name);
+	assert_int_equal(sr_registry_create(name, &opt, &reg), -EINVAL);
+	assert_int_equal(sr_registry_attach(name, SR_ATTACH_READONLY, &reg), -ENOENT);
+	assert_int_equal(sr_registry_attach(fx->name, 1u << 7, &reg), -EINVAL);
+	assert_int_equal(sr_registry_attach(fx->name, SR_ATTACH_READONLY | (1u << 30), &reg),
+	                 -EINVAL);
+}
+
 static void test_options_honoured(void **state)
 {
 	struct srt_fx fx;
@@ -315,6 +333,7 @@ int main(void)
 	                                    srt_teardown),
 	    cmocka_unit_test(test_close_null_is_harmless),
 	    cmocka_unit_test(test_options_refused),
+	    cmocka_unit_test_setup_teardown(test_bad_mode_and_flags, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_options_honoured),
 	    cmocka_unit_test(test_null_options_mean_defaults),
 	    cmocka_unit_test(test_mode_honoured),

@@ -164,7 +164,11 @@ pid_t srt_spawn(int (*fn)(void *arg), void *arg)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(120);
-		_exit(fn(arg));
+		int rc = fn(arg);
+#ifdef SRT_COVERAGE
+		__gcov_dump();
+#endif
+		_exit(rc);
 	}
 	track_child(pid);
 	return pid;
