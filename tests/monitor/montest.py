@@ -141,7 +141,11 @@ class Tmux:
         while time.time() < deadline:
             last = self.screen()
             if pred(last):
-                return last
+                # tmux may have parsed only part of a frame: insist on a second look.
+                time.sleep(0.05)
+                again = self.screen()
+                if pred(again):
+                    return again
             time.sleep(0.1)
         fail("screen never showed %s; last screen:\n%s" % (what, last))
 

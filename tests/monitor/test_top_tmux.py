@@ -124,6 +124,14 @@ def main():
         tm.keys("q")
         status = tm.wait_dead()
         check(status == 0, "top exited %d after q" % status)
+        tm.close()
+
+        # A terminal that cannot address the cursor gets the one-shot text instead.
+        tm = Tmux("TERM=dumb %s top %s" % (shlex.quote(STREAMREG), name))
+        check(tm.wait_dead() == 0, "top on TERM=dumb exit status")
+        s = tm.tmux(["capture-pane", "-p", "-S", "-100", "-t", "t"]).stdout
+        check("cannot drive terminal type 'dumb'" in s and "sessions: 3 used" in s and
+              len(order(s)) == 3, "TERM=dumb output:\n" + s)
     finally:
         if tm is not None:
             tm.close()

@@ -17,6 +17,14 @@ int mon_screen_open(void)
 	screen = newterm(NULL, stdout, stdin);
 	if (screen == NULL)
 		return -ENOTTY;
+	/* A terminal that cannot move the cursor (TERM=dumb) would show a smear. */
+	const char *cup = tigetstr("cup");
+	if (cup == NULL || cup == (const char *)-1) {
+		endwin();
+		delscreen(screen);
+		screen = NULL;
+		return -ENOTTY;
+	}
 	cbreak();
 	noecho();
 	keypad(stdscr, TRUE);
