@@ -3,6 +3,7 @@
  * lavfi test sources.  Run one scenario with `test_e2e NAME`; ctest runs
  * each as its own test.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -101,6 +102,23 @@ static long proc_uid(pid_t pid)
 	}
 	fclose(fp);
 	return uid;
+}
+
+/* Segment files in a variant directory and the highest sequence number. */
+static void segments(const char *dir, int *count, int *highest)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		int n;
+		if (sscanf(de->d_name, "seg_%d.ts", &n) == 1) {
+			(*count)++;
+			if (n > *highest)
+				*highest = n;
+		}
+	}
+	closedir(d);
 }
 
 static unsigned long long field(const char *line, const char *key)
@@ -236,10 +254,21 @@ static void test_idle_stop(void **state)
 	e2e_snapshot(f, A, &s);
 	pid_t pid = s.pid;
 	uint64_t start = s.pid_start;
-	e2e_sleep_ms(2500); /* longer than the grace: a viewer protects it */
+	e2e_sleep_ms(5000); /* longer than the grace: a viewer protects it */
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(s.state, SR_STATE_ACTIVE);
 	assert_int_equal(s.pid, pid);
+	/* disk stays bounded: with 3 segments listed, old ones are deleted */
+	for (int v = 0; v < 2; v++) {
+		char vdir[256];
+		snprintf(vdir, sizeof vdir, "%s/%s/%s", f->out, A, v ? "72p" : "90p");
+		int count = 0, highest = -1;
+		segments(vdir, &count, &highest);
+		fprintf(stderr, "%s: %d segment files, newest seg_%05d.ts\n", vdir + strlen(f->out),
+		        count, highest);
+		assert_true(highest >= 5);   /* more were written than are kept */
+		assert_true(count <= 3 + 2); /* list size + delete threshold + current */
+	}
 	uint64_t left = e2e_now_us();
 	remove_client(f, A);
 	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 10000), 0);
