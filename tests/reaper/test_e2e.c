@@ -452,12 +452,15 @@ static void test_bad_lineup(void **state)
 }
 
 /* SIGHUP: a broken lineup is refused and the old one kept; a good one adds
- * channels.  A start request for a channel outside the lineup fails. */
+ * channels, and a channel it drops has its transcoder stopped and its
+ * session deleted.  A start request for a channel outside the lineup fails.
+ * The transcoder is the cheap stand-in. */
 static void test_reload(void **state)
 {
 	struct e2e *f = *state;
 	one_channel(f, "reload", E2E_LAVFI);
-	e2e_start_ready(f, NULL);
+	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, NULL};
+	e2e_start_ready(f, extra);
 	FILE *fp = fopen(f->lineup, "w");
 	assert_non_null(fp);
 	fprintf(fp, "#EXTM3U\n#EXTINF:-1 tvg-id=\"" A "\",A\n" E2E_LAVFI "\n#EXTINF:-1,B\n"
@@ -486,6 +489,28 @@ static void test_reload(void **state)
 	assert_int_equal(sr_session_last_error(f->reg, uc, msg, sizeof msg), 0);
 	assert_string_equal(msg, "channel is not in the lineup");
 	assert_int_equal(e2e_children(f->reaper), 0);
+
+	/* A runs, then leaves the lineup */
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+	assert_true(e2e_dir_exists(f, A));
+	const char *only_b[] = {B};
+	const char *only_b_in[] = {"http://127.0.0.1:9/none.m3u8"};
+	e2e_lineup(f, only_b, only_b_in, 1);
+	assert_int_equal(kill(f->reaper, SIGHUP), 0);
+	uuid_t ua = {0};
+	assert_int_equal(sr_uuid_parse(A, ua), 0);
+	end = e2e_now_us() + 5000000;
+	while (sr_session_find(f->reg, ua, NULL) == 0 && e2e_now_us() < end)
+		e2e_sleep_ms(10);
+	assert_int_equal(sr_session_find(f->reg, ua, NULL), -ENOENT);
+	assert_false(e2e_alive(s.pid, s.pid_start));
+	assert_false(e2e_dir_exists(f, A));
+	assert_int_equal(e2e_children(f->reaper), 0);
+	assert_int_equal(sr_session_find(f->reg, ub, NULL), 0);
 }
 
 /* Another process (an administrator's `streamreg state`) changes the state
