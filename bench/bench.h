@@ -97,6 +97,8 @@ const char *dist_name(enum dist_kind d);
 
 /* ---- clock, statistics, keys (bench_util.c) ---- */
 uint64_t bench_now_ns(void);
+/* CPU time of the calling thread: excludes time spent descheduled. */
+uint64_t bench_cpu_now_ns(void);
 uint64_t bench_timer_overhead_ns(void);
 double bench_median(double *v, size_t n);
 int bench_cmp_u32(const void *a, const void *b);

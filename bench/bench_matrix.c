@@ -134,7 +134,7 @@ static void run_cell(struct cell *c, const struct bench_keys *k, const struct ma
 	c->failed += res.failed;
 }
 
-static void finish_cell(struct cell *c)
+static void finish_cell(struct cell *c, int ncpus)
 {
 	struct result *r = report_get(c->row);
 	if (c->dead || c->n == 0)
@@ -160,6 +160,18 @@ static void finish_cell(struct cell *c)
 		for (int i = 0; i < c->n; i++)
 			s[i] = c->v[i] / c->one->v[i];
 		r->scale = bench_median(s, (size_t)c->n);
+		/*
+		 * On a loaded machine, wall-clock scaling mostly measures the
+		 * scheduler.  With no more workers than cores, P workers that each
+		 * keep their CPU cost per op would do P times the work of one: so
+		 * P x (CPU ns/op with 1) / (CPU ns/op with P) estimates the scaling
+		 * of an idle machine, contention (cache-line transfers) included.
+		 */
+		if (c->procs <= ncpus) {
+			for (int i = 0; i < c->n; i++)
+				s[i] = c->cpu[i] > 0 ? c->procs * c->one->cpu[i] / c->cpu[i] : 0;
+			r->cpu_scale = bench_median(s, (size_t)c->n);
+		}
 	}
 }
 
@@ -207,7 +219,7 @@ void bench_matrix_run(const struct backend *const *backends, size_t n_backends,
 		fprintf(stderr, "  repetition %d of %d done (%zu cells)\n", rep + 1, o->reps, m.n);
 	}
 	for (size_t i = 0; i < m.n; i++) {
-		finish_cell(&m.c[i]);
+		finish_cell(&m.c[i], o->ncpus);
 		const struct result *r = report_get(m.c[i].row);
 		if (r->kind == RK_THROUGHPUT)
 			fprintf(stderr, "  %-18s %-15s p=%d %-8s %10.1f ns/op %9.3f Mops/s\n",

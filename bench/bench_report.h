@@ -31,6 +31,7 @@ struct result {
 	bool has_ratio;
 	/* streamreg rows of the scaling scenario: throughput / one process, same distribution */
 	double scale;
+	double cpu_scale; /* the same estimated from CPU time per op (P <= cores), 0 if not */
 	/* latency (ns) */
 	char churn[12];
 	double p50, p90, p99, p999, max;
@@ -38,6 +39,7 @@ struct result {
 	double q[LAT_QUANTILES]; /* at lat_quantile_levels */
 	/* reaper (ms) */
 	double scan_ms, foreach_ms;
+	double scan_cpu_ms; /* CPU time of recover + scan */
 	uint32_t cleanup_candidates;
 	/* memory */
 	uint64_t slot_bytes, segment_bytes;

@@ -45,13 +45,6 @@ struct thread_arg {
 /* The mixed profile works in chunks of this many events. */
 #define MIX_CHUNK 20u
 
-static uint64_t cpu_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void nap_us(long us)
 {
 	struct timespec ts = {0, us * 1000};
@@ -134,7 +127,7 @@ ready:
 		goto done;
 	while (!atomic_load_explicit(&ctl->go, memory_order_acquire))
 		sched_yield();
-	uint64_t c0 = cpu_now_ns(), t0 = bench_now_ns(), t = t0, ops = 0, failed = 0;
+	uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns(), t = t0, ops = 0, failed = 0;
 	uint32_t pos = 0;
 	do {
 		r = p->op == OP_MIXED ? run_mixed(p, local, &wc, seq + pos, batch, &chunk_no)
@@ -150,7 +143,7 @@ ready:
 		pos = (pos + batch) & (BENCH_SEQ_LEN - 1);
 		t = bench_now_ns();
 	} while (t - t0 < p->duration_ns);
-	out->cpu_ns = cpu_now_ns() - c0;
+	out->cpu_ns = bench_cpu_now_ns() - c0;
 	out->ops = ops;
 	out->ns = t - t0;
 	out->failed = failed;

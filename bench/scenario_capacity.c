@@ -183,18 +183,19 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 		skipped("reaper_scan", capacity, "filling the table", rc);
 		goto out;
 	}
-	double scan[64], each[64];
+	double scan[64], each[64], scan_cpu[64];
 	int reps = o->reps < 5 ? 5 : o->reps > 64 ? 64 : o->reps;
 	struct decide d = {0, 0}, d2 = {0, 0};
 	for (int i = 0; i < reps; i++) {
 		d = (struct decide){0, 0};
-		uint64_t t0 = bench_now_ns();
+		uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns();
 		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
 		    (rc = sr_session_scan(reg, on_brief, &d)) < 0) {
 			skipped("reaper_scan", capacity, "recover + scan", rc);
 			goto out;
 		}
 		uint64_t t1 = bench_now_ns();
+		scan_cpu[i] = (double)(bench_cpu_now_ns() - c0) / 1e6;
 		d2 = (struct decide){0, 0};
 		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
 		    (rc = sr_session_foreach(reg, on_info, &d2)) < 0) {
@@ -214,6 +215,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	r->reps = reps;
 	r->scan_ms = bench_median(scan, (size_t)reps);
 	r->foreach_ms = bench_median(each, (size_t)reps);
+	r->scan_cpu_ms = bench_median(scan_cpu, (size_t)reps);
 	r->cleanup_candidates = d.candidates;
 	if (d.seen != n || d2.seen != n)
 		snprintf(r->note, sizeof r->note, "walks saw %u and %u sessions of %u", d.seen,
