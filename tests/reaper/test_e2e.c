@@ -266,8 +266,8 @@ static void test_idle_stop(void **state)
 		segments(vdir, &count, &highest);
 		fprintf(stderr, "%s: %d segment files, newest seg_%05d.ts\n", vdir + strlen(f->out),
 		        count, highest);
-		assert_true(highest >= 5);   /* more were written than are kept */
-		assert_true(count <= 3 + 2); /* list size + delete threshold + current */
+		assert_true(count < highest + 1); /* some were written and deleted */
+		assert_true(count <= 3 + 2);      /* list size + delete threshold + current */
 	}
 	uint64_t left = e2e_now_us();
 	remove_client(f, A);
@@ -562,6 +562,42 @@ static void test_foreign_changes(void **state)
 	assert_int_equal(e2e_children(f->reaper), 0);
 }
 
+/* The registry is destroyed (and, with --create, re-created by the reaper)
+ * while a transcoder runs: it is stopped, and the new table is served. */
+static void test_registry_replaced(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "replaced", E2E_LAVFI);
+	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, NULL};
+	e2e_start_ready(f, extra);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+
+	sr_registry_close(f->reg);
+	f->reg = NULL;
+	assert_int_equal(sr_registry_unlink(f->name), 0);
+	uint64_t end = e2e_now_us() + 10000000;
+	while (e2e_count_log(f, "watching registry", NULL) < 2 && e2e_now_us() < end)
+		e2e_sleep_ms(10);
+	assert_int_equal(e2e_count_log(f, "watching registry", "again"), 1);
+	assert_false(e2e_alive(s.pid, s.pid_start));
+	assert_false(e2e_dir_exists(f, A));
+	assert_int_equal(e2e_children(f->reaper), 0);
+
+	assert_int_equal(sr_registry_attach(f->name, 0, &f->reg), 0);
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_IDLE);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	end = e2e_now_us() + 5000000;
+	while (e2e_count_log(f, A, "ffmpeg spawned") < 2 && e2e_now_us() < end)
+		e2e_sleep_ms(5);
+	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 2);
+	assert_int_equal(e2e_children(f->reaper), 1);
+}
+
 /* --user: after setup the reaper and its transcoders run as that user, and
  * still serve starts. */
 static void test_user(void **state)
@@ -638,6 +674,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_bad_lineup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_registry_replaced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),

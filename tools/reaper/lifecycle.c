@@ -244,8 +244,10 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 			finish_idle(r, c, "transcoder stopped and directory removed");
 		} else if (c->after == RP_AFTER_FORGET) {
 			remove_dir(r, c);
+			sr_state st = SR_STATE_COUNT;
+			(void)sr_session_get_state(r->reg, c->id, &st);
 			rc = sr_session_delete(r->reg, c->id);
-			rp_event(c->id_str, (int)pid, SR_STATE_STOPPING, SR_STATE_STOPPING,
+			rp_event(c->id_str, (int)pid, st, st,
 			         "channel left the lineup: session deleted%s%s", rc ? ": " : "",
 			         rc ? sr_strerror(rc) : "");
 		} else {

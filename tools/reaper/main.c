@@ -33,33 +33,6 @@ static void ensure_std_fds(void)
 	}
 }
 
-static int attach(const struct rp_config *cfg, sr_registry **reg)
-{
-	int rc = sr_registry_attach(cfg->registry, 0, reg);
-	if (rc == -ENOENT && cfg->create) {
-		sr_create_options opt;
-		sr_create_options_init(&opt);
-		opt.capacity = cfg->capacity;
-		opt.mode = cfg->mode;
-		rc = sr_registry_create(cfg->registry, &opt, reg);
-		if (rc == 0) {
-			rp_log(LOG_INFO, "registry %s created with capacity %u", cfg->registry,
-			       cfg->capacity);
-			return 0;
-		}
-		if (rc == -EEXIST) /* created by someone else meanwhile */
-			rc = sr_registry_attach(cfg->registry, 0, reg);
-	}
-	if (rc) {
-		const char *d = sr_errdetail();
-		rp_log(LOG_ERR, "registry %s: %s%s%s%s", cfg->registry, sr_strerror(rc),
-		       d[0] ? " (" : "", d, d[0] ? ")" : "");
-		if (rc == -ENOENT && !cfg->create)
-			rp_log(LOG_ERR, "use --create to create it");
-	}
-	return rc;
-}
-
 static int drop_privileges(const char *user, int outfd, bool created)
 {
 	struct passwd *pw = getpwnam(user);
@@ -159,7 +132,7 @@ int main(int argc, char **argv)
 		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		return 1;
 	}
-	if (attach(&cfg, &r.reg) != 0)
+	if (rp_attach(&cfg, &r.reg) != 0)
 		return 1;
 	if (setup_fds(&r) != 0)
 		return 1;

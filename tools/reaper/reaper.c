@@ -140,6 +140,33 @@ void rp_insert_sessions(struct reaper *r)
 	}
 }
 
+int rp_attach(const struct rp_config *cfg, sr_registry **reg)
+{
+	int rc = sr_registry_attach(cfg->registry, 0, reg);
+	if (rc == -ENOENT && cfg->create) {
+		sr_create_options opt;
+		sr_create_options_init(&opt);
+		opt.capacity = cfg->capacity;
+		opt.mode = cfg->mode;
+		rc = sr_registry_create(cfg->registry, &opt, reg);
+		if (rc == 0) {
+			rp_log(LOG_INFO, "registry %s created with capacity %u", cfg->registry,
+			       cfg->capacity);
+			return 0;
+		}
+		if (rc == -EEXIST) /* created by someone else meanwhile */
+			rc = sr_registry_attach(cfg->registry, 0, reg);
+	}
+	if (rc) {
+		const char *d = sr_errdetail();
+		rp_log(LOG_ERR, "registry %s: %s%s%s%s", cfg->registry, sr_strerror(rc),
+		       d[0] ? " (" : "", d, d[0] ? ")" : "");
+		if (rc == -ENOENT && !cfg->create)
+			rp_log(LOG_ERR, "use --create to create it");
+	}
+	return rc;
+}
+
 /* ---- doorbell thread ----------------------------------------------------- */
 
 static void *bell_main(void *arg)
@@ -229,6 +256,12 @@ static void drop_chan(struct reaper *r, size_t i)
 
 static void full_scan(struct reaper *r)
 {
+	/* destroyed and maybe re-created under us: workers now use another
+	 * table, so this one's requests will never come */
+	if (sr_registry_replaced(r->reg) == 1) {
+		r->replaced = true;
+		return;
+	}
 	sr_recovery_report rep;
 	int rc = sr_registry_recover(r->reg, &rep);
 	if (rc < 0)
@@ -312,7 +345,7 @@ static size_t children(const struct reaper *r)
 }
 
 /* Poll once; returns false on a fatal poll error. */
-static bool poll_once(struct reaper *r, int timeout_ms, bool *term, bool *hup)
+static bool poll_once(struct reaper *r, int timeout_ms)
 {
 	size_t cap = FIXED_FDS + 2 * r->nch;
 	struct pollfd *p = calloc(cap, sizeof *p);
@@ -364,12 +397,12 @@ static bool poll_once(struct reaper *r, int timeout_ms, bool *term, bool *hup)
 		struct signalfd_siginfo si;
 		while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-				if (!*term)
+				if (!r->term)
 					rp_log(LOG_INFO, "%s: stopping every transcoder",
 					       strsignal((int)si.ssi_signo));
-				*term = true;
+				r->term = true;
 			} else if (si.ssi_signo == SIGHUP) {
-				*hup = true;
+				r->hup = true;
 			}
 			/* SIGCHLD needs nothing: every child has a pidfd */
 		}
@@ -382,7 +415,8 @@ static bool poll_once(struct reaper *r, int timeout_ms, bool *term, bool *hup)
 		tick = true;
 	free(p);
 	free(owner);
-	if (!*term) {
+	/* while stopping, no new start and no scan */
+	if (!r->term && !r->quiesce) {
 		if (bell)
 			bell_scan(r);
 		if (tick)
@@ -391,7 +425,7 @@ static bool poll_once(struct reaper *r, int timeout_ms, bool *term, bool *hup)
 	return true;
 }
 
-static void shutdown_all(struct reaper *r)
+static void shutdown_all(struct reaper *r, const char *why)
 {
 	for (size_t i = 0; i < r->nch; i++) {
 		struct rp_chan *c = &r->ch[i];
@@ -402,62 +436,116 @@ static void shutdown_all(struct reaper *r)
 		if (sr_session_get_state(r->reg, c->id, &st) == 0 &&
 		    (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE) &&
 		    sr_session_transition(r->reg, c->id, st, SR_STATE_STOPPING) == 0) {
-			rp_event(c->id_str, c->child.pid, st, SR_STATE_STOPPING, "reaper shutdown");
+			rp_event(c->id_str, c->child.pid, st, SR_STATE_STOPPING, "%s", why);
 			after = RP_AFTER_IDLE;
 		} else if (c->phase == RP_PH_STOPPING) {
 			continue;
 		}
-		rp_chan_begin_stop(r, c, after, "reaper shutdown");
+		rp_chan_begin_stop(r, c, after, why);
 	}
-	bool term = true, hup = false;
+	r->quiesce = true;
 	while (children(r)) {
 		for (size_t i = 0; i < r->nch; i++)
 			rp_chan_kill_overdue(r, &r->ch[i]);
-		if (!poll_once(r, 50, &term, &hup))
+		if (!poll_once(r, 50))
 			break;
 	}
+	r->quiesce = false;
 }
 
-int rp_run(struct reaper *r)
+static int bell_start(struct reaper *r)
 {
 	/* read here, not in the thread: a request made from now on changes
 	 * the value, so the thread's first wait returns at once */
 	r->bell_seen = sr_registry_doorbell(r->reg);
+	atomic_store(&r->bell_stop, false);
 	int rc = pthread_create(&r->bell, NULL, bell_main, r);
 	if (rc) {
 		rp_log(LOG_ERR, "cannot start the doorbell thread: %s", strerror(rc));
-		return 1;
+		return -1;
 	}
 	r->bell_running = true;
+	return 0;
+}
+
+static void bell_join(struct reaper *r)
+{
+	if (!r->bell_running)
+		return;
+	atomic_store(&r->bell_stop, true);
+	pthread_join(r->bell, NULL);
+	r->bell_running = false;
+}
+
+static void log_watching(struct reaper *r, const char *again)
+{
+	rp_log(LOG_INFO,
+	       "watching registry %s%s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
+	       r->cfg->registry, again, r->outdir, r->cfg->ffmpeg, r->cfg->ladder.n,
+	       (unsigned long long)r->cfg->idle_grace_ms);
+}
+
+/* The registry name now names another table (or none): stop everything
+ * started for the old one and serve the new one, created if --create. */
+static int reattach(struct reaper *r)
+{
+	rp_log(LOG_WARNING,
+	       "registry %s was destroyed or replaced: stopping every transcoder "
+	       "and attaching again",
+	       r->cfg->registry);
+	shutdown_all(r, "registry replaced");
+	bell_join(r);
+	sr_registry_close(r->reg);
+	r->reg = NULL;
+	if (rp_attach(r->cfg, &r->reg) != 0)
+		return -1;
+	r->replaced = false;
+	for (size_t i = 0; i < r->nch; i++) {
+		r->ch[i].fails = 0;
+		r->ch[i].gave_up = false;
+	}
+	rp_insert_sessions(r);
+	rp_reconcile(r);
+	if (bell_start(r) != 0)
+		return -1;
+	full_scan(r);
+	log_watching(r, " again");
+	return 0;
+}
+
+int rp_run(struct reaper *r)
+{
+	if (bell_start(r) != 0)
+		return 1;
 	uint64_t iv = r->cfg->scan_interval_ms * MS;
 	struct timespec period = {(time_t)(iv / 1000000000ull), (long)(iv % 1000000000ull)};
 	struct itimerspec its = {.it_interval = period, .it_value = period};
 	if (timerfd_settime(r->tfd, 0, &its, NULL) < 0) {
 		rp_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
+		bell_join(r);
 		return 1;
 	}
 	/* requests made before the doorbell was read */
 	full_scan(r);
-	rp_log(LOG_INFO, "watching registry %s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
-	       r->cfg->registry, r->outdir, r->cfg->ffmpeg, r->cfg->ladder.n,
-	       (unsigned long long)r->cfg->idle_grace_ms);
-	bool term = false, hup = false;
+	log_watching(r, "");
 	int status = 0;
-	while (!term) {
-		if (!poll_once(r, -1, &term, &hup)) {
+	while (!r->term) {
+		if (!poll_once(r, -1)) {
 			status = 1;
 			break;
 		}
-		if (hup && !term) {
-			hup = false;
+		if (r->hup && !r->term) {
+			r->hup = false;
 			reload(r);
 			full_scan(r);
 		}
+		if (r->replaced && !r->term && reattach(r) != 0) {
+			status = 1;
+			break;
+		}
 	}
-	shutdown_all(r);
-	atomic_store(&r->bell_stop, true);
-	pthread_join(r->bell, NULL);
-	r->bell_running = false;
+	shutdown_all(r, "reaper shutdown");
+	bell_join(r);
 	free(scratch.b);
 	memset(&scratch, 0, sizeof scratch);
 	rp_log(LOG_INFO, "exiting");

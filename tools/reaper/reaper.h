@@ -66,10 +66,15 @@ struct reaper {
 	atomic_bool bell_stop;
 	_Atomic uint64_t bell_ns; /* CLOCK_MONOTONIC of the last doorbell */
 	uint32_t bell_seen;       /* doorbell value the thread starts from */
-	bool shutting_down;
+	bool replaced;            /* the registry name now names another table */
+	bool term;                /* SIGTERM or SIGINT received */
+	bool hup;                 /* SIGHUP received, reload pending */
+	bool quiesce;             /* stopping transcoders: no starts, no scans */
 };
 
 /* reaper.c */
+/** Attach the registry, creating it with --create; logs the reason on failure. */
+int rp_attach(const struct rp_config *cfg, sr_registry **reg);
 uint64_t rp_now_ns(void);
 struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id);
 /** One line per lifecycle event: channel, pid, old->new state, reason. */
