@@ -120,30 +120,34 @@ class Tmux:
         self.status_file = self.sock + ".status"
         wrapped = "%s; echo $? > %s.tmp && mv %s.tmp %s" % (
             command, self.status_file, self.status_file, self.status_file)
+        # Keep the pane after the program exits, so its last screen can be read; set in
+        # the server's config, since a quick program could exit before a set-option.
+        self.conf = self.sock + ".conf"
+        with open(self.conf, "w") as f:
+            f.write("set-option -g remain-on-exit on\n")
         self.tmux(["new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height),
                    "-e", "TERM=xterm-256color", wrapped])
-        # Keep the pane after the program exits, so its last screen can be read.
-        self.tmux(["set-option", "-t", "t", "remain-on-exit", "on"])
 
     def tmux(self, args):
-        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null"] + args,
+        return subprocess.run(["tmux", "-S", self.sock, "-f", self.conf] + args,
                               capture_output=True, text=True, timeout=10)
 
-    def screen(self):
-        return self.tmux(["capture-pane", "-p", "-t", "t"]).stdout
+    def screen(self, history=False):
+        start = ["-S", "-1000"] if history else []
+        return self.tmux(["capture-pane", "-p", "-t", "t"] + start).stdout
 
     def keys(self, *keys):
         self.tmux(["send-keys", "-t", "t"] + list(keys))
 
-    def wait_for(self, pred, what, timeout=10.0):
+    def wait_for(self, pred, what, timeout=10.0, history=False):
         deadline = time.time() + timeout
         last = ""
         while time.time() < deadline:
-            last = self.screen()
+            last = self.screen(history)
             if pred(last):
                 # tmux may have parsed only part of a frame: insist on a second look.
                 time.sleep(0.05)
-                again = self.screen()
+                again = self.screen(history)
                 if pred(again):
                     return again
             time.sleep(0.1)
@@ -169,6 +173,6 @@ class Tmux:
 
     def close(self):
         self.tmux(["kill-server"])
-        for path in (self.sock, self.status_file, self.status_file + ".tmp"):
+        for path in (self.sock, self.conf, self.status_file, self.status_file + ".tmp"):
             if os.path.exists(path):
                 os.unlink(path)

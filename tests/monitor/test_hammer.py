@@ -164,7 +164,7 @@ def main():
     check(m is not None and hammer.returncode == 0 and m.group(2) == "0",
           "hammer writers failed: %r rc %r" % (out, hammer.returncode))
     check(int(m.group(1)) > 0, "writers made no progress")
-    check(snapshots >= 3, "only %d snapshots taken" % snapshots)
+    check(snapshots >= 2, "only %d snapshots taken" % snapshots)
     # The monitor saw the records move, so the checks above ran on live data.
     moving = [ch for ch, rs in rounds.items() if len(rs) > 1]
     check(len(moving) >= 1, "no record changed between snapshots: %r" % rounds)

@@ -129,9 +129,9 @@ def main():
         # A terminal that cannot address the cursor gets the one-shot text instead.
         tm = Tmux("TERM=dumb %s top %s" % (shlex.quote(STREAMREG), name))
         check(tm.wait_dead() == 0, "top on TERM=dumb exit status")
-        s = tm.tmux(["capture-pane", "-p", "-S", "-100", "-t", "t"]).stdout
-        check("cannot drive terminal type 'dumb'" in s and "sessions: 3 used" in s and
-              len(order(s)) == 3, "TERM=dumb output:\n" + s)
+        tm.wait_for(lambda x: "cannot drive terminal type 'dumb'" in x and
+                    "sessions: 3 used" in x and len(order(x)) == 3, "the TERM=dumb snapshot",
+                    history=True)
     finally:
         if tm is not None:
             tm.close()
