@@ -160,6 +160,30 @@ try:
 
     st, _, _ = http(port, "/channels")
     check(st == 200, "server still serving after all of it")
+
+    # SIGHUP: a broken lineup is refused and the old one kept; a good one
+    # replaces the workers, which then know the new channel.
+    import signal
+    import uuid as uuidmod
+    from srvtest import children, get_json, wait_until, write_lineup
+    before = children(env.server.pid)
+    with open(env.lineup, "a") as f:
+        f.write("#EXTINF:-1 tvg-id=\"broken\",Broken\nlavfi:testsrc\n")
+    env.server.p.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    check(children(env.server.pid) == before and "keeping the old lineup" in env.server.tail(5)
+          and "broken" in env.server.tail(5),
+          "SIGHUP with a broken lineup: error logged with the line, workers kept")
+    new_id = str(uuidmod.uuid4())
+    write_lineup(env.lineup, env.channels + [(new_id, "New", "lavfi:testsrc")])
+    env.server.p.send_signal(signal.SIGHUP)
+    ok = wait_until(lambda: len(children(env.server.pid)) == 4
+                    and not set(children(env.server.pid)) & set(before)
+                    and len(get_json(port, "/channels") or []) == 3, 10,
+                    what="workers with the new lineup")
+    st, _, body = http(port, f"/channels/{new_id}/180p/index.m3u8")
+    check(ok and st == 404 and b"no such file" in body,
+          f"SIGHUP with a good lineup: 4 new workers serve the new channel ({st} {body[:40]!r})")
     rc, took = env.server.stop()
     check(rc == 0 and took < 6, f"SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")
 except Exception as e:  # noqa: BLE001 - report, then clean up

@@ -68,8 +68,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+_names = [0]
+
+
 def unique_name(tag):
-    return f"srv_{tag}_{os.getpid()}"
+    _names[0] += 1
+    return f"srv_{tag}_{os.getpid()}_{_names[0]}"
 
 
 def http(port, path, method="GET", headers=None, timeout=5.0, body=None):
@@ -243,7 +247,8 @@ class Env:
         self.reaper = Proc("reaper", argv, self.dir)
         self.procs.append(self.reaper)
         shm = f"/dev/shm/{self.registry}"
-        if not wait_until(lambda: os.path.exists(shm), 10, what="the reaper's registry"):
+        if not wait_until(lambda: os.path.exists(shm) and os.path.getsize(shm) > 0, 10,
+                          what="the reaper's registry"):
             raise RuntimeError("reaper did not create the registry:\n" + self.reaper.tail())
         return self.reaper
 

@@ -8,14 +8,19 @@ and its directory removed, and a new viewer starts it again."""
 import os
 import subprocess
 import time
+import uuid
 
 from srvtest import (CurlViewer, Env, alive, check, ffmpeg_pids_for, ffmpeg_viewer, finish,
-                     get_json, log, wait_until)
+                     get_json, http, log, wait_until, write_lineup)
 
 VIEWER_TIMEOUT = 2.5
 GRACE = 2.0
 
 env = Env("viewers", n_channels=2)
+# A third channel whose input never works.
+bad_id = str(uuid.uuid4())
+env.channels.append((bad_id, "Broken", "/nonexistent/streamreg-input.ts"))
+write_lineup(env.lineup, env.channels)
 viewers = []
 curls = []
 try:
@@ -30,6 +35,7 @@ try:
                ffmpeg_viewer(env, 1, env.dir, "viewer_b1")]
     curls = [CurlViewer(env, 0), CurlViewer(env, 1)]
     want = {a: 3, b: 2}
+    bad_index = 2
 
     def counts():
         return {s["channel_id"]: s["clients"] for s in get_json(env.port, "/api/sessions") or []}
@@ -60,8 +66,10 @@ try:
               f"channel {i}: exactly one ffmpeg, the registry's (pid {pid}, found {found})")
     all_tc = ffmpeg_pids_for(env.out)
     check(len(all_tc) == 2, f"two transcoders in total ({all_tc})")
+    want_v = dict(want)
+    want_v[bad_id] = 0
     chans = get_json(env.port, "/channels")
-    check(chans and {c["id"]: c["viewers"] for c in chans} == want,
+    check(chans and {c["id"]: c["viewers"] for c in chans} == want_v,
           f"/channels shows the same viewers ({[(c['id'][:8], c['viewers']) for c in chans or []]})")
 
     # Everyone leaves.
@@ -104,6 +112,18 @@ try:
           ffmpeg_pids_for(os.path.join(env.out, a)) == [s["pid"]],
           f"a new transcoder runs (pid {s and s['pid']}, old {old_pid[a]})")
     check(s and s["clients"] == 1, f"ffprobe counts as one viewer ({s and s['clients']})")
+
+    # A start that fails: 503 with the reaper's last error, and a Retry-After.
+    t0 = time.monotonic()
+    st, hdrs, body = http(env.port, env.master_path(bad_index), timeout=30)
+    took = time.monotonic() - t0
+    s = env.session(bad_index)
+    check(st == 503 and b"failed to start" in body and "retry-after" in hdrs and
+          s is not None and s["error_count"] >= 1 and s["last_error"] and
+          s["last_error"].encode()[:40] in body,
+          f"a channel whose input fails: 503 with the last error in {took:.1f}s "
+          f"({st}, {body[:160]!r})")
+    check(s is not None and s["clients"] == 0, "the failed request left no viewer counted")
 
     rc, took = env.server.stop()
     check(rc == 0 and took < 6, f"server SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")

@@ -18,7 +18,10 @@ env = Env("wkill", n_channels=1)
 players = []
 try:
     env.start_reaper("--idle-grace", "5")
-    env.start_server("--viewer-timeout", "3", "--start-timeout", "20", workers=4)
+    # SRV_SERVER_ARGS runs the same test with e.g. --reuseport, where each
+    # replaced worker must inherit its slot's own listen socket.
+    extra = os.environ.get("SRV_SERVER_ARGS", "").split()
+    env.start_server("--viewer-timeout", "3", "--start-timeout", "20", *extra, workers=4)
     cid = env.channels[0][0]
     players = [PyPlayer(env, 0) for _ in range(PLAYERS)]
 

@@ -23,6 +23,8 @@
 /* A segment never changes once listed, but its name is reused when the
  * channel restarts, so keep it short-lived. */
 #define CACHE_SEGMENT "max-age=30"
+/* Playlists up to this size are sent from memory in one write. */
+#define SMALL_PLAYLIST_MAX (64 * 1024)
 
 static void channel_dir(const struct worker *wk, const uuid_t id, char *out, size_t len)
 {
@@ -169,6 +171,18 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 	if (fd < 0)
 		return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
 	bool playlist = r->file_type == ROUTE_FILE_PLAYLIST;
+	if (playlist && !wk->opt->sendfile_playlists && size <= SMALL_PLAYLIST_MAX) {
+		/* libmicrohttpd sends the headers, then calls sendfile(): two
+		 * TCP segments.  For a few hundred bytes of playlist one write
+		 * of headers and body is half the network stack's work
+		 * (docs/benchmarks-server.md). */
+		size_t len;
+		char *body = hls_read_all(fd, &len);
+		if (!body)
+			return reply_error(wk, c, 500, "cannot read the playlist");
+		return reply_owned(wk, c, 200, route_content_type(r->file_type), CACHE_PLAYLIST,
+		                   body, len);
+	}
 	return reply_fd(wk, c, route_content_type(r->file_type),
 	                playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
 }

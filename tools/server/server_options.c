@@ -26,6 +26,8 @@ static const char usage[] =
     "  --listen HOST:PORT      address to bind (default 127.0.0.1:8080)\n"
     "  --workers N             worker processes (default: number of CPUs)\n"
     "  --threads N             HTTP threads per worker (default 1)\n"
+    "  --reuseport             one SO_REUSEPORT listen socket per worker instead of\n"
+    "                          one shared socket: connections spread evenly\n"
     "  --viewer-timeout S      a viewer without a request for S seconds stops\n"
     "                          counting (default 10; fractions allowed)\n"
     "  --start-timeout S       longest wait of master.m3u8 for a start (default 15)\n"
@@ -36,6 +38,9 @@ static const char usage[] =
     "  --max-header-bytes N    memory per connection, which bounds request\n"
     "                          headers; larger requests get 431 (default 16384)\n"
     "  --max-viewers N         viewer table size (default 16384)\n"
+    "  --sendfile-playlists    send variant playlists with sendfile() like segments\n"
+    "                          (default: small playlists go out in one write with\n"
+    "                          the headers, which is cheaper)\n"
     "  --create                create the registry if it does not exist (and\n"
     "                          unlink it at exit if this process created it)\n"
     "  --capacity N            session capacity with --create (default 1024)\n"
@@ -63,6 +68,8 @@ enum {
 	OPT_MAX_HEADER,
 	OPT_MAX_VIEWERS,
 	OPT_CREATE,
+	OPT_SENDFILE_PLAYLISTS,
+	OPT_REUSEPORT,
 	OPT_CAPACITY,
 };
 
@@ -140,6 +147,8 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 	    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER},
 	    {"max-viewers", required_argument, NULL, OPT_MAX_VIEWERS},
 	    {"create", no_argument, NULL, OPT_CREATE},
+	    {"sendfile-playlists", no_argument, NULL, OPT_SENDFILE_PLAYLISTS},
+	    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	    {"capacity", required_argument, NULL, OPT_CAPACITY},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -237,6 +246,12 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 			break;
 		case OPT_CREATE:
 			o->create = true;
+			break;
+		case OPT_REUSEPORT:
+			o->reuseport = true;
+			break;
+		case OPT_SENDFILE_PLAYLISTS:
+			o->sendfile_playlists = true;
 			break;
 		case OPT_CAPACITY:
 			if (parse_uint(arg, 1, SR_CAPACITY_MAX, &v) < 0)

@@ -21,6 +21,8 @@ struct server_options {
 	unsigned max_connections;   /* per worker */
 	size_t conn_memory;         /* per-connection memory: caps header size */
 	unsigned max_viewers;
+	bool reuseport;          /* one SO_REUSEPORT socket per worker */
+	bool sendfile_playlists; /* playlists too, not only segments */
 	bool create;
 	uint32_t capacity;
 	bool verbose;
