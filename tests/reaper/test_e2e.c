@@ -598,6 +598,31 @@ static void test_registry_replaced(void **state)
 	assert_int_equal(e2e_children(f->reaper), 1);
 }
 
+/* A transcoder that ignores SIGTERM is SIGKILLed after --stop-timeout. */
+static void test_hung_stop(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "hung", E2E_LAVFI);
+	const char *extra[] = {
+	    "--ffmpeg", STUB_FFMPEG_HUNG, "--idle-grace", "0.2", "--stop-timeout", "0.5", NULL};
+	e2e_start_ready(f, extra);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	pid_t pid = s.pid;
+	uint64_t start = s.pid_start;
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_STOPPING, 5000), 0);
+	uint64_t t0 = e2e_now_us();
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 5000), 0);
+	assert_true(e2e_now_us() - t0 >= 400000); /* SIGTERM alone did not end it */
+	assert_false(e2e_alive(pid, start));
+	assert_int_equal(e2e_count_log(f, "after SIGTERM: SIGKILL", NULL), 1);
+	assert_int_equal(e2e_count_log(f, "reaped: killed by signal 9", NULL), 1);
+	assert_false(e2e_dir_exists(f, A));
+	assert_int_equal(e2e_children(f->reaper), 0);
+}
+
 /* --user: after setup the reaper and its transcoders run as that user, and
  * still serve starts. */
 static void test_user(void **state)
@@ -675,6 +700,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_registry_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hung_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),
