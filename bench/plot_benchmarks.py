@@ -30,26 +30,35 @@ def quote(s):
     return '"' + s.replace('"', "'") + '"'
 
 
+COLORS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+          "#666666", "#1f78b4", "#b2182b", "#000000", "#80b1d3", "#fb8072", "#bc80bd"]
+
+
 def scaling(doc, tmp, out):
     series = {}
     for r in doc["results"]:
-        if r["kind"] == "throughput" and r["scenario"] == "scaling":
-            multi = r["backend"] in ("streamreg", "rwlock-shared")
-            label = "%s (%s)" % (r["backend"], r["dist"]) if multi else r["backend"]
-            series.setdefault(label, []).append((r["procs"], r["ops_per_sec"] / 1e6,
-                                                 r["ops_per_sec_min"] / 1e6, r["ops_per_sec_max"] / 1e6))
+        if r["kind"] != "throughput" or r["scenario"] != "scaling":
+            continue
+        # The shared rwlock map is drawn for uniform keys only, to keep the plot readable.
+        if r["backend"] == "rwlock-shared" and r["dist"] != "uniform":
+            continue
+        label = "streamreg (%s)" % r["dist"] if r["backend"] == "streamreg" else r["backend"]
+        series.setdefault(label, []).append((r["procs"], r["ops_per_sec"] / 1e6,
+                                             r["ops_per_sec_min"] / 1e6, r["ops_per_sec_max"] / 1e6))
     plots = []
-    for i, (label, pts) in enumerate(sorted(series.items(), key=lambda kv: (not kv[0].startswith("streamreg"), kv[0]))):
+    ordered = sorted(series.items(), key=lambda kv: (not kv[0].startswith("streamreg"), kv[0]))
+    for i, (label, pts) in enumerate(ordered):
         dat = os.path.join(tmp, "scaling%d.dat" % i)
         write_dat(dat, sorted(pts))
         width = 3 if label.startswith("streamreg") else 1.5
-        plots.append("%s using 1:2:3:4 with yerrorlines lw %g title %s" % (quote(dat), width, quote(label)))
+        plots.append("%s using 1:2:3:4 with yerrorlines lw %g lc rgb '%s' pt %d title %s"
+                     % (quote(dat), width, COLORS[i % len(COLORS)], i % 13 + 1, quote(label)))
     if not plots:
         return
     gnuplot("""
 set terminal pngcairo size 1100,700 font "sans,11"
 set output %s
-set title "find + touch: aggregate throughput vs worker processes (%s cores; median, bars = min..max of repetitions)"
+set title "find + touch: aggregate throughput vs worker processes on %s cores\\n(median of repetitions, bars = min..max; load average %s at start)"
 set xlabel "worker processes"
 set ylabel "million operations per second (log scale)"
 set logscale y
@@ -57,7 +66,8 @@ set xtics 1
 set grid
 set key outside right
 plot %s
-""" % (quote(os.path.join(out, "scaling.png")), doc["machine"]["cpus"], ", ".join(plots)))
+""" % (quote(os.path.join(out, "scaling.png")), doc["machine"]["cpus"],
+       doc["machine"].get("loadavg_start", "?").split()[0], ", ".join(plots)))
 
 
 def latency(doc, tmp, out):
