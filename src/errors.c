@@ -1,5 +1,6 @@
 /* Error codes and the per-thread detail message. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static const char *const messages[] = {
 
 const char *sr_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown streamreg error";
 	if (err < 0)
 		err = -err;
 	if (err == 0)

@@ -62,12 +62,22 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+static size_t utf8_len_bounded(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char tmp[4] = {0};
+	memcpy(tmp, p, (size_t)(end - p));
+	size_t n = utf8_len(tmp);
+	return n <= (size_t)(end - p) ? n : 0;
+}
+
 /* Error messages come from ffmpeg's stderr: any bytes.  Invalid UTF-8
  * becomes U+FFFD so the document always parses. */
-static void put_str(struct buf *b, const char *s)
+/* max bounds the read: the info may come from a caller with any bytes. */
+static void put_str(struct buf *b, const char *s, size_t max)
 {
 	put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+	const unsigned char *end = (const unsigned char *)s + strnlen(s, max);
+	for (const unsigned char *p = (const unsigned char *)s; p < end;) {
 		unsigned char c = *p;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
@@ -77,7 +87,7 @@ static void put_str(struct buf *b, const char *s)
 			putf(b, "\\u%04x", c);
 			p++;
 		} else {
-			size_t n = utf8_len(p);
+			size_t n = (size_t)(end - p) >= 4 ? utf8_len(p) : utf8_len_bounded(p, end);
 			if (n == 0) {
 				put(b, "\\ufffd", 6);
 				p++;
@@ -95,11 +105,11 @@ static void put_info(struct buf *b, const sr_session_info *in)
 	char id[SR_UUID_STR_LEN + 1];
 	sr_uuid_format(in->channel_id, id);
 	put(b, "{\"channel_id\":", 14);
-	put_str(b, id);
+	put_str(b, id, sizeof(id));
 	putf(b, ",\"state\":\"%s\",\"clients\":%" PRIu32 ",\"idle_ms\":%" PRIu64,
 	     sr_state_name(in->state), in->clients, in->idle_ms);
 	putf(b, ",\"error_count\":%" PRIu32 ",\"last_error\":", in->error_count);
-	put_str(b, in->last_error);
+	put_str(b, in->last_error, sizeof(in->last_error));
 	putf(b, ",\"last_error_wall_ns\":%" PRId64 ",\"pid\":%d,\"pid_start\":%" PRIu64,
 	     in->last_error_wall_ns, (int)in->pid, in->pid_start);
 	putf(b, ",\"restart_count\":%" PRIu32 ",\"slot\":%" PRIu32 ",\"generation\":%" PRIu32,
@@ -107,22 +117,22 @@ static void put_info(struct buf *b, const sr_session_info *in)
 	putf(b, ",\"created_wall_ns\":%" PRId64 ",\"started_wall_ns\":%" PRId64,
 	     in->created_wall_ns, in->started_wall_ns);
 	putf(b, ",\"last_access_wall_ns\":%" PRId64 ",\"output_dir\":", in->last_access_wall_ns);
-	put_str(b, in->output_dir);
+	put_str(b, in->output_dir, sizeof(in->output_dir));
 	put(b, ",\"segment_path\":", 16);
-	put_str(b, in->segment_path);
+	put_str(b, in->segment_path, sizeof(in->segment_path));
 	put(b, ",\"qualities\":[", 14);
 	for (uint32_t i = 0; i < in->n_qualities && i < SR_MAX_QUALITIES; i++) {
 		const sr_quality *q = &in->qualities[i];
 		put(b, i ? ",{\"level\":" : "{\"level\":", i ? 10 : 9);
-		put_str(b, q->level);
+		put_str(b, q->level, sizeof(q->level));
 		putf(b, ",\"bitrate_kbps\":%" PRIu32 ",\"resolution\":\"%" PRIu32 "x%" PRIu32 "\"",
 		     q->bitrate_kbps, q->width, q->height);
 		put(b, ",\"codec\":", 9);
-		put_str(b, q->codec);
+		put_str(b, q->codec, sizeof(q->codec));
 		put(b, ",\"segment_path\":", 16);
-		put_str(b, q->segment_path);
+		put_str(b, q->segment_path, sizeof(q->segment_path));
 		put(b, ",\"playlist_path\":", 17);
-		put_str(b, q->playlist_path);
+		put_str(b, q->playlist_path, sizeof(q->playlist_path));
 		put(b, "}", 1);
 	}
 	put(b, "]}", 2);
