@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import time
 
-from srvtest import SERVER, Env, Proc, children, free_port, http, log, wait_until
+from srvtest import SERVER, Env, Proc, children, free_port, get_json, http, log, wait_until
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--seconds", type=int, default=5)
@@ -142,6 +142,11 @@ for nworkers in [int(x) for x in args.workers.split(",")]:
                             args.connections))
             health.append(wrk(f"http://127.0.0.1:{port_a}/healthz", args.seconds,
                               args.connections))
+        sess = get_json(port_a, "/api/sessions") or [{}]
+        clients = sess[0].get("clients")
+        log(f"clients after the runs: {clients} (want {len(CONFIGS)}, one viewer per server)")
+        if clients != len(CONFIGS):
+            raise SystemExit(f"client count {clients} != {len(CONFIGS)}")
         share = None
         if not args.no_perf:
             pids = children(env.procs[1].pid)
