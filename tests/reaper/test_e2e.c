@@ -598,6 +598,29 @@ static void test_registry_replaced(void **state)
 	assert_int_equal(e2e_children(f->reaper), 1);
 }
 
+/* A start request counts as an access: a channel untouched for longer than
+ * the grace is not stopped the moment it is started. */
+static void test_start_is_access(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "access", E2E_LAVFI);
+	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, "--idle-grace", "1", NULL};
+	e2e_start_ready(f, extra);
+	e2e_sleep_ms(1500);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_true(s.idle_ms > 1000);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	e2e_sleep_ms(500); /* ten scans */
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_STARTING);
+	assert_true(e2e_alive(s.pid, s.pid_start));
+	/* and the grace still ends it */
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 5000), 0);
+	assert_false(e2e_alive(s.pid, s.pid_start));
+}
+
 /* A transcoder that ignores SIGTERM is SIGKILLed after --stop-timeout. */
 static void test_hung_stop(void **state)
 {
@@ -700,6 +723,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_registry_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_is_access, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),

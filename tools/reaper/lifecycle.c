@@ -157,6 +157,9 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 		start_failed(r, c, err);
 		return;
 	}
+	/* the start counts as an access: the grace period runs from here,
+	 * not from whenever the channel was last watched before */
+	(void)sr_session_touch(r->reg, c->id);
 	c->has_child = true;
 	c->phase = RP_PH_STARTING;
 	c->spawn_ns = spawned;
