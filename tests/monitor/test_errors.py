@@ -6,10 +6,15 @@ from montest import Fixture, check, run, unique_name
 
 
 def expect(args, rc, words):
+    """Exit status rc and one line on stderr, in the form every streamreg command uses."""
     p = run(args, check_rc=rc)
     for w in words:
         check(w in p.stderr, "%s: stderr %r lacks %r" % (" ".join(args), p.stderr, w))
     check(p.stdout == "", "%s printed to stdout: %r" % (" ".join(args), p.stdout))
+    check(p.stderr.count("\n") == 1 and p.stderr.startswith("streamreg: %s: " % args[0]),
+          "%s: not one 'streamreg: %s: ...' line: %r" % (" ".join(args), args[0], p.stderr))
+    if rc == 2:
+        check("(see 'streamreg %s --help')" % args[0] in p.stderr, "usage hint missing")
 
 
 def main():
@@ -24,9 +29,13 @@ def main():
     expect(["top", missing, "--sort", "size"], 2, ["bad --sort"])
     expect(["top", missing, "--bogus"], 2, ["unknown option"])
     expect(["stats", missing, "--bogus"], 2, ["unknown option"])
-    expect(["top", missing, "--once"], 1, [missing])
-    expect(["top", missing, "--once", "--json"], 1, [missing])
-    expect(["stats", missing, "--prometheus"], 1, [missing])
+    # A missing registry is exit 3, as for the other streamreg commands.
+    expect(["top", missing, "--once"], 3, ["registry '%s'" % missing])
+    expect(["top", missing, "--once", "--json"], 3, [missing])
+    expect(["stats", missing, "--prometheus"], 3, [missing])
+    expect(["stats", missing], 3, [missing])
+    expect(["top", missing, "--sort"], 2, ["--sort needs a value"])
+    expect(["top", missing, "--state=failed", "extra"], 2, ["unexpected argument 'extra'"])
     check(run(["top", "--help"]).stdout.startswith("usage: streamreg top"), "top --help")
 
     # A shm object that is not a registry is refused by name, not shown.
@@ -34,9 +43,8 @@ def main():
     with open("/dev/shm/" + name, "wb") as f:
         f.write(b"not a registry" * 512)
     try:
-        p = run(["top", name, "--once"], check_rc=1)
-        check(name in p.stderr and p.stdout == "", "junk segment: %r" % p.stderr)
-        run(["stats", name, "--prometheus"], check_rc=1)
+        expect(["top", name, "--once"], 3, [name, "not a streamreg registry"])
+        expect(["stats", name, "--prometheus"], 3, [name])
     finally:
         os.unlink("/dev/shm/" + name)
 

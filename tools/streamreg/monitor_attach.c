@@ -1,5 +1,6 @@
 #include "monitor_attach.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -18,7 +19,45 @@ void mon_report_error(const char *cmd, const char *what, int rc)
 {
 	char msg[512];
 	mon_describe_error(rc, msg, sizeof msg);
-	fprintf(stderr, "streamreg %s: %s: %s\n", cmd, what, msg);
+	fprintf(stderr, "streamreg: %s: %s: %s\n", cmd, what, msg);
+}
+
+int mon_exit_status(int rc)
+{
+	switch (rc) {
+	case 0:
+		return MON_EXIT_OK;
+	case -ENOENT:
+	case -SR_EBADMAGIC:
+	case -SR_EVERSION:
+	case -SR_ELAYOUT:
+	case -SR_ETRUNCATED:
+	case -SR_ECORRUPT:
+		return MON_EXIT_NOREG;
+	default:
+		return MON_EXIT_FAILED;
+	}
+}
+
+int mon_usage_error(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "streamreg: %s: %s (see 'streamreg %s --help')\n", cmd, msg, cmd);
+	return -EINVAL;
+}
+
+int mon_check_name(const char *cmd, const char *name)
+{
+	char msg[160];
+	if (name == NULL)
+		return mon_usage_error(cmd, "missing registry NAME");
+	int rc = sr_name_valid(name);
+	if (rc < 0) {
+		snprintf(msg, sizeof msg,
+		         "bad registry name '%.80s': 1 to %d characters from A-Z a-z 0-9 _ -", name,
+		         SR_NAME_MAX);
+		return mon_usage_error(cmd, msg);
+	}
+	return 0;
 }
 
 int mon_attach(const char *name, sr_registry **out)
@@ -39,7 +78,7 @@ bool mon_segment_shrunk(const char *name, uint64_t mapped_bytes)
 int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap)
 {
 	char what[128];
-	snprintf(what, sizeof what, "registry %s", name);
+	snprintf(what, sizeof what, "registry '%s'", name);
 	for (int attempt = 0; attempt < REPLACE_TRIES; attempt++) {
 		if (*reg == NULL) {
 			int rc = mon_attach(name, reg);
@@ -58,7 +97,7 @@ int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_
 		sr_registry_close(*reg);
 		*reg = NULL;
 	}
-	fprintf(stderr, "streamreg %s: registry %s: replaced %d times while being read\n", cmd,
+	fprintf(stderr, "streamreg: %s: registry '%s': replaced %d times while being read\n", cmd,
 	        name, REPLACE_TRIES);
 	return -SR_EBUSY;
 }

@@ -21,6 +21,7 @@ static void stats_usage(FILE *f)
 
 static int parse_stats_args(int argc, char **argv, const char **name, stats_format *fmt)
 {
+	char msg[160];
 	*name = NULL;
 	*fmt = STATS_TEXT;
 	for (int i = 1; i < argc && argv[i] != NULL; i++) {
@@ -32,26 +33,16 @@ static int parse_stats_args(int argc, char **argv, const char **name, stats_form
 			stats_usage(stdout);
 			return 1;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "streamreg stats: unknown option '%s'\n", argv[i]);
-			return -EINVAL;
+			snprintf(msg, sizeof msg, "unknown option '%.60s'", argv[i]);
+			return mon_usage_error("stats", msg);
 		} else if (*name == NULL) {
 			*name = argv[i];
 		} else {
-			fprintf(stderr, "streamreg stats: unexpected argument '%s'\n", argv[i]);
-			return -EINVAL;
+			snprintf(msg, sizeof msg, "unexpected argument '%.60s'", argv[i]);
+			return mon_usage_error("stats", msg);
 		}
 	}
-	if (*name == NULL) {
-		fprintf(stderr, "streamreg stats: missing registry NAME\n");
-		return -EINVAL;
-	}
-	int rc = sr_name_valid(*name);
-	if (rc < 0) {
-		fprintf(stderr, "streamreg stats: bad registry name '%s': %s\n", *name,
-		        sr_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
+	return mon_check_name("stats", *name);
 }
 
 struct prom_args {
@@ -68,7 +59,7 @@ static int render_prometheus(void *ctx)
 static int print_prometheus(const char *name)
 {
 	char what[128];
-	snprintf(what, sizeof what, "registry %s", name);
+	snprintf(what, sizeof what, "registry '%s'", name);
 	sr_registry *reg = NULL;
 	int rc = mon_attach(name, &reg);
 	if (rc < 0) {
@@ -80,7 +71,7 @@ static int print_prometheus(const char *name)
 	if (rc < 0)
 		mon_report_error("stats", what, rc);
 	else if (fputs(args.text, stdout) == EOF || fflush(stdout) != 0)
-		rc = -EIO;
+		mon_report_error("stats", "output", rc = -EIO);
 	free(args.text);
 	sr_registry_close(reg);
 	return rc;
@@ -103,8 +94,8 @@ static int print_totals(const char *name, bool json)
 		mon_format_procs_line(&snap, line, sizeof line);
 		printf("%s\n", line);
 	}
-	if (rc == 0 && fflush(stdout) != 0)
-		rc = -EIO;
+	if (rc == 0 && (ferror(stdout) || fflush(stdout) != 0))
+		mon_report_error("stats", "output", rc = -EIO);
 	mon_snapshot_free(&snap);
 	sr_registry_close(reg);
 	return rc;
@@ -115,12 +106,9 @@ int cli_stats(int argc, char **argv)
 	const char *name;
 	stats_format fmt;
 	int rc = parse_stats_args(argc, argv, &name, &fmt);
-	if (rc != 0) {
-		if (rc < 0)
-			stats_usage(stderr);
-		return rc < 0 ? 2 : 0;
-	}
+	if (rc != 0)
+		return rc < 0 ? MON_EXIT_USAGE : MON_EXIT_OK;
 	rc = fmt == STATS_PROMETHEUS ? print_prometheus(name)
 	                             : print_totals(name, fmt == STATS_JSON);
-	return rc < 0 ? 1 : 0;
+	return mon_exit_status(rc);
 }

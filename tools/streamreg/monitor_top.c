@@ -47,22 +47,25 @@ static void top_usage(FILE *f)
 	    f);
 }
 
-/* Accepts "--opt value" and "--opt=value"; *i moves past what was consumed. */
-static const char *option_value(int argc, char **argv, int *i, const char *opt)
+/*
+ * Accepts "--opt value" and "--opt=value"; *i moves past what was consumed.
+ * NULL if argv[*i] is another option; *missing when the value is absent.
+ */
+static const char *option_value(int argc, char **argv, int *i, const char *opt, bool *missing)
 {
 	size_t len = strlen(opt);
+	*missing = false;
 	if (argv[*i] == NULL || strncmp(argv[*i], opt, len) != 0)
 		return NULL;
 	if (argv[*i][len] == '=')
 		return argv[*i] + len + 1;
 	if (argv[*i][len] != '\0')
 		return NULL;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "streamreg top: %s needs a value\n", opt);
+	if (*i + 1 >= argc || argv[*i + 1] == NULL) {
+		*missing = true;
 		return "";
 	}
-	const char *v = argv[++*i];
-	return v != NULL ? v : "";
+	return argv[++*i];
 }
 
 static int parse_interval(const char *text, double *out)
@@ -72,71 +75,81 @@ static int parse_interval(const char *text, double *out)
 	double v = strtod(text, &end);
 	if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < INTERVAL_MIN ||
 	    v > INTERVAL_MAX) {
-		fprintf(stderr,
-		        "streamreg top: bad --interval '%s': seconds between %.2f and %.0f\n", text,
-		        INTERVAL_MIN, INTERVAL_MAX);
-		return -EINVAL;
+		char msg[160];
+		snprintf(msg, sizeof msg, "bad --interval '%.40s': seconds between %.2f and %.0f",
+		         text, INTERVAL_MIN, INTERVAL_MAX);
+		return mon_usage_error("top", msg);
 	}
 	*out = v;
 	return 0;
 }
 
+static int parse_option(const char *opt, const char *v, top_args *a)
+{
+	char msg[160];
+	if (strcmp(opt, "--interval") == 0)
+		return parse_interval(v, &a->interval_s);
+	if (strcmp(opt, "--state") == 0) {
+		sr_state st;
+		if (sr_state_parse(v, &st) < 0) {
+			snprintf(msg, sizeof msg,
+			         "bad --state '%.40s': idle, starting, active, stopping or failed",
+			         v);
+			return mon_usage_error("top", msg);
+		}
+		a->filter = (int)st;
+		return 0;
+	}
+	if (mon_sort_parse(v, &a->sort) < 0) {
+		snprintf(msg, sizeof msg,
+		         "bad --sort '%.40s': clients, idle, errors, state or slot", v);
+		return mon_usage_error("top", msg);
+	}
+	a->sort_given = true;
+	return 0;
+}
+
 static int parse_top_args(int argc, char **argv, top_args *a)
 {
+	static const char *const valued[] = {"--interval", "--state", "--sort"};
+	char msg[160];
 	*a = (top_args){.interval_s = 1.0, .filter = MON_FILTER_ALL, .sort = MON_SORT_CLIENTS};
 	for (int i = 1; i < argc && argv[i] != NULL; i++) {
-		const char *v;
 		if (strcmp(argv[i], "--once") == 0) {
 			a->once = true;
-		} else if (strcmp(argv[i], "--json") == 0) {
+			continue;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
 			a->json = true;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			continue;
+		}
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			top_usage(stdout);
 			return 1;
-		} else if ((v = option_value(argc, argv, &i, "--interval")) != NULL) {
-			if (parse_interval(v, &a->interval_s) < 0)
+		}
+		const char *v = NULL;
+		size_t k = 0;
+		bool missing = false;
+		for (; k < sizeof valued / sizeof valued[0] && v == NULL; k++)
+			v = option_value(argc, argv, &i, valued[k], &missing);
+		if (missing) {
+			snprintf(msg, sizeof msg, "%s needs a value", valued[k - 1]);
+			return mon_usage_error("top", msg);
+		}
+		if (v != NULL) {
+			if (parse_option(valued[k - 1], v, a) < 0)
 				return -EINVAL;
-		} else if ((v = option_value(argc, argv, &i, "--state")) != NULL) {
-			sr_state st;
-			if (sr_state_parse(v, &st) < 0) {
-				fprintf(stderr,
-				        "streamreg top: bad --state '%s': idle, starting, active, "
-				        "stopping or failed\n",
-				        v);
-				return -EINVAL;
-			}
-			a->filter = (int)st;
-		} else if ((v = option_value(argc, argv, &i, "--sort")) != NULL) {
-			if (mon_sort_parse(v, &a->sort) < 0) {
-				fprintf(stderr,
-				        "streamreg top: bad --sort '%s': clients, idle, errors, "
-				        "state or "
-				        "slot\n",
-				        v);
-				return -EINVAL;
-			}
-			a->sort_given = true;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "streamreg top: unknown option '%s'\n", argv[i]);
-			return -EINVAL;
+			snprintf(msg, sizeof msg, "unknown option '%.60s'", argv[i]);
+			return mon_usage_error("top", msg);
 		} else if (a->name == NULL) {
 			a->name = argv[i];
 		} else {
-			fprintf(stderr, "streamreg top: unexpected argument '%s'\n", argv[i]);
-			return -EINVAL;
+			snprintf(msg, sizeof msg, "unexpected argument '%.60s'", argv[i]);
+			return mon_usage_error("top", msg);
 		}
 	}
-	if (a->name == NULL) {
-		fprintf(stderr, "streamreg top: missing registry NAME\n");
-		return -EINVAL;
-	}
-	int rc = sr_name_valid(a->name);
-	if (rc < 0) {
-		fprintf(stderr, "streamreg top: bad registry name '%s': %s\n", a->name,
-		        sr_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
+	return mon_check_name("top", a->name);
 }
 
 static int top_once(const top_args *a)
@@ -161,7 +174,7 @@ static int top_once(const top_args *a)
 	mon_view_free(&view);
 	mon_snapshot_free(&snap);
 	sr_registry_close(reg);
-	return rc < 0 ? 1 : 0;
+	return mon_exit_status(rc);
 }
 
 static uint64_t now_ms(void)
@@ -369,9 +382,9 @@ static int top_live_run(const top_args *a)
 	int rc = mon_attach(a->name, &live.reg);
 	if (rc < 0) {
 		char what[128];
-		snprintf(what, sizeof what, "registry %s", a->name);
+		snprintf(what, sizeof what, "registry '%s'", a->name);
 		mon_report_error("top", what, rc);
-		return 1;
+		return mon_exit_status(rc);
 	}
 	sr_registry_stats st;
 	remember_size(&live, &st);
@@ -379,7 +392,7 @@ static int top_live_run(const top_args *a)
 	if (mon_screen_open() < 0) {
 		sr_registry_close(live.reg);
 		fprintf(stderr,
-		        "streamreg top: cannot drive terminal type '%s'; printing a snapshot\n",
+		        "streamreg: top: cannot drive terminal type '%s'; printing a snapshot\n",
 		        getenv("TERM") != NULL ? getenv("TERM") : "(unset)");
 		return top_once(a);
 	}
@@ -415,18 +428,15 @@ static int top_live_run(const top_args *a)
 	mon_view_free(&live.view);
 	mon_snapshot_free(&live.snap);
 	sr_registry_close(live.reg);
-	return 0;
+	return MON_EXIT_OK;
 }
 
 int cli_top(int argc, char **argv)
 {
 	top_args a;
 	int rc = parse_top_args(argc, argv, &a);
-	if (rc != 0) {
-		if (rc < 0)
-			top_usage(stderr);
-		return rc < 0 ? 2 : 0;
-	}
+	if (rc != 0)
+		return rc < 0 ? MON_EXIT_USAGE : MON_EXIT_OK;
 	if (a.once || a.json || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))
 		return top_once(&a);
 	return top_live_run(&a);
