@@ -37,6 +37,11 @@ def main():
     expect(["top", missing, "--sort"], 2, ["--sort needs a value"])
     expect(["top", missing, "--state=failed", "extra"], 2, ["unexpected argument 'extra'"])
     check(run(["top", "--help"]).stdout.startswith("usage: streamreg top"), "top --help")
+    # --help wins over everything else on the line, as for the other commands.
+    check(run(["top", "--bogus", "-h"]).stdout.startswith("usage: streamreg top"),
+          "top --bogus -h")
+    check(run(["stats", missing, "--prometheus", "--help"]).stdout.startswith(
+        "usage: streamreg stats"), "stats --help")
 
     # A shm object that is not a registry is refused by name, not shown.
     name = unique_name("junk")

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 enum { REPLACE_TRIES = 3 };
@@ -43,6 +44,14 @@ int mon_usage_error(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "streamreg: %s: %s (see 'streamreg %s --help')\n", cmd, msg, cmd);
 	return -EINVAL;
+}
+
+bool mon_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && argv[i] != NULL; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return true;
+	return false;
 }
 
 int mon_check_name(const char *cmd, const char *name)

@@ -22,6 +22,9 @@ int mon_exit_status(int rc);
 /* Print "streamreg: CMD: MSG (see 'streamreg CMD --help')"; returns -EINVAL. */
 int mon_usage_error(const char *cmd, const char *msg);
 
+/* Whether -h or --help is anywhere on the line: it wins over everything else. */
+bool mon_wants_help(int argc, char **argv);
+
 /* A usage error unless name is present and a valid registry name. */
 int mon_check_name(const char *cmd, const char *name);
 

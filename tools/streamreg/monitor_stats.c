@@ -15,7 +15,9 @@ typedef enum stats_format { STATS_TEXT, STATS_JSON, STATS_PROMETHEUS } stats_for
 static void stats_usage(FILE *f)
 {
 	fputs("usage: streamreg stats NAME [--prometheus | --json]\n"
-	      "Registry totals as text, as JSON, or in Prometheus text exposition format.\n",
+	      "Registry totals as text, as JSON, or with --prometheus in Prometheus text\n"
+	      "exposition format (the same text as the HTTP server's /metrics).  Read-only:\n"
+	      "needs only read permission.  See docs/monitor.md for every metric.\n",
 	      f);
 }
 
@@ -24,14 +26,15 @@ static int parse_stats_args(int argc, char **argv, const char **name, stats_form
 	char msg[160];
 	*name = NULL;
 	*fmt = STATS_TEXT;
+	if (mon_wants_help(argc, argv)) {
+		stats_usage(stdout);
+		return 1;
+	}
 	for (int i = 1; i < argc && argv[i] != NULL; i++) {
 		if (strcmp(argv[i], "--prometheus") == 0) {
 			*fmt = STATS_PROMETHEUS;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			*fmt = STATS_JSON;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			stats_usage(stdout);
-			return 1;
 		} else if (argv[i][0] == '-') {
 			snprintf(msg, sizeof msg, "unknown option '%.60s'", argv[i]);
 			return mon_usage_error("stats", msg);

@@ -43,7 +43,18 @@ static void top_usage(FILE *f)
 	fputs(
 	    "usage: streamreg top NAME [--interval SECONDS] [--once] [--json] [--state STATE]\n"
 	    "                          [--sort clients|idle|errors|state|slot]\n"
-	    "Live view of a registry; one snapshot when stdout is not a terminal or with --once.\n",
+	    "Live view of a registry (read-only: needs only read permission, takes no lock).\n"
+	    "Prints one snapshot and exits when stdout is not a terminal, or with --once.\n"
+	    "\n"
+	    "  --interval SECONDS  refresh period, 0.05 to 86400 (default 1)\n"
+	    "  --once              one text snapshot, even on a terminal\n"
+	    "  --json              one JSON snapshot: {\"registry\":{totals},\"sessions\":[...]}\n"
+	    "  --state STATE       only sessions in STATE (idle, starting, active, stopping,\n"
+	    "                      failed)\n"
+	    "  --sort KEY          clients (default), idle, errors, state or slot\n"
+	    "\n"
+	    "Keys: c i e s o sort by clients, idle, errors, state, slot; f cycle the state\n"
+	    "filter; p pause; arrows, PgUp, PgDn, Home scroll; q quit.  See docs/monitor.md.\n",
 	    f);
 }
 
@@ -114,6 +125,10 @@ static int parse_top_args(int argc, char **argv, top_args *a)
 	static const char *const valued[] = {"--interval", "--state", "--sort"};
 	char msg[160];
 	*a = (top_args){.interval_s = 1.0, .filter = MON_FILTER_ALL, .sort = MON_SORT_CLIENTS};
+	if (mon_wants_help(argc, argv)) {
+		top_usage(stdout);
+		return 1;
+	}
 	for (int i = 1; i < argc && argv[i] != NULL; i++) {
 		if (strcmp(argv[i], "--once") == 0) {
 			a->once = true;
@@ -122,10 +137,6 @@ static int parse_top_args(int argc, char **argv, top_args *a)
 		if (strcmp(argv[i], "--json") == 0) {
 			a->json = true;
 			continue;
-		}
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			top_usage(stdout);
-			return 1;
 		}
 		const char *v = NULL;
 		size_t k = 0;
