@@ -232,6 +232,29 @@ typedef struct sr_registry_stats {
 /** Fill *st. */
 SR_API int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st);
 
+/** One occupied slot of the process table, as sr_registry_procs() reports it. */
+typedef struct sr_proc_info {
+	uint32_t slot;          /**< Index in the process table. */
+	pid_t pid;              /**< Owner (or, while reclaimed, the reclaimer). */
+	uint64_t start_time;    /**< Owner's start time, clock ticks since boot. */
+	int64_t attach_wall_ns; /**< When the slot was claimed. */
+	bool alive;             /**< The owner still runs (pid and start time match). */
+	bool reclaiming;        /**< A recovery is releasing the slot. */
+	uint32_t channels;      /**< Channels it holds viewers on. */
+	uint64_t clients;       /**< Viewers it holds in total. */
+} sr_proc_info;
+
+/** Callback of sr_registry_procs(); a non-zero return stops the walk. */
+typedef int (*sr_proc_cb)(const sr_proc_info *proc, void *ctx);
+
+/**
+ * Walk the occupied slots of the process table, live or dead, without
+ * changing anything (read-only handles may call it): what a dead process
+ * left behind shows up here until sr_registry_recover() reclaims it.
+ * Returns the callback's non-zero value if it stopped the walk, else 0.
+ */
+SR_API int sr_registry_procs(sr_registry *reg, sr_proc_cb cb, void *ctx);
+
 /**
  * Whether the registry this handle attached is still the one under its
  * name: 0 if so, 1 if the name was unlinked or now holds another registry

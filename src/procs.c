@@ -340,3 +340,39 @@ int sr__recover_procs(struct sr_registry *r, sr_recovery_report *rep)
 	}
 	return 0;
 }
+
+int sr_registry_procs(sr_registry *reg, sr_proc_cb cb, void *ctx)
+{
+	SR_CHECK_REG(reg);
+	if (!cb)
+		return sr__fail(-EINVAL, "callback is NULL");
+	for (uint32_t i = 0; i < reg->max_procs; i++) {
+		struct sr_proc *p = sr__proc(reg, i);
+		uint64_t o = atomic_load(&p->owner);
+		unsigned st = sr_owner_state(o);
+		if (st == SR_PROC_FREE || st > SR_PROC_RECLAIMING)
+			continue;
+		sr_proc_info info;
+		memset(&info, 0, sizeof(info));
+		info.slot = i;
+		info.pid = sr_owner_pid(o);
+		info.start_time = atomic_load(&p->start_time);
+		info.attach_wall_ns = atomic_load(&p->attach_wall_ns);
+		info.reclaiming = st == SR_PROC_RECLAIMING;
+		info.alive = sr__pid_alive(info.pid, st == SR_PROC_LIVE ? info.start_time : 0);
+		struct sr_lease *l = sr__leases(p);
+		for (uint32_t j = 0; j < reg->leases_per_proc; j++) {
+			uint64_t k = atomic_load_explicit(&l[j].key, memory_order_relaxed);
+			uint32_t n =
+			    sr_lease_n(atomic_load_explicit(&l[j].count, memory_order_relaxed));
+			if (k && n && !lease_stale(reg, k)) {
+				info.channels++;
+				info.clients += n;
+			}
+		}
+		int rc = cb(&info, ctx);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
