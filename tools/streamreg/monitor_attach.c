@@ -56,11 +56,11 @@ bool mon_wants_help(int argc, char **argv)
 
 int mon_check_name(const char *cmd, const char *name)
 {
-	char msg[160];
 	if (name == NULL)
 		return mon_usage_error(cmd, "missing registry NAME");
 	int rc = sr_name_valid(name);
 	if (rc < 0) {
+		char msg[160];
 		snprintf(msg, sizeof msg,
 		         "bad registry name '%.80s': 1 to %d characters from A-Z a-z 0-9 _ -", name,
 		         SR_NAME_MAX);
