@@ -8,7 +8,7 @@ import json
 import sys
 
 OP_SCENARIOS = ["find_touch", "find", "add_remove_client", "state_cas", "snapshot",
-                "insert_delete", "mixed"]
+                "insert_delete", "mixed", "add_remove_client_512ch", "mixed_512ch"]
 
 
 def ratio(r):
@@ -79,14 +79,16 @@ def main():
         print()
     if "capacity" in by:
         print("#### capacity (1 process, table half full)\n")
-        print("| capacity | sessions | find + touch ns | find ns |")
-        print("|---:|---:|---:|---:|")
+        print("| capacity | sessions | find + touch ns | its CPU ns | find ns | its CPU ns |")
+        print("|---:|---:|---:|---:|---:|---:|")
         caps = sorted({r["capacity"] for r in by["capacity"]})
         for cap in caps:
             t = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find_touch" and r["kind"] == "throughput"]
             f = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find" and r["kind"] == "throughput"]
-            print("| %d | %s | %s | %s |" % (cap, t[0]["sessions"] if t else "", ns(t[0]["ns_per_op"]) if t else "failed",
-                                           ns(f[0]["ns_per_op"]) if f else "failed"))
+            print("| %d | %s | %s | %s | %s | %s |" % (
+                cap, t[0]["sessions"] if t else "", ns(t[0]["ns_per_op"]) if t else "failed",
+                ns(t[0]["cpu_ns_per_op"]) if t else "", ns(f[0]["ns_per_op"]) if f else "failed",
+                ns(f[0]["cpu_ns_per_op"]) if f else ""))
         print()
     if "reaper_scan" in by or "memory" in by:
         print("#### reaper scan (full table) and memory\n")
