@@ -284,6 +284,18 @@ class Env:
             if p.p.poll() is None:
                 p.stop(signal.SIGTERM, 10)
             p.kill_group()
+        # Sanitizer builds: a report from any process (a worker the master
+        # quietly replaced included) fails the test.
+        for p in self.procs:
+            p.logf.flush()
+            with open(p.log_path, errors="replace") as f:
+                text = f.read()
+            for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                           "WARNING: ThreadSanitizer"):
+                if marker in text:
+                    i = text.index(marker)
+                    check(False, f"{p.name}: sanitizer report:\n{text[max(0, i - 200):i + 1500]}")
+                    break
         if os.path.exists(f"/dev/shm/{self.registry}"):
             subprocess.run([CLI, "destroy", self.registry], capture_output=True)
             try:

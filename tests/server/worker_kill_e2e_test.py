@@ -29,7 +29,13 @@ try:
         s = env.session(0)
         return s["clients"] if s else -1
 
-    ok = wait_until(lambda: clients() == PLAYERS, 30, what="all players counted")
+    def playing():
+        s = env.session(0)
+        return s and s["state"] == "active" and s["pid"] > 0 and s["clients"] == PLAYERS
+
+    # Viewers count from their master.m3u8 request on, while the channel is
+    # still starting: wait for the transcoder as well.
+    ok = wait_until(playing, 30, what="channel active and all players counted")
     check(ok, f"{PLAYERS} players counted once each ({clients()})")
     tc_pid = env.session(0)["pid"]
 
