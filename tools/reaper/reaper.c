@@ -101,7 +101,7 @@ int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
 		nc[n].in_lineup = true;
 		n++;
 	}
-	for (size_t i = 0; i < r->nch; i++) {
+	for (size_t i = 0; r->ch && i < r->nch; i++) {
 		if (rp_lineup_find(fresh, r->ch[i].id))
 			continue;
 		nc[n] = r->ch[i];
