@@ -62,7 +62,10 @@ struct chaos_slot {
 	_Atomic uint64_t ops;         /* cumulative over incarnations */
 	_Atomic uint64_t max_ns;      /* longest completed operation, unpreempted */
 	_Atomic uint32_t max_op;
-	_Atomic uint64_t slow;       /* operations over CHAOS_WEDGE_NS */
+	/* Of that operation: wall clock, time on a CPU and time in the run
+	 * queue since the reading before it (0 when not read: under 5 ms). */
+	_Atomic uint64_t max_wall_ns, max_cpu_ns, max_wait_ns, max_t0_ns;
+	_Atomic uint64_t slow;       /* operations over CHAOS_WEDGE_NS, before excuses */
 	_Atomic uint64_t unexpected; /* return codes outside the op's contract */
 	_Atomic uint64_t torn;       /* snapshots failing the record invariant */
 	_Atomic uint64_t busy;       /* SR_EBUSY from snapshots (allowed, counted) */
@@ -77,6 +80,28 @@ struct chaos_slot {
 };
 
 enum chaos_phase { PH_RUN = 0, PH_REPORT, PH_EXIT };
+
+/* An operation worth judging later: one over the wedge bound, or a
+ * lock-taking one that sat preempted (it may have held the lock meanwhile,
+ * and its waiters slept behind it).  Published at the operation's end. */
+struct chaos_event {
+	uint64_t t0, t1;    /* CLOCK_MONOTONIC ns */
+	uint64_t cpu, wait; /* on a CPU, in the run queue (ns) */
+	uint32_t op;
+	int32_t pid;
+	_Atomic uint32_t ready;
+};
+#define CHAOS_EVENTS 16384
+
+/* The host's steal time, sampled by the parent every 10 ms: a VM whose
+ * vCPUs are paused by the hypervisor stalls every process at once, which is
+ * neither run-queue wait nor a wedge. */
+#define CHAOS_STEAL_SAMPLES 16384
+#define CHAOS_STEAL_CPUS    16
+struct chaos_steal_sample {
+	uint64_t t;
+	uint64_t ticks[CHAOS_STEAL_CPUS];
+};
 
 struct chaos_shared {
 	_Atomic int phase;
@@ -101,6 +126,8 @@ struct chaos_shared {
 	/* Quality sets written by the keeper carry this tag in every field, so
 	 * a snapshot that mixes two writes is caught. */
 	_Atomic uint32_t quality_tag;
+	_Atomic uint32_t ev_next;
+	struct chaos_event ev[CHAOS_EVENTS];
 	/* Longest duration per operation (minus run-queue wait, and wall
 	 * clock), and how many took over 10 ms. */
 	_Atomic uint64_t op_max_ns[OP_COUNT];

@@ -349,6 +349,10 @@ void chaos_print_figures(struct chaos_run *run, FILE *out)
 			        (double)atomic_load(&sh->op_max_wall_ns[op]) / 1e6,
 			        (unsigned long long)atomic_load(&sh->op_over_10ms[op]));
 	fputc('\n', out);
+	fprintf(out,
+	        "slow operations excused: %llu (explained by run-queue wait, host steal time "
+	        "or a preempted lock holder; see --verbose)\n",
+	        (unsigned long long)run->excused);
 	fprintf(out, "snapshot retries (EBUSY): %llu; inserts refused, table full: %llu\n",
 	        (unsigned long long)busy, (unsigned long long)full);
 	if (run->cfg->reaper_path)

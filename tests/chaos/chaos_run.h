@@ -17,6 +17,7 @@ struct chaos_run {
 	uint64_t kills;
 	uint64_t reaper_kills;
 	uint64_t burst_kills; /* workers killed together with others */
+	uint64_t excused;     /* slow operations explained by the machine */
 	uint64_t violations;
 	uint64_t inflight_max_ns; /* longest operation seen still running */
 	uint32_t inflight_op;
@@ -40,6 +41,10 @@ void chaos_kill_one(struct chaos_run *run);
 void chaos_watch_inflight(struct chaos_run *run);
 /* Wait for pid (our child) to exit, at most timeout_ms; then SIGKILL it. */
 int chaos_wait_child(struct chaos_run *run, pid_t pid, unsigned timeout_ms, int *status);
+
+/* chaos_judge.c: steal sampling, and the verdict on slow operations. */
+void chaos_steal_sample(void);
+void chaos_judge(struct chaos_run *run);
 
 /* chaos_check.c: stop the killing, gather the survivors' tallies, check. */
 void chaos_checkpoint(struct chaos_run *run);

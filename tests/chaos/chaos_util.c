@@ -71,10 +71,13 @@ void chaos_sleep_ns(uint64_t ns)
 static struct {
 	pid_t pid;
 	int fd;
-	uint64_t delay_ns, at_ns;
+	uint64_t delay_ns, cpu_ns, at_ns;
 } ss = {.fd = -1};
 
-static bool read_delay(uint64_t *delay)
+/* What the slowest operation of this process was made of, for the report. */
+static uint64_t last_cpu_ns, last_wait_ns;
+
+static bool read_delay(uint64_t *delay, uint64_t *cpu)
 {
 	if (ss.pid != getpid()) {
 		if (ss.fd >= 0)
@@ -91,6 +94,7 @@ static bool read_delay(uint64_t *delay)
 	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
 		return false;
 	*delay = wait;
+	*cpu = run;
 	return true;
 }
 
@@ -101,9 +105,10 @@ void chaos_op_begin(struct chaos_slot *s, enum chaos_op op, uint64_t *t0)
 	atomic_store_explicit(&s->cur_op, (uint32_t)op, memory_order_relaxed);
 	*t0 = chaos_now_ns();
 	if (*t0 - ss.at_ns > 1000000ull || ss.pid != getpid()) {
-		uint64_t d;
-		if (read_delay(&d)) {
+		uint64_t d, c;
+		if (read_delay(&d, &c)) {
 			ss.delay_ns = d;
+			ss.cpu_ns = c;
 			ss.at_ns = *t0;
 		}
 	}
@@ -113,11 +118,15 @@ void chaos_op_begin(struct chaos_slot *s, enum chaos_op op, uint64_t *t0)
 /* Duration minus the run-queue wait since the last reading. */
 static uint64_t unpreempted(uint64_t wall, uint64_t now)
 {
-	uint64_t d;
-	if (wall < 5000000ull || ss.pid != getpid() || !read_delay(&d) || d < ss.delay_ns)
+	uint64_t d, c;
+	last_cpu_ns = last_wait_ns = 0;
+	if (wall < 5000000ull || ss.pid != getpid() || !read_delay(&d, &c) || d < ss.delay_ns)
 		return wall;
 	uint64_t waited = d - ss.delay_ns;
+	last_wait_ns = waited;
+	last_cpu_ns = c - ss.cpu_ns;
 	ss.delay_ns = d;
+	ss.cpu_ns = c;
 	ss.at_ns = now;
 	return waited >= wall ? 0 : wall - waited;
 }
@@ -146,12 +155,36 @@ static void op_stats(enum chaos_op op, uint64_t wall, uint64_t d)
 	atomic_max(&stats_sh->op_max_wall_ns[op], wall);
 }
 
+static bool takes_lock(enum chaos_op op)
+{
+	return op == OP_ERROR || op == OP_INSERT || op == OP_DELETE || op == OP_QUALITY ||
+	       op == OP_RECOVER || op == OP_SNAPSHOT || op == OP_FOREACH;
+}
+
+static void publish_event(enum chaos_op op, uint64_t t0, uint64_t t1)
+{
+	if (!stats_sh)
+		return;
+	uint32_t i = atomic_fetch_add(&stats_sh->ev_next, 1) % CHAOS_EVENTS;
+	struct chaos_event *e = &stats_sh->ev[i];
+	atomic_store(&e->ready, 0);
+	e->t0 = t0;
+	e->t1 = t1;
+	e->cpu = last_cpu_ns;
+	e->wait = last_wait_ns;
+	e->op = (uint32_t)op;
+	e->pid = (int32_t)getpid();
+	atomic_store(&e->ready, 1);
+}
+
 void chaos_op_end(struct chaos_slot *s, enum chaos_op op, uint64_t t0)
 {
 	uint64_t now = chaos_now_ns();
 	uint64_t wall = now - t0;
 	uint64_t d = unpreempted(wall, now);
 	op_stats(op, wall, d);
+	if (d > CHAOS_WEDGE_NS || (takes_lock(op) && last_wait_ns >= 10000000ull))
+		publish_event(op, t0, now);
 	atomic_store_explicit(&s->op_start_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->cur_op, OP_NONE, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->ops, 1, memory_order_relaxed);
@@ -162,6 +195,10 @@ void chaos_op_end(struct chaos_slot *s, enum chaos_op op, uint64_t t0)
 		/* One writer per slot: a plain store after the load is exact. */
 		atomic_store(&s->max_ns, d);
 		atomic_store(&s->max_op, (uint32_t)op);
+		atomic_store(&s->max_wall_ns, wall);
+		atomic_store(&s->max_cpu_ns, last_cpu_ns);
+		atomic_store(&s->max_wait_ns, last_wait_ns);
+		atomic_store(&s->max_t0_ns, t0);
 	}
 }
 

@@ -1,0 +1,135 @@
+/*
+ * Judging slow operations.  An operation over the 100 ms bound is a wedge
+ * unless its time is explained by what the machine did to it: time in the
+ * run queue (its own schedstat), time the hypervisor stole from the vCPUs
+ * (sampled here from /proc/stat), or, for a lock-taking call, time a live
+ * lock holder spent preempted while it slept behind it.  A dead holder
+ * publishes nothing, so waiting on one is never excused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chaos_run.h"
+
+static struct chaos_steal_sample *samples;
+static unsigned n_samples, next_sample;
+static uint64_t last_sample_ns;
+
+void chaos_steal_sample(void)
+{
+	uint64_t now = chaos_now_ns();
+	if (now - last_sample_ns < 10000000ull)
+		return;
+	last_sample_ns = now;
+	if (!samples && !(samples = calloc(CHAOS_STEAL_SAMPLES, sizeof(*samples))))
+		return;
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return;
+	struct chaos_steal_sample *s = &samples[next_sample];
+	memset(s, 0, sizeof(*s));
+	s->t = now;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		unsigned cpu;
+		unsigned long long v[8];
+		if (sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0],
+		           &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9 &&
+		    cpu < CHAOS_STEAL_CPUS)
+			s->ticks[cpu] = v[7];
+	}
+	fclose(f);
+	next_sample = (next_sample + 1) % CHAOS_STEAL_SAMPLES;
+	if (n_samples < CHAOS_STEAL_SAMPLES)
+		n_samples++;
+}
+
+/* Most steal any one vCPU suffered over [a, b], widened to whole samples. */
+static uint64_t steal_during(uint64_t a, uint64_t b)
+{
+	const struct chaos_steal_sample *before = NULL, *after = NULL;
+	for (unsigned k = 0; k < n_samples; k++) {
+		const struct chaos_steal_sample *s = &samples[k];
+		if (s->t <= a && (!before || s->t > before->t))
+			before = s;
+		if (s->t >= b && (!after || s->t < after->t))
+			after = s;
+	}
+	if (!before || !after)
+		return 0;
+	uint64_t most = 0;
+	for (unsigned c = 0; c < CHAOS_STEAL_CPUS; c++)
+		if (after->ticks[c] >= before->ticks[c] &&
+		    after->ticks[c] - before->ticks[c] > most)
+			most = after->ticks[c] - before->ticks[c];
+	long hz = sysconf(_SC_CLK_TCK);
+	return most * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+static bool takes_lock(uint32_t op)
+{
+	return op == OP_ERROR || op == OP_INSERT || op == OP_DELETE || op == OP_QUALITY ||
+	       op == OP_RECOVER || op == OP_SNAPSHOT || op == OP_FOREACH;
+}
+
+static uint64_t overlap(const struct chaos_event *a, const struct chaos_event *b)
+{
+	uint64_t lo = a->t0 > b->t0 ? a->t0 : b->t0, hi = a->t1 < b->t1 ? a->t1 : b->t1;
+	return hi > lo ? hi - lo : 0;
+}
+
+/* Time some other live lock-taker spent preempted while e ran. */
+static uint64_t convoy(const struct chaos_shared *sh, unsigned n, const struct chaos_event *e)
+{
+	uint64_t most = 0;
+	for (unsigned k = 0; k < n; k++) {
+		const struct chaos_event *o = &sh->ev[k];
+		if (!atomic_load(&o->ready) || o->pid == e->pid || !takes_lock(o->op))
+			continue;
+		uint64_t ov = overlap(e, o), w = o->wait < ov ? o->wait : ov;
+		if (w > most)
+			most = w;
+	}
+	return most;
+}
+
+void chaos_judge(struct chaos_run *run)
+{
+	struct chaos_shared *sh = run->sh;
+	uint32_t total = atomic_load(&sh->ev_next);
+	unsigned n = total < CHAOS_EVENTS ? total : CHAOS_EVENTS;
+	if (total > CHAOS_EVENTS)
+		chaos_violation(run, "%u events overflowed the ring; slow operations went unjudged",
+		                total - CHAOS_EVENTS);
+	for (unsigned k = 0; k < n; k++) {
+		struct chaos_event *e = &sh->ev[k];
+		if (!atomic_load(&e->ready))
+			continue;
+		uint64_t wall = e->t1 - e->t0;
+		if (wall - (e->wait < wall ? e->wait : wall) <= CHAOS_WEDGE_NS)
+			continue;
+		uint64_t steal = steal_during(e->t0, e->t1);
+		uint64_t cv = takes_lock(e->op) ? convoy(sh, n, e) : 0;
+		uint64_t explained = e->wait + steal + cv;
+		uint64_t left = wall > explained ? wall - explained : 0;
+		char what[200];
+		snprintf(what, sizeof(what),
+		         "%s in pid %d took %.1f ms: on a CPU %.1f, run queue %.1f, stolen by the "
+		         "host %.1f, behind a preempted lock holder %.1f, unexplained %.1f",
+		         chaos_op_name((enum chaos_op)e->op), (int)e->pid, (double)wall / 1e6,
+		         (double)e->cpu / 1e6, (double)e->wait / 1e6, (double)steal / 1e6,
+		         (double)cv / 1e6, (double)(left > e->cpu ? left - e->cpu : 0) / 1e6);
+		if (left > CHAOS_WEDGE_NS) {
+			chaos_violation(run, "wedge: %s", what);
+		} else {
+			run->excused++;
+			if (run->cfg->verbose)
+				printf("excused: %s\n", what);
+		}
+	}
+	for (unsigned k = 0; k < CHAOS_EVENTS; k++)
+		atomic_store(&sh->ev[k].ready, 0);
+	atomic_store(&sh->ev_next, 0);
+}
