@@ -106,38 +106,42 @@ unset multiplot
 
 
 def capacity(doc, tmp, out):
-    touch = sorted((r["capacity"], r["ns_per_op"]) for r in doc["results"]
-                   if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == "find_touch")
-    find = sorted((r["capacity"], r["ns_per_op"]) for r in doc["results"]
-                  if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == "find")
-    scan = sorted((r["capacity"], r["scan_ms"], r["foreach_ms"]) for r in doc["results"] if r["kind"] == "reaper")
+    def pts(op):
+        return sorted((r["capacity"], r["ns_per_op"], r.get("cpu_ns_per_op", 0)) for r in doc["results"]
+                      if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == op)
+    touch, find = pts("find_touch"), pts("find")
+    scan = sorted((r["capacity"], r["scan_ms"], r["foreach_ms"], r.get("scan_cpu_ms", r["scan_ms"]))
+                  for r in doc["results"] if r["kind"] == "reaper")
     if not touch or not scan:
         return
     write_dat(os.path.join(tmp, "touch.dat"), touch)
     write_dat(os.path.join(tmp, "find.dat"), find)
     write_dat(os.path.join(tmp, "scan.dat"), scan)
+    t, fd, sc = (quote(os.path.join(tmp, n)) for n in ("touch.dat", "find.dat", "scan.dat"))
     gnuplot("""
-set terminal pngcairo size 1100,500 font "sans,11"
+set terminal pngcairo size 1200,520 font "sans,11"
 set output %s
 set multiplot layout 1,2 title "streamreg vs table capacity"
 set logscale x 2
+set logscale y
 set format x "2^{%%L}"
 set grid
 set key top left
 set xlabel "capacity (sessions)"
-set ylabel "ns per operation, 1 process"
-set title "find + touch and find on a half-full table"
-plot %s using 1:2 with linespoints lw 2 title "find + touch", %s using 1:2 with linespoints lw 2 title "find"
-set logscale y
+set ylabel "ns per operation, 1 process (log scale)"
+set title "find + touch and find, table half full, uniform keys"
+plot %s using 1:2 with linespoints lw 2 lc rgb "#d95f02" title "find + touch, wall clock", \\
+     %s using 1:3 with linespoints lw 2 dt 2 lc rgb "#d95f02" title "find + touch, CPU time", \\
+     %s using 1:2 with linespoints lw 2 lc rgb "#1b9e77" title "find, wall clock", \\
+     %s using 1:3 with linespoints lw 2 dt 2 lc rgb "#1b9e77" title "find, CPU time"
 set ylabel "milliseconds (log scale)"
 set title "reaper: recover + walk of a full table"
-plot %s using 1:2 with linespoints lw 2 title "recover + sr\\\\_session\\\\_scan", \\
-     %s using 1:3 with linespoints lw 2 title "recover + sr\\\\_session\\\\_foreach", \\
-     1 with lines dt 2 lc rgb "gray" title "1 ms"
+plot %s using 1:2 with linespoints lw 2 lc rgb "#7570b3" title "recover + sr\\\\_session\\\\_scan, wall clock", \\
+     %s using 1:4 with linespoints lw 2 dt 2 lc rgb "#7570b3" title "recover + sr\\\\_session\\\\_scan, CPU time", \\
+     %s using 1:3 with linespoints lw 2 lc rgb "#e7298a" title "recover + sr\\\\_session\\\\_foreach", \\
+     1 with lines dt 3 lc rgb "gray" title "1 ms"
 unset multiplot
-""" % (quote(os.path.join(out, "capacity.png")), quote(os.path.join(tmp, "touch.dat")),
-       quote(os.path.join(tmp, "find.dat")), quote(os.path.join(tmp, "scan.dat")),
-       quote(os.path.join(tmp, "scan.dat"))))
+""" % (quote(os.path.join(out, "capacity.png")), t, t, fd, fd, sc, sc, sc))
 
 
 def main():
