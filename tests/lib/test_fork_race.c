@@ -15,13 +15,13 @@
 enum { WON = 0, LOST = 1, ATTACH_FAILED = 2, OTHER = 3 };
 
 struct race_arg {
-	char name[SR_NAME_MAX + 1];
 	sr_registry *inherited;
-	uuid_t id;
 	struct srt_gate *gate;
-	int idx;
 	int *rcs; /* shared: each racer's return code */
+	int idx;
 	sr_state from, to;
+	uuid_t id;
+	char name[SR_NAME_MAX + 1];
 };
 
 static int racer(void *p)

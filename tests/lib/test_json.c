@@ -191,7 +191,16 @@ static void test_prometheus(void **state)
 	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
 	assert_int_equal(sr_session_add_client(fx->reg, id), 0);
 	assert_int_equal(sr_session_record_error(fx->reg, id, "x"), 0);
+	/* One active channel too, which has an uptime. */
+	uuid_t act;
+	char astr[SR_UUID_STR_LEN + 1];
+	srt_uuid(act);
+	sr_uuid_format(act, astr);
+	assert_int_equal(sr_session_insert(fx->reg, act, NULL), 0);
+	assert_int_equal(sr_session_set_state(fx->reg, act, SR_STATE_STARTING, NULL), 0);
+	assert_int_equal(sr_session_set_state(fx->reg, act, SR_STATE_ACTIVE, NULL), 0);
 	assert_int_equal(sr_registry_prometheus(fx->reg, &text), 0);
+	assert_non_null(strstr(text, astr));
 	assert_non_null(text);
 	assert_non_null(strstr(text, "# TYPE"));
 	assert_non_null(strstr(text, ustr));

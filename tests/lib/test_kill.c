@@ -95,10 +95,9 @@ static int loop(struct worker_arg *a, sr_registry *reg)
 
 	srt_uuid_n(own[0], 0x10000u + a->round, (uint32_t)a->idx * 2);
 	srt_uuid_n(own[1], 0x10000u + a->round, (uint32_t)a->idx * 2 + 1);
-	const unsigned char *id = a->sh->chan[0];
 	while (!a->sh->stop) {
 		int c = rand_r(&seed) % CHANNELS, k = rand_r(&seed) % 2;
-		id = a->sh->chan[c];
+		const unsigned char *id = a->sh->chan[c];
 		me->fail_op = rand_r(&seed) % 12;
 		switch (me->fail_op) {
 		case 0:
@@ -249,13 +248,12 @@ static void parent_ops(sr_registry *reg, struct round_shared *sh, struct stats *
 	uuid_t tmp, ids[64];
 	size_t n;
 	uint32_t u;
-	int rc;
 
 	for (int c = 0; c < CHANNELS; c++) {
 		const unsigned char *id = sh->chan[c];
 		assert_int_equal(TIMED(s, "touch", sr_session_touch(reg, id)), 0);
 		assert_int_equal(TIMED(s, "get_clients", sr_session_get_clients(reg, id, &u)), 0);
-		rc = TIMED(s, "snapshot", sr_session_snapshot(reg, id, &info));
+		int rc = TIMED(s, "snapshot", sr_session_snapshot(reg, id, &info));
 		assert_int_equal(rc, 0);
 		assert_true(info.state < SR_STATE_COUNT);
 		assert_int_equal(TIMED(s, "add_client", sr_session_add_client(reg, id)), 0);

@@ -341,11 +341,11 @@ static void test_scan(void **state)
 	assert_int_equal(sr_session_scan(fx->reg, scan_cb, &w), 0);
 	assert_int_equal(w.calls, 3);
 	for (int i = 0; i < 3; i++) {
-		const sr_session_brief *b = NULL;
-		for (int j = 0; j < w.calls; j++)
-			if (memcmp(w.seen[j].channel_id, ids[i], sizeof(uuid_t)) == 0)
-				b = &w.seen[j];
-		assert_non_null(b);
+		int j = 0;
+		while (j < w.calls && memcmp(w.seen[j].channel_id, ids[i], sizeof(uuid_t)) != 0)
+			j++;
+		assert_true(j < w.calls);
+		const sr_session_brief *b = &w.seen[j];
 		assert_int_equal(sr_session_snapshot(fx->reg, ids[i], &info), 0);
 		assert_int_equal(b->state, info.state);
 		assert_int_equal(b->slot, info.slot);

@@ -276,10 +276,10 @@ static void test_threads_snapshots_never_torn(void **state)
 
 struct churn_arg {
 	sr_registry *reg;
-	int idx;
 	pthread_barrier_t *go;
-	uint32_t present;
 	uint64_t ops;
+	uint32_t present;
+	int idx;
 	int line, rc;
 };
 
