@@ -443,6 +443,14 @@ static void test_bad_lineup(void **state)
 	sr_registry *reg;
 	assert_int_equal(sr_registry_attach(f->name, SR_ATTACH_READONLY, &reg), -ENOENT);
 
+	/* with --syslog the error still reaches stderr */
+	const char *to_syslog[] = {"--syslog", NULL};
+	e2e_start(f, to_syslog);
+	st = e2e_wait_exit(f, 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_int_equal(e2e_count_log(f, "line 3: input begins with '-'", f->lineup), 2);
+
 	const char *bad_ladder[] = {"--ladder", "720p:2800k,480x:1", NULL};
 	e2e_start(f, bad_ladder);
 	st = e2e_wait_exit(f, 10000);

@@ -40,7 +40,10 @@ void rp_log(int prio, const char *fmt, ...)
 	va_end(ap);
 	if (to_syslog) {
 		syslog(prio, "%s", msg);
-		return;
+		/* errors also reach stderr: without a syslog daemon, or during
+		 * setup, the operator must still see why the reaper stopped */
+		if (prio > LOG_ERR)
+			return;
 	}
 	struct timespec ts;
 	struct tm tm;
