@@ -457,6 +457,24 @@ static void test_bad_lineup(void **state)
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 2);
 	assert_int_equal(e2e_count_log(f, "--ladder: ladder entry 2", NULL), 1);
+
+	/* --help on stdout, exit 0; an unknown option is a usage error */
+	FILE *p = popen(REAPER_BIN " --help 2>&1", "r");
+	assert_non_null(p);
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, p);
+	buf[n] = '\0';
+	st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_non_null(strstr(buf, "Usage: streamreg-reaper"));
+	assert_non_null(strstr(buf, "--idle-grace"));
+	p = popen(REAPER_BIN " --registry x --lineup y --output-dir z --bogus 2>&1", "r");
+	assert_non_null(p);
+	n = fread(buf, 1, sizeof buf - 1, p);
+	buf[n] = '\0';
+	st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	assert_non_null(strstr(buf, "unknown option --bogus"));
 }
 
 /* SIGHUP: a broken lineup is refused and the old one kept; a good one adds
