@@ -282,6 +282,11 @@ static void test_idle_stop(void **state)
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(s.pid, 0);
 	assert_int_equal(s.error_count, 0);
+	/* SIGINT is a clean stop, like SIGTERM */
+	int st = e2e_stop(f, SIGINT);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(e2e_count_log(f, "Interrupt: stopping every transcoder", NULL), 1);
 }
 
 /* kill -9 of ffmpeg: failed with the error recorded, restarted after the
