@@ -9,11 +9,11 @@
  *   - one viewer is added and removed in turn, so clients is 0 or 1.
  * Each writer owns its sessions, so it knows the counts it is writing.
  *
- * usage: hammer NAME WRITERS SESSIONS_PER_WRITER SECONDS
- * Prints "ready" once the table is filled, then "iterations N failed K" when
- * the writers are done; then waits for EOF on stdin before unlinking the
- * registry, so monitors never race its removal.  Exits non-zero if any writer
- * failed.
+ * usage: hammer NAME WRITERS SESSIONS_PER_WRITER MAX_SECONDS
+ * Prints "ready" once the table is filled; the writers then run until stdin
+ * reaches EOF (or MAX_SECONDS pass), so a slow monitor gets all the time it
+ * needs.  Then prints "iterations N failed K", unlinks the registry and exits
+ * non-zero if any writer failed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,7 +56,13 @@ static int stamp_qualities(sr_registry *reg, const uuid_t id, uint32_t r)
 }
 
 /* One writer's loop; returns 0 or the first failing step's code. */
-static int write_loop(const char *name, uuid_t *ids, int n, double deadline, uint64_t *rounds)
+/* Shared with the writers: progress, and the order to stop. */
+struct shared {
+	uint64_t rounds;
+	int stop;
+};
+
+static int write_loop(const char *name, uuid_t *ids, int n, double deadline, struct shared *sh)
 {
 	sr_registry *reg = NULL;
 	int rc = sr_registry_attach(name, 0, &reg);
@@ -65,7 +71,8 @@ static int write_loop(const char *name, uuid_t *ids, int n, double deadline, uin
 	uint32_t errors[MAX_PER_WRITER] = {0};
 	int step[MAX_PER_WRITER] = {0};
 	int holding[MAX_PER_WRITER] = {0};
-	for (uint32_t r = 1; rc == 0 && now_s() < deadline; r++) {
+	for (uint32_t r = 1;
+	     rc == 0 && now_s() < deadline && !__atomic_load_n(&sh->stop, __ATOMIC_RELAXED); r++) {
 		for (int k = 0; k < n && rc == 0; k++) {
 			char msg[32];
 			snprintf(msg, sizeof msg, "err %u", ++errors[k]);
@@ -82,7 +89,7 @@ static int write_loop(const char *name, uuid_t *ids, int n, double deadline, uin
 			if (rc == 0)
 				rc = sr_session_set_restarts(reg, ids[k], r % 100);
 		}
-		__atomic_add_fetch(rounds, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&sh->rounds, 1, __ATOMIC_RELAXED);
 	}
 	sr_registry_close(reg);
 	return rc;
@@ -123,9 +130,9 @@ int main(int argc, char **argv)
 		sr_registry_unlink(name);
 		return 1;
 	}
-	uint64_t *rounds =
-	    mmap(NULL, sizeof *rounds, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (rounds == MAP_FAILED)
+	struct shared *sh =
+	    mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
 		return 1;
 	printf("ready\n");
 	fflush(NULL);
@@ -134,8 +141,13 @@ int main(int argc, char **argv)
 	for (int w = 0; w < writers; w++) {
 		pids[w] = fork();
 		if (pids[w] == 0)
-			_exit(write_loop(name, &ids[w * per], per, deadline, rounds) == 0 ? 0 : 1);
+			_exit(write_loop(name, &ids[w * per], per, deadline, sh) == 0 ? 0 : 1);
 	}
+	int c;
+	do
+		c = getchar();
+	while (c != EOF);
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	int failed = 0;
 	for (int w = 0; w < writers; w++) {
 		int status = 0;
@@ -143,12 +155,8 @@ int main(int argc, char **argv)
 		    WEXITSTATUS(status) != 0)
 			failed++;
 	}
-	printf("iterations %llu failed %d\n", (unsigned long long)*rounds, failed);
+	printf("iterations %llu failed %d\n", (unsigned long long)sh->rounds, failed);
 	fflush(NULL);
-	int c;
-	do
-		c = getchar();
-	while (c != EOF);
 	sr_registry_close(reg);
 	sr_registry_unlink(name);
 	return failed == 0 ? 0 : 1;
