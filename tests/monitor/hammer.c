@@ -16,10 +16,12 @@
  * non-zero if any writer failed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,10 +140,15 @@ int main(int argc, char **argv)
 	fflush(NULL);
 	double deadline = now_s() + seconds;
 	pid_t pids[MAX_WRITERS];
+	pid_t parent = getpid();
 	for (int w = 0; w < writers; w++) {
 		pids[w] = fork();
-		if (pids[w] == 0)
+		if (pids[w] == 0) {
+			/* A test killed mid-run must not leave writers spinning. */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
 			_exit(write_loop(name, &ids[w * per], per, deadline, sh) == 0 ? 0 : 1);
+		}
 	}
 	int c;
 	do
