@@ -1,6 +1,7 @@
 """Shared helpers for the monitor tests: the fixture driver, the CLI, tmux."""
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ FIXTURE = os.environ.get("SR_FIXTURE", "")
 HAMMER = os.environ.get("SR_HAMMER", "")
 
 SKIP = 77  # ctest SKIP_RETURN_CODE
+WATCHDOG_SECONDS = 600
 
 
 def unique_name(tag):
@@ -118,8 +120,10 @@ class Tmux:
         # tmux 3.3a sometimes marks a pane dead without ever reaping its process, so the
         # exit status comes from a shell wrapper instead of #{pane_dead_status}.
         self.status_file = self.sock + ".status"
-        wrapped = "%s; echo $? > %s.tmp && mv %s.tmp %s" % (
-            command, self.status_file, self.status_file, self.status_file)
+        # The tmux server outlives a test killed by ctest: a watchdog ends the program.
+        wrapped = "timeout --foreground %d sh -c %s; echo $? > %s.tmp && mv %s.tmp %s" % (
+            WATCHDOG_SECONDS, shlex.quote(command), self.status_file, self.status_file,
+            self.status_file)
         # Keep the pane after the program exits, so its last screen can be read; set in
         # the server's config, since a quick program could exit before a set-option.
         self.conf = self.sock + ".conf"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`top` says so when its registry is destroyed and follows the name to a new one."""
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -53,11 +54,10 @@ def main():
         check(new not in s, "second registry's session still shown:\n" + s)
 
         # SIGTERM ends it as cleanly as q.
-        shell = tm.pane("#{pane_pid}")
-        child = subprocess.run(["pgrep", "-P", shell], capture_output=True,
-                               text=True).stdout.split()
-        check(len(child) == 1, "top's pid under the pane shell: %r" % child)
-        os.kill(int(child[0]), signal.SIGTERM)
+        top = subprocess.run(["pgrep", "-f", "^%s top %s " % (re.escape(STREAMREG), name)],
+                             capture_output=True, text=True).stdout.split()
+        check(len(top) == 1, "top's pid: %r" % top)
+        os.kill(int(top[0]), signal.SIGTERM)
         check(tm.wait_dead() == 0, "top exit status after SIGTERM")
     finally:
         if tm is not None:
