@@ -255,8 +255,9 @@ static void print_header(FILE *f, const struct result *r)
 		        "p90 ns", "p99 ns", "p99.9 ns", "max ns", "ratio");
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9s %9s %14s %14s %9s\n", "backend", "capacity", "sessions",
-		        "scan ms", "foreach ms", "ratio");
+		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %9s\n", "backend", "capacity",
+		        "sessions", "scan ms", "scan CPU", "should_clean ms", "foreach ms",
+		        "ratio");
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9s %9s %11s %14s %14s %9s\n", "backend", "capacity", "sessions",
@@ -281,8 +282,9 @@ static void print_row(FILE *f, const struct result *r)
 		        r->p50, r->p90, r->p99, r->p999, r->max, fmt_ratio(rb, sizeof rb, r));
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9u %9u %14.3f %14.3f %9s\n", r->backend, r->capacity,
-		        r->sessions, r->scan_ms, r->foreach_ms, fmt_ratio(rb, sizeof rb, r));
+		fprintf(f, "%-15s %9u %9u %10.3f %10.3f %14.3f %12.2f %9s\n", r->backend,
+		        r->capacity, r->sessions, r->scan_ms, r->scan_cpu_ms, r->list_cleanup_ms,
+		        r->foreach_ms, fmt_ratio(rb, sizeof rb, r));
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9u %9u %11llu %14.1f %14.1f %9s\n", r->backend, r->capacity,
@@ -452,6 +454,8 @@ static void json_result(FILE *f, const struct result *r)
 		json_num(f, r->scan_ms);
 		fputs(",\"scan_cpu_ms\":", f);
 		json_num(f, r->scan_cpu_ms);
+		fputs(",\"list_should_cleanup_ms\":", f);
+		json_num(f, r->list_cleanup_ms);
 		fputs(",\"foreach_ms\":", f);
 		json_num(f, r->foreach_ms);
 		fprintf(f, ",\"reps\":%d", r->reps);

@@ -39,7 +39,8 @@ struct result {
 	double q[LAT_QUANTILES]; /* at lat_quantile_levels */
 	/* reaper (ms) */
 	double scan_ms, foreach_ms;
-	double scan_cpu_ms; /* CPU time of recover + scan */
+	double scan_cpu_ms;     /* CPU time of recover + scan */
+	double list_cleanup_ms; /* recover + sr_session_list + should_cleanup per id */
 	uint32_t cleanup_candidates;
 	/* memory */
 	uint64_t slot_bytes, segment_bytes;

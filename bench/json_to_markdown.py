@@ -92,16 +92,17 @@ def main():
         print()
     if "reaper_scan" in by or "memory" in by:
         print("#### reaper scan (full table) and memory\n")
-        print("| capacity | sessions | recover + scan ms | its CPU ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| capacity | sessions | recover + scan ms | its CPU ms | recover + list + should_cleanup ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         mem = {r["capacity"]: r for r in by.get("memory", []) if r["kind"] == "memory"}
         for r in by.get("reaper_scan", []):
             if r["kind"] != "reaper":
-                print("| %s | | %s | | | | | |" % (r.get("capacity", ""), r.get("note", "")))
+                print("| %s | | %s | | | | | | |" % (r.get("capacity", ""), r.get("note", "")))
                 continue
             mr = mem.get(r["capacity"])
-            print("| %d | %d | %.3f | %.3f | %.2f | %s | %s | %s |" % (
-                r["capacity"], r["sessions"], r["scan_ms"], r.get("scan_cpu_ms", 0), r["foreach_ms"],
+            print("| %d | %d | %.3f | %.3f | %s | %.2f | %s | %s | %s |" % (
+                r["capacity"], r["sessions"], r["scan_ms"], r.get("scan_cpu_ms", 0),
+                "%.2f" % r["list_should_cleanup_ms"] if "list_should_cleanup_ms" in r else "", r["foreach_ms"],
                 mr["slot_bytes"] if mr else "", "%.1f" % (mr["segment_bytes"] / 1048576) if mr else "",
                 "%.1f" % (mr.get("resident_bytes", 0) / 1048576) if mr else ""))
         print()
