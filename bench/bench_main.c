@@ -58,7 +58,7 @@ static void usage(FILE *f)
 	        "  --quick            short run (under 30 s), for CI; numbers are indicative only\n"
 	        "  --json             print JSON on stdout instead of the table\n"
 	        "  --json-file PATH   also write the JSON to PATH\n"
-	        "  --reps N           repetitions per measurement, medians reported (default 5; "
+	        "  --reps N           repetitions per measurement, medians reported (default 7; "
 	        "quick 3)\n"
 	        "  --duration-ms MS   timed part of one repetition (default 200; quick 20)\n"
 	        "  --procs N          worker processes up to N (default 4; quick 2)\n"
@@ -221,6 +221,28 @@ static bool selected(const struct options *o, const char *name)
 	return false;
 }
 
+/* Every name in --backends must be one this harness knows, built or not. */
+static int check_backends(const struct options *o)
+{
+	if (!o->backends)
+		return 0;
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", o->backends);
+	for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+		for (size_t i = 0; i < N_BACKENDS && !known; i++)
+			known = !strcmp(t, all_backends[i]->name);
+		for (size_t i = 0;
+		     i < sizeof comparator_names / sizeof comparator_names[0] && !known; i++)
+			known = !strcmp(t, comparator_names[i]);
+		if (!known) {
+			fprintf(stderr, "streamreg-bench: unknown backend '%s' in --backends\n", t);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void on_signal(int sig)
 {
 	redis_server_stop();
@@ -231,7 +253,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	struct options o;
-	if (parse_args(argc, argv, &o) < 0)
+	if (parse_args(argc, argv, &o) < 0 || check_backends(&o) < 0)
 		return 2;
 	atexit(redis_server_stop);
 	signal(SIGINT, on_signal);

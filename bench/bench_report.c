@@ -39,9 +39,9 @@ struct result *report_get(size_t i)
 	return i < n_results ? &results[i] : NULL;
 }
 
-static const struct result *find_row(enum result_kind k, const char *scenario, const char *backend,
-                                     const char *op, const char *dist, int procs, uint32_t capacity,
-                                     const char *churn)
+const struct result *report_find(enum result_kind k, const char *scenario, const char *backend,
+                                 const char *op, const char *dist, int procs, uint32_t capacity,
+                                 const char *churn)
 {
 	for (size_t i = 0; i < n_results; i++) {
 		const struct result *r = &results[i];
@@ -60,19 +60,20 @@ void report_finish(void)
 		struct result *r = &results[i];
 		const struct result *sr = NULL;
 		if (r->kind == RK_THROUGHPUT) {
-			sr = find_row(RK_THROUGHPUT, r->scenario, "streamreg", r->op, r->dist,
-			              r->procs, r->capacity, NULL);
+			sr = report_find(RK_THROUGHPUT, r->scenario, "streamreg", r->op, r->dist,
+			                 r->procs, r->capacity, NULL);
 			if (sr && r->ops_per_sec > 0) {
 				r->ratio = sr->ops_per_sec / r->ops_per_sec;
 				r->has_ratio = true;
 			}
-			const struct result *one = find_row(RK_THROUGHPUT, r->scenario, r->backend,
-			                                    r->op, r->dist, 1, r->capacity, NULL);
+			const struct result *one =
+			    report_find(RK_THROUGHPUT, r->scenario, r->backend, r->op, r->dist, 1,
+			                r->capacity, NULL);
 			if (one && one->ops_per_sec > 0)
 				r->scale = r->ops_per_sec / one->ops_per_sec;
 		} else if (r->kind == RK_LATENCY) {
-			sr = find_row(RK_LATENCY, r->scenario, "streamreg", NULL, NULL, 0, 0,
-			              r->churn);
+			sr = report_find(RK_LATENCY, r->scenario, "streamreg", NULL, NULL, 0, 0,
+			                 r->churn);
 			if (sr && sr->p999 > 0) {
 				r->ratio = r->p999 / sr->p999;
 				r->has_ratio = true;
@@ -83,123 +84,6 @@ void report_finish(void)
 			r->has_ratio = !strcmp(r->backend, "streamreg");
 		}
 	}
-}
-
-/* ---- the issue's targets ---- */
-
-struct target {
-	const char *id;
-	const char *text;
-	int met; /* 1 met, 0 missed, -1 not measured in this run */
-	char measured[160];
-	/* The same judged on CPU time per op, which background load does not
-	 * inflate (-1: not applicable). */
-	int met_cpu;
-};
-
-static const char *tri(int v)
-{
-	return v == 1 ? "true" : v == 0 ? "false" : "null";
-}
-
-static int tgt(bool measured, bool ok)
-{
-	return measured ? ok : -1;
-}
-
-static size_t eval_targets(struct target *t, const struct run_info *ri)
-{
-	size_t n = 0;
-	const struct result *r;
-	char *m;
-
-	t[n] = (struct target){"find_touch_50ns", "find + touch under 50 ns, single process", -1,
-	                       "", -1};
-	r = find_row(RK_THROUGHPUT, "find_touch", "streamreg", NULL, "uniform", 1, 0, NULL);
-	m = t[n].measured;
-	if (r) {
-		snprintf(m, 160, "%.1f ns (CPU time %.1f ns)", r->ns_per_op, r->cpu_ns_per_op);
-		t[n].met_cpu = r->cpu_ns_per_op > 0 && r->cpu_ns_per_op < 50;
-	}
-	t[n++].met = tgt(r, r && r->ns_per_op < 50);
-
-	t[n] = (struct target){"add_remove_100ns",
-	                       "add + remove client under 100 ns, single process", -1, "", -1};
-	r = find_row(RK_THROUGHPUT, "add_remove_client", "streamreg", NULL, "uniform", 1, 0, NULL);
-	if (r) {
-		snprintf(t[n].measured, 160, "%.1f ns (CPU time %.1f ns)", r->ns_per_op,
-		         r->cpu_ns_per_op);
-		t[n].met_cpu = r->cpu_ns_per_op > 0 && r->cpu_ns_per_op < 100;
-	}
-	t[n++].met = tgt(r, r && r->ns_per_op < 100);
-
-	t[n] = (struct target){"vs_rwlock_2x",
-	                       "at least 2x the in-process rwlock hash map on find + touch", -1, "",
-	                       -1};
-	r = find_row(RK_THROUGHPUT, "find_touch", "rwlock-inproc", NULL, "uniform", 1, 0, NULL);
-	const struct result *sr =
-	    find_row(RK_THROUGHPUT, "find_touch", "streamreg", NULL, "uniform", 1, 0, NULL);
-	if (r && r->has_ratio && sr && sr->cpu_ns_per_op > 0) {
-		double cr = r->cpu_ns_per_op / sr->cpu_ns_per_op;
-		snprintf(t[n].measured, 160, "%.2fx (on CPU time %.2fx)", r->ratio, cr);
-		t[n].met_cpu = cr >= 2;
-	}
-	t[n++].met = tgt(r && r->has_ratio, r && r->ratio >= 2);
-
-	t[n] = (struct target){"vs_redis_1000x", "at least 1000x Redis round trips on find + touch",
-	                       -1, "", -1};
-	r = find_row(RK_THROUGHPUT, "find_touch", "redis-rt", NULL, "uniform", 1, 0, NULL);
-	if (r && r->has_ratio)
-		snprintf(t[n].measured, 160, "%.0fx", r->ratio);
-	t[n++].met = tgt(r && r->has_ratio, r && r->ratio >= 1000);
-
-	t[n] = (struct target){"scale_distinct_1.7x",
-	                       "2 processes on distinct channels at least 1.7x one process", -1, "",
-	                       -1};
-	r = find_row(RK_THROUGHPUT, "scaling", "streamreg", NULL, "distinct", 2, 0, NULL);
-	if (r && r->scale > 0) {
-		snprintf(t[n].measured, 160, "%.2fx (CPU-time estimate %.2fx)", r->scale,
-		         r->cpu_scale);
-		t[n].met_cpu = r->cpu_scale > 0 ? r->cpu_scale >= 1.7 : -1;
-	}
-	t[n++].met = tgt(r && r->scale > 0, r && r->scale >= 1.7);
-
-	t[n] = (struct target){"scale_hot_0.5x",
-	                       "2 processes on one hot channel no worse than 0.5x one process", -1,
-	                       "", -1};
-	r = find_row(RK_THROUGHPUT, "scaling", "streamreg", NULL, "hot", 2, 0, NULL);
-	if (r && r->scale > 0) {
-		snprintf(t[n].measured, 160, "%.2fx (CPU-time estimate %.2fx)", r->scale,
-		         r->cpu_scale);
-		t[n].met_cpu = r->cpu_scale > 0 ? r->cpu_scale >= 0.5 : -1;
-	}
-	t[n++].met = tgt(r && r->scale > 0, r && r->scale >= 0.5);
-
-	t[n] = (struct target){"p999_2us", "p99.9 of find + touch under 2 us while a writer churns",
-	                       -1, "", -1};
-	r = find_row(RK_LATENCY, "latency", "streamreg", NULL, NULL, 0, 0, "churn");
-	if (r)
-		snprintf(t[n].measured, 160, "%.0f ns (timer read of ~%llu ns included)", r->p999,
-		         (unsigned long long)ri->timer_overhead_ns);
-	t[n++].met = tgt(r, r && r->p999 < 2000);
-
-	t[n] = (struct target){"reaper_65536_1ms", "full reaper scan of 65,536 sessions under 1 ms",
-	                       -1, "", -1};
-	r = find_row(RK_REAPER, "reaper_scan", "streamreg", NULL, NULL, 0, 65536, NULL);
-	if (r) {
-		snprintf(t[n].measured, 160, "%.3f ms (CPU time %.3f ms; %u sessions)", r->scan_ms,
-		         r->scan_cpu_ms, r->sessions);
-		t[n].met_cpu = r->scan_cpu_ms < 1 && r->sessions >= 65536;
-	}
-	t[n++].met = tgt(r, r && r->scan_ms < 1 && r->sessions >= 65536);
-
-	t[n] = (struct target){"memory_reported", "memory per session slot reported", -1, "", -1};
-	r = find_row(RK_MEMORY, "memory", "streamreg", NULL, NULL, 0, 0, NULL);
-	if (r)
-		snprintf(t[n].measured, 160, "%llu bytes per slot",
-		         (unsigned long long)r->slot_bytes);
-	t[n++].met = tgt(r, r != NULL);
-	return n;
 }
 
 /* ---- machine ---- */
@@ -349,7 +233,7 @@ void report_table(FILE *f, const struct run_info *ri)
 				        results[i].note);
 	}
 	struct target t[16];
-	size_t nt = eval_targets(t, ri);
+	size_t nt = report_targets(t, ri);
 	fprintf(f, "\n== targets of issue 5 ==\n");
 	for (size_t i = 0; i < nt; i++)
 		fprintf(f, "%-8s %-62s %s\n",
@@ -501,12 +385,12 @@ void report_json(FILE *f, const struct run_info *ri)
 	}
 	fputs("],\n\"targets\":[\n", f);
 	struct target t[16];
-	size_t nt = eval_targets(t, ri);
+	size_t nt = report_targets(t, ri);
 	for (size_t i = 0; i < nt; i++) {
 		fprintf(f, "{\"id\":\"%s\",\"target\":", t[i].id);
 		json_str(f, t[i].text);
-		fprintf(f, ",\"met\":%s,\"met_on_cpu_time\":%s,\"measured\":", tri(t[i].met),
-		        tri(t[i].met_cpu));
+		fprintf(f, ",\"met\":%s,\"met_on_cpu_time\":%s,\"measured\":", report_tri(t[i].met),
+		        report_tri(t[i].met_cpu));
 		json_str(f, t[i].measured);
 		fputs(i + 1 < nt ? "},\n" : "}\n", f);
 	}

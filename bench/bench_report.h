@@ -64,11 +64,29 @@ struct run_info {
 /* First three fields of /proc/loadavg, or "unknown". */
 void report_loadavg(char *buf, size_t len);
 
+/** One target of issue 5 and how this run did against it. */
+struct target {
+	const char *id;
+	const char *text;
+	int met; /* 1 met, 0 missed, -1 not measured in this run */
+	char measured[160];
+	/* The same judged on CPU time per op, which background load does not
+	 * inflate (-1: not applicable). */
+	int met_cpu;
+};
+
 struct result *report_add(void);
 size_t report_count(void);
 struct result *report_get(size_t i);
 /* Fill ratio/scale fields once every measurement is in. */
 void report_finish(void);
+/* First row matching; NULL or 0 arguments match anything. */
+const struct result *report_find(enum result_kind k, const char *scenario, const char *backend,
+                                 const char *op, const char *dist, int procs, uint32_t capacity,
+                                 const char *churn);
+/* Evaluate the targets into t[0..16); returns how many. */
+size_t report_targets(struct target *t, const struct run_info *ri);
+const char *report_tri(int v);
 void report_table(FILE *f, const struct run_info *ri);
 void report_json(FILE *f, const struct run_info *ri);
 
