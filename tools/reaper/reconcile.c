@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -43,8 +44,26 @@ static int collect(const sr_session_info *info, void *ctx)
  * previous reaper died in a way PR_SET_PDEATHSIG did not cover.  Kill it,
  * through a pidfd taken after the start time matched, so a reused pid is
  * never hit. */
+/* A transcoder killed with its reaper may stay a zombie until init reaps
+ * it; that one needs no signal. */
+static bool is_zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 static void kill_orphan(const char *id, pid_t pid, uint64_t start)
 {
+	if (is_zombie(pid))
+		return;
 	int fd = pidfd_open(pid, 0);
 	if (fd < 0)
 		return;
