@@ -629,6 +629,67 @@ static void test_registry_replaced(void **state)
 	assert_int_equal(e2e_children(f->reaper), 1);
 }
 
+static pid_t spawn_sleep(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && sr_pid_start_time(pid) == 0; i++)
+		e2e_sleep_ms(5);
+	return pid;
+}
+
+/* A transcoder recorded in the table that is still alive when the reaper
+ * starts (left by a reaper that died in a way PR_SET_PDEATHSIG did not
+ * cover) is killed; a recorded pid whose start time does not match is
+ * another process that reused the pid, and is left alone. */
+static void test_reconcile_orphan(void **state)
+{
+	struct e2e *f = *state;
+	e2e_init(f, "orphan");
+	const char *ids[] = {A, B};
+	const char *inputs[] = {E2E_LAVFI, E2E_LAVFI};
+	e2e_lineup(f, ids, inputs, 2);
+	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, NULL};
+	e2e_start_ready(f, extra);
+	int st = e2e_stop(f, SIGTERM);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	pid_t orphan = spawn_sleep(), stranger = spawn_sleep();
+	uuid_t ua = {0}, ub = {0};
+	assert_int_equal(sr_uuid_parse(A, ua), 0);
+	assert_int_equal(sr_uuid_parse(B, ub), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *id = i ? B : A;
+		assert_int_equal(e2e_transition(f, id, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+		assert_int_equal(e2e_transition(f, id, SR_STATE_STARTING, SR_STATE_ACTIVE), 0);
+	}
+	assert_int_equal(sr_session_set_pid(f->reg, ua, orphan, sr_pid_start_time(orphan)), 0);
+	assert_int_equal(sr_session_set_pid(f->reg, ub, stranger, sr_pid_start_time(stranger) + 1),
+	                 0);
+
+	e2e_start_ready(f, extra);
+	int ws;
+	assert_int_equal(waitpid(orphan, &ws, 0), orphan);
+	assert_true(WIFSIGNALED(ws));
+	assert_int_equal(WTERMSIG(ws), SIGKILL);
+	assert_int_equal(waitpid(stranger, &ws, WNOHANG), 0); /* untouched */
+	kill(stranger, SIGKILL);
+	waitpid(stranger, &ws, 0);
+	assert_int_equal(e2e_count_log(f, "orphaned transcoder killed", NULL), 1);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.state, SR_STATE_IDLE);
+	assert_int_equal(s.pid, 0);
+	e2e_snapshot(f, B, &s);
+	assert_int_equal(s.state, SR_STATE_IDLE);
+	assert_int_equal(s.pid, 0);
+}
+
 /* A start request counts as an access: a channel untouched for longer than
  * the grace is not stopped the moment it is started. */
 static void test_start_is_access(void **state)
@@ -754,6 +815,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_registry_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reconcile_orphan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_is_access, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hung_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
