@@ -98,11 +98,13 @@ static uint64_t convoy(const struct chaos_shared *sh, unsigned n, const struct c
 void chaos_judge(struct chaos_run *run)
 {
 	struct chaos_shared *sh = run->sh;
-	uint32_t total = atomic_load(&sh->ev_next);
-	unsigned n = total < CHAOS_EVENTS ? total : CHAOS_EVENTS;
-	if (total > CHAOS_EVENTS)
+	uint32_t total = atomic_load_explicit(&sh->ev_next, memory_order_acquire);
+	unsigned n = total;
+	if (n > CHAOS_EVENTS) {
 		chaos_violation(run, "%u events overflowed the ring; slow operations went unjudged",
-		                total - CHAOS_EVENTS);
+		                n - CHAOS_EVENTS);
+		n = CHAOS_EVENTS;
+	}
 	for (unsigned k = 0; k < n; k++) {
 		struct chaos_event *e = &sh->ev[k];
 		if (!atomic_load(&e->ready))

@@ -111,7 +111,6 @@ static void step(struct keeper *k, const sr_session_brief *b, bool extra)
 }
 
 struct scan {
-	struct keeper *k;
 	sr_session_brief b[CHAOS_MAX_CHANNELS + CHAOS_SPARE_SLOTS];
 	unsigned n;
 };
@@ -140,7 +139,7 @@ void chaos_keeper_main(struct chaos_shared *sh, sr_registry *reg, uint64_t seed)
 		recover(&k);
 		/* Decisions are made on a scan taken outside any callback, as the
 		 * reaper does: the walk itself must never write. */
-		struct scan s = {.k = &k};
+		struct scan s = {.n = 0};
 		uint64_t t0;
 		chaos_op_begin(k.me, OP_SCAN, &t0);
 		int rc = sr_session_scan(reg, collect, &s);

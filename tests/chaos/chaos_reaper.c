@@ -203,7 +203,7 @@ static int transcoder_channel(struct chaos_run *run, const char *pid)
 		return -1;
 	char id[SR_UUID_STR_LEN + 1];
 	snprintf(id, sizeof(id), "%s", cwd + ol + 1);
-	uuid_t u;
+	uuid_t u = {0};
 	if (sr_uuid_parse(id, u) != 0)
 		return CHAOS_MAX_CHANNELS;
 	for (unsigned i = 0; i < run->sh->n_channels; i++)

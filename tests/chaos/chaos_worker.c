@@ -27,7 +27,7 @@ struct worker {
 static const unsigned char *pick_channel(struct worker *w, unsigned *ci)
 {
 	*ci = (unsigned)(chaos_rand(&w->rng) % w->sh->n_channels);
-	return w->sh->channels[*ci];
+	return &w->sh->channels[*ci][0];
 }
 
 /* Base channels are never deleted; extra ones come and go, so ENOENT is
@@ -37,7 +37,7 @@ static const unsigned char *pick_any(struct worker *w, bool *extra)
 	unsigned r = (unsigned)(chaos_rand(&w->rng) % 8);
 	*extra = r == 0;
 	if (*extra)
-		return w->sh->extra[chaos_rand(&w->rng) % CHAOS_EXTRA];
+		return &w->sh->extra[chaos_rand(&w->rng) % CHAOS_EXTRA][0];
 	unsigned ci;
 	return pick_channel(w, &ci);
 }

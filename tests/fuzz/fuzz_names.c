@@ -22,7 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = fuzz_strdup(data, size);
-	uuid_t id;
+	uuid_t id = {0};
 	if (sr_uuid_parse(s, id) == 0) {
 		FUZZ_REQUIRE(strlen(s) == SR_UUID_STR_LEN);
 		char back[SR_UUID_STR_LEN + 1];

@@ -36,8 +36,7 @@ static void build_image(void)
 	if (sr_registry_create(name, &o, &reg) != 0)
 		abort();
 	for (unsigned i = 0; i < 5; i++) {
-		uuid_t id;
-		memset(id, 0, sizeof(id));
+		uuid_t id = {0};
 		id[0] = (unsigned char)(0x10 + i);
 		id[15] = (unsigned char)i;
 		if (sr_session_insert(reg, id, "/srv/hls/chan") != 0)
