@@ -451,7 +451,10 @@ typedef int (*sr_session_cb)(const sr_session_info *info, void *ctx);
 
 /**
  * Call cb with a consistent snapshot of every session, in slot order.
- * Returns the callback's non-zero value if it stopped the walk, else 0.
+ * Returns the callback's non-zero value if it stopped the walk; else
+ * -SR_EBUSY if some records were stuck mid-update (a writer died inside a
+ * call and no read-write process repaired it yet) and were left out, after
+ * every other record was passed to cb; else 0.
  */
 SR_API int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx);
 
@@ -485,7 +488,7 @@ SR_API int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx);
  */
 SR_API int sr_session_info_json(const sr_session_info *info, char **out);
 
-/** Every session as a JSON array, into a malloc'd string. */
+/** Every session as a JSON array, into a malloc'd string (-SR_EBUSY as for sr_session_foreach). */
 SR_API int sr_registry_json(sr_registry *reg, char **out);
 
 /**

@@ -11,8 +11,6 @@
 
 #include "sr_internal.h"
 
-#define SR_READ_RETRIES 2000
-
 static void copy_out(uint64_t *dst, _Atomic uint64_t *src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -43,12 +41,13 @@ static void sanitize(struct sr_cold_data *d)
 	}
 }
 
-static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d)
+static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d,
+                     unsigned tries)
 {
 	struct sr_cold *c = &r->cold[slot];
 	struct sr_hot *h = &r->hot[slot];
 	uint64_t words[SR_COLD_WORDS];
-	for (int i = 0; i < SR_READ_RETRIES; i++) {
+	for (unsigned i = 0; i < tries; i++) {
 		uint64_t sw = sr__ld(&h->state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_gen(sw) != gen)
 			return -ENOENT;
@@ -67,7 +66,7 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 			return 0;
 		}
 	}
-	return sr__fail(-SR_EBUSY, "slot %u kept changing during %d reads", slot, SR_READ_RETRIES);
+	return sr__fail(-SR_EBUSY, "slot %u kept changing during %u reads", slot, tries);
 }
 
 /* Under the writer lock, inside a wip record naming this slot. */
@@ -102,9 +101,10 @@ void sr__cold_repair(struct sr_registry *r, uint32_t slot)
 	atomic_store_explicit(&c->seq, seq + 1, memory_order_release);
 }
 
-int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d)
+int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d,
+                  unsigned tries)
 {
-	int rc = cold_read(r, slot, gen, d);
+	int rc = cold_read(r, slot, gen, d, tries);
 	if (rc == 0)
 		sanitize(d);
 	return rc;
@@ -116,10 +116,10 @@ static bool terminated(const char *s, size_t cap)
 }
 
 /* 1 if the record breaks an invariant the writers keep, 0 if sound. */
-int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen)
+int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries)
 {
 	struct sr_cold_data d;
-	int rc = cold_read(r, slot, gen, &d);
+	int rc = cold_read(r, slot, gen, &d, tries);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)

@@ -19,7 +19,8 @@ static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, c
 	uint32_t slot, gen;
 	struct sr_cold_data d;
 	if ((rc = sr__resolve(r, id, &slot, &gen)) == 0 &&
-	    (rc = sr__cold_read(r, slot, gen, &d)) == 0 && (rc = edit(&d, arg)) == 0) {
+	    (rc = sr__cold_read(r, slot, gen, &d, SR_TRIES_FULL)) == 0 &&
+	    (rc = edit(&d, arg)) == 0) {
 		uint64_t u[2];
 		sr__uuid_words(id, u);
 		sr__wip_begin(r, SR_WIP_COLD, slot, u);
@@ -40,13 +41,13 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_data
 	int rc = sr__resolve(r, id, &slot, &gen);
 	if (rc)
 		return rc;
-	rc = sr__cold_read(r, slot, gen, d);
+	rc = sr__cold_read(r, slot, gen, d, SR_TRIES_FULL);
 	if (rc == -SR_EBUSY && !r->readonly) {
 		/* Stuck odd sequence: its writer may be dead; taking the lock
 		 * repairs that, then one more read settles it. */
 		if (sr__lock(r) == 0)
 			sr__unlock(r);
-		rc = sr__cold_read(r, slot, gen, d);
+		rc = sr__cold_read(r, slot, gen, d, SR_TRIES_FULL);
 	}
 	if (rc == 0 && slot_out) {
 		*slot_out = slot;
@@ -305,11 +306,11 @@ static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
 }
 
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      sr_session_info *out)
+                      sr_session_info *out, unsigned tries)
 {
 	struct sr_cold_data d;
 	for (int i = 0; i < 8; i++) {
-		int rc = sr__cold_read(r, slot, gen, &d);
+		int rc = sr__cold_read(r, slot, gen, &d, tries);
 		if (rc)
 			return rc;
 		if (fill_info(r, slot, gen, &d, clients, out))
@@ -330,5 +331,20 @@ int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 	uint32_t clients = sr__clients_of(reg, slot, gen);
 	if (fill_info(reg, slot, gen, &d, clients, out))
 		return 0;
-	return sr__snapshot_slot(reg, slot, gen, clients, out);
+	return sr__snapshot_slot(reg, slot, gen, clients, out, SR_TRIES_FULL);
+}
+
+/* A walk met a record stuck mid-update.  A read-write handle takes the lock
+ * once, which repairs a dead writer's record, and keeps full patience;
+ * otherwise the rest of the walk gets few tries.  Returns 1 to retry. */
+int sr__walk_busy(struct sr_registry *r, unsigned *tries)
+{
+	if (!r->readonly && *tries == SR_TRIES_FULL) {
+		if (sr__lock(r) == 0)
+			sr__unlock(r);
+		*tries = SR_TRIES_FULL - 1;
+		return 1;
+	}
+	*tries = SR_TRIES_WALK_BUSY;
+	return 0;
 }

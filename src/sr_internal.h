@@ -218,10 +218,17 @@ void sr__index_rebuild(struct sr_registry *r);
 void sr__free_rebuild(struct sr_registry *r);
 
 /* cold.c */
-int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d);
+/* Read attempts: a live writer holds a record odd for about a microsecond,
+ * so FULL outlasts any live writer; a walk that already met one stuck
+ * record (dead or hostile writer) gives the rest only WALK_BUSY tries, so a
+ * table of stuck records costs milliseconds, not seconds. */
+#define SR_TRIES_FULL      2000u
+#define SR_TRIES_WALK_BUSY 8u
+int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d,
+                  unsigned tries);
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d);
 void sr__cold_repair(struct sr_registry *r, uint32_t slot);
-int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen);
+int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries);
 
 /* procs.c */
 static inline struct sr_proc *sr__proc(const struct sr_registry *r, uint32_t i)
@@ -246,7 +253,8 @@ void sr__ring(struct sr_registry *r);
 
 /* session_data.c */
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      sr_session_info *out);
+                      sr_session_info *out, unsigned tries);
+int sr__walk_busy(struct sr_registry *r, unsigned *tries);
 
 static inline uint64_t sr__ld(_Atomic uint64_t *p)
 {
