@@ -80,14 +80,45 @@ static int failed(struct worker_slot *me, sr_registry *reg, const unsigned char 
 	return 1;
 }
 
+/* Everything anyone writes into the shared channels, so a torn record shows. */
+static const sr_quality worker_q[2] = {{.level = "720p", .bitrate_kbps = 2000, .codec = "h264"},
+                                       {.level = "360p", .bitrate_kbps = 600, .codec = "h264"}};
+static const sr_quality parent_q = {.level = "1080p", .bitrate_kbps = 5000, .codec = "h264"};
+#define WORKER_ERROR "worker error: something broke"
+#define PARENT_ERROR "parent"
+
+static bool same_quality(const sr_quality *a, const sr_quality *b)
+{
+	return !strcmp(a->level, b->level) && a->bitrate_kbps == b->bitrate_kbps &&
+	       a->width == b->width && a->height == b->height && !strcmp(a->codec, b->codec) &&
+	       !strcmp(a->segment_path, b->segment_path) &&
+	       !strcmp(a->playlist_path, b->playlist_path);
+}
+
+/* A record after the kills holds one whole write per field group, never a mix. */
+static bool record_whole(const sr_session_info *in)
+{
+	bool q_ok = (in->n_qualities == 0) ||
+	            (in->n_qualities == 1 && (same_quality(&in->qualities[0], &worker_q[0]) ||
+	                                      same_quality(&in->qualities[0], &parent_q))) ||
+	            (in->n_qualities == 2 && same_quality(&in->qualities[0], &worker_q[0]) &&
+	             same_quality(&in->qualities[1], &worker_q[1]));
+	bool p_ok = (!strcmp(in->output_dir, "/srv/hls") && !strcmp(in->segment_path, "")) ||
+	            (!strcmp(in->output_dir, "/srv/hls/chan") &&
+	             !strcmp(in->segment_path, "/srv/hls/chan/s%05d.ts")) ||
+	            (!strcmp(in->output_dir, "/p") && !strcmp(in->segment_path, "/p/s"));
+	bool e_ok = !strcmp(in->last_error, "") || !strcmp(in->last_error, WORKER_ERROR) ||
+	            !strcmp(in->last_error, PARENT_ERROR);
+	return q_ok && p_ok && e_ok && in->state < SR_STATE_COUNT;
+}
+
 static int loop(struct worker_arg *a, sr_registry *reg)
 {
 	struct worker_slot *me = &a->sh->w[a->idx];
 	unsigned seed = (unsigned)getpid() ^ (a->round << 8);
 	uuid_t own[2];
 	bool present[2] = {false, false};
-	sr_quality q[2] = {{.level = "720p", .bitrate_kbps = 2000, .codec = "h264"},
-	                   {.level = "360p", .bitrate_kbps = 600, .codec = "h264"}};
+	const sr_quality *q = worker_q;
 	sr_session_info info;
 	uuid_t ids[64];
 	size_t n;
@@ -129,7 +160,7 @@ static int loop(struct worker_arg *a, sr_registry *reg)
 			break;
 		}
 		case 5:
-			rc = sr_session_record_error(reg, id, "worker error: something broke");
+			rc = sr_session_record_error(reg, id, WORKER_ERROR);
 			OK_IF(rc == 0);
 			break;
 		case 6:
@@ -244,7 +275,6 @@ static int timed_end(struct stats *s, const char *label, int rc)
 static void parent_ops(sr_registry *reg, struct round_shared *sh, struct stats *s)
 {
 	sr_session_info info;
-	sr_quality q = {.level = "1080p", .bitrate_kbps = 5000, .codec = "h264"};
 	uuid_t tmp, ids[64];
 	size_t n;
 	uint32_t u;
@@ -255,13 +285,17 @@ static void parent_ops(sr_registry *reg, struct round_shared *sh, struct stats *
 		assert_int_equal(TIMED(s, "get_clients", sr_session_get_clients(reg, id, &u)), 0);
 		int rc = TIMED(s, "snapshot", sr_session_snapshot(reg, id, &info));
 		assert_int_equal(rc, 0);
-		assert_true(info.state < SR_STATE_COUNT);
+		if (!record_whole(&info))
+			fail_msg("channel %d torn after the kills: state %d, %u qualities (%s), "
+			         "out \"%.40s\" seg \"%.40s\", error \"%.40s\"",
+			         c, (int)info.state, info.n_qualities, info.qualities[0].level,
+			         info.output_dir, info.segment_path, info.last_error);
 		assert_int_equal(TIMED(s, "add_client", sr_session_add_client(reg, id)), 0);
 		assert_int_equal(TIMED(s, "remove_client", sr_session_remove_client(reg, id)), 0);
 		assert_int_equal(
-		    TIMED(s, "record_error", sr_session_record_error(reg, id, "parent")), 0);
+		    TIMED(s, "record_error", sr_session_record_error(reg, id, PARENT_ERROR)), 0);
 		assert_int_equal(
-		    TIMED(s, "set_qualities", sr_session_set_qualities(reg, id, &q, 1)), 0);
+		    TIMED(s, "set_qualities", sr_session_set_qualities(reg, id, &parent_q, 1)), 0);
 		assert_int_equal(TIMED(s, "set_paths", sr_session_set_paths(reg, id, "/p", "/p/s")),
 		                 0);
 		rc = TIMED(s, "set_state", sr_session_set_state(reg, id, SR_STATE_FAILED, NULL));
