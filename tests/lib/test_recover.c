@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -159,6 +160,53 @@ static void test_dead_writer_mid_record(void **state)
 	assert_int_equal(sr_session_snapshot(ro, a.id, &ro_info), 0);
 	assert_string_equal(ro_info.last_error, "after");
 	assert_int_equal(ro_info.error_count, 2);
+	sr_registry_close(ro);
+}
+
+static int count_cb(const sr_session_info *info, void *ctx)
+{
+	(void)info;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Until someone repairs it, a walk shows every other record and reports the stuck one. */
+static void test_stuck_record_in_walks(void **state)
+{
+	struct srt_fx *fx = *state;
+	struct die_arg a = {.reg = fx->reg};
+	sr_session_info info;
+	sr_registry *ro = NULL;
+	uuid_t others[2];
+	char *json = NULL;
+	int calls = 0;
+
+	for (int i = 0; i < 2; i++) {
+		srt_uuid(others[i]);
+		assert_int_equal(sr_session_insert(fx->reg, others[i], NULL), 0);
+	}
+	srt_uuid(a.id);
+	assert_int_equal(sr_session_insert(fx->reg, a.id, NULL), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, a.id, &info), 0);
+	a.slot = info.slot;
+	assert_int_equal(sr_registry_attach(fx->name, SR_ATTACH_READONLY, &ro), 0);
+	run_child(die_mid_record, &a);
+
+	assert_int_equal(sr_session_foreach(ro, count_cb, &calls), -SR_EBUSY);
+	assert_int_equal(calls, 2);
+	assert_int_equal(sr_registry_json(ro, &json), -SR_EBUSY);
+	assert_int_equal(sr_registry_verify(ro), 1);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(sr_session_snapshot(ro, others[i], &info), 0);
+
+	assert_int_equal(sr_registry_recover(fx->reg, NULL), 0);
+	calls = 0;
+	assert_int_equal(sr_session_foreach(ro, count_cb, &calls), 0);
+	assert_int_equal(calls, 3);
+	assert_int_equal(sr_registry_json(ro, &json), 0);
+	assert_true(srt_json_valid(json));
+	free(json);
+	assert_int_equal(sr_registry_verify(ro), 0);
 	sr_registry_close(ro);
 }
 
@@ -332,6 +380,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_dead_lock_holder, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_writer_mid_record, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_stuck_record_in_walks, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_writer_mid_delete, srt_setup_small,
 	                                    srt_teardown),

@@ -255,6 +255,47 @@ static void test_list(void **state)
 	assert_int_equal(n, 3);
 }
 
+/* A big table filled to the last slot, emptied by half and refilled. */
+static void test_full_table_at_scale(void **state)
+{
+	enum { CAP = 5000 };
+	static uuid_t ids[CAP];
+	static uuid_t listed[CAP];
+	struct srt_fx fx;
+	size_t n = 0;
+	sr_registry_stats st;
+
+	(void)state;
+	assert_int_equal(srt_create(&fx, CAP, 0, 0), 0);
+	for (uint32_t i = 0; i < CAP; i++) {
+		srt_uuid_n(ids[i], 0xabc, i);
+		int rc = sr_session_insert(fx.reg, ids[i], NULL);
+		if (rc != 0)
+			fail_msg("insert %u of %u: %d (%s)", i, CAP, rc, sr_strerror(rc));
+	}
+	uuid_t extra;
+	srt_uuid(extra);
+	assert_int_equal(sr_session_insert(fx.reg, extra, NULL), -SR_EFULL);
+	for (uint32_t i = 0; i < CAP; i++)
+		assert_int_equal(sr_session_find(fx.reg, ids[i], NULL), 0);
+	assert_int_equal(sr_session_list(fx.reg, listed, CAP, &n), 0);
+	assert_int_equal(n, CAP);
+	assert_int_equal(sr_registry_verify(fx.reg), 0);
+
+	for (uint32_t i = 0; i < CAP; i += 2)
+		assert_int_equal(sr_session_delete(fx.reg, ids[i]), 0);
+	for (uint32_t i = 0; i < CAP; i++)
+		assert_int_equal(sr_session_find(fx.reg, ids[i], NULL), i % 2 ? 0 : -ENOENT);
+	assert_int_equal(sr_registry_stats_get(fx.reg, &st), 0);
+	assert_int_equal(st.sessions, CAP / 2);
+	for (uint32_t i = 0; i < CAP; i += 2)
+		assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+	assert_int_equal(sr_session_insert(fx.reg, extra, NULL), -SR_EFULL);
+	assert_int_equal(sr_registry_verify(fx.reg), 0);
+	sr_registry_close(fx.reg);
+	srt_cleanup_names();
+}
+
 struct walk {
 	int calls;
 	int stop_at;
@@ -423,6 +464,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_churn_keeps_index_sound, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_similar_uuids, srt_setup_small, srt_teardown),
+	    cmocka_unit_test(test_full_table_at_scale),
 	    cmocka_unit_test_setup_teardown(test_list, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_scan, srt_setup_small, srt_teardown),

@@ -115,7 +115,7 @@ void srt_uuid_n(uuid_t out, uint32_t tag, uint32_t n)
 {
 	memset(out, 0, sizeof(uuid_t));
 	memcpy(out, &tag, sizeof(tag));
-	memcpy(out + 8, &n, sizeof(n));
+	memcpy(out + 12, &n, sizeof(n));
 	out[6] = 0x40; /* version 4 nibble, so it looks like a real uuid */
 	out[8] |= 0x80;
 }
