@@ -10,7 +10,7 @@
 #include <uuid/uuid.h>
 
 /* Largest playlist the server reads into memory to rewrite. */
-#define HLS_PLAYLIST_MAX (256u * 1024u)
+#define HLS_PLAYLIST_MAX ((size_t)256 * 1024)
 
 /*
  * Open output_dir/<uuid>/<rel> read-only, where rel is "master.m3u8" or

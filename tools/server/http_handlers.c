@@ -24,7 +24,7 @@
  * channel restarts, so keep it short-lived. */
 #define CACHE_SEGMENT "max-age=30"
 /* Playlists up to this size are sent from memory in one write. */
-#define SMALL_PLAYLIST_MAX (64 * 1024)
+#define SMALL_PLAYLIST_MAX ((off_t)64 * 1024)
 
 static void channel_dir(const struct worker *wk, const uuid_t id, char *out, size_t len)
 {

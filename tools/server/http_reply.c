@@ -68,7 +68,6 @@ enum MHD_Result reply_unavailable(struct worker *wk, struct MHD_Connection *c, u
                                   const char *detail)
 {
 	char body[SR_ERROR_MAX + 128];
-	char retry[16];
 	int n = snprintf(body, sizeof body, "503 Service Unavailable: %s\n", detail);
 	if (n < 0)
 		n = 0;
@@ -77,6 +76,7 @@ enum MHD_Result reply_unavailable(struct worker *wk, struct MHD_Connection *c, u
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
 	if (r) {
+		char retry[16];
 		snprintf(retry, sizeof retry, "%u", retry_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
 	}

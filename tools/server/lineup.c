@@ -20,7 +20,7 @@ static int fail(char *err, size_t errlen, const char *origin, unsigned line, con
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	if (line)
 		snprintf(err, errlen, "%s:%u: %s", origin, line, msg);
@@ -215,7 +215,7 @@ void lineup_free(struct lineup *l)
 
 const struct lineup_channel *lineup_find(const struct lineup *l, const uuid_t id)
 {
-	struct lineup_channel key;
+	struct lineup_channel key = {0};
 	memcpy(key.id, id, sizeof(uuid_t));
 	return bsearch(&key, l->channels, l->n, sizeof key, cmp_channel);
 }

@@ -38,7 +38,8 @@ void srv_log(enum srv_log_level level, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt,
+	                  ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof line - 2)

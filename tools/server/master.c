@@ -111,7 +111,7 @@ static int bind_listen(const struct server_options *o, bool reuseport, uint16_t 
 
 static uint16_t bound_port(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t len = sizeof ss;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return 0;

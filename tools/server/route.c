@@ -236,7 +236,9 @@ size_t route_unescape(char *s)
 		int hi, lo;
 		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
 			char c = (char)(hi * 16 + lo);
-			*w++ = c ? c : '\x01';
+			if (c == '\0')
+				c = '\001';
+			*w++ = c;
 			r += 2;
 		} else {
 			*w++ = *r;

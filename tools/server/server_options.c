@@ -80,7 +80,7 @@ static int bad(const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	fprintf(stderr, "streamreg-server: %s (see --help)\n", msg);
 	return 2;

@@ -26,7 +26,7 @@ static bool grow(struct strbuf *b, size_t need)
 
 void strbuf_put(struct strbuf *b, const char *s, size_t n)
 {
-	if (!grow(b, n))
+	if (!grow(b, n) || !b->p)
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -43,7 +43,8 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	char small[256];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
+	int n =
+	    vsnprintf(small, sizeof small, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	if (n < 0)
 		return;
@@ -54,7 +55,8 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	if (!grow(b, (size_t)n))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt,
+	          ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
 	b->len += (size_t)n;
 }
@@ -63,7 +65,6 @@ void strbuf_json_string(struct strbuf *b, const char *s)
 {
 	strbuf_put(b, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[8];
 		switch (*p) {
 		case '"':
 			strbuf_put(b, "\\\"", 2);
@@ -82,6 +83,7 @@ void strbuf_json_string(struct strbuf *b, const char *s)
 			break;
 		default:
 			if (*p < 0x20) {
+				char esc[8];
 				snprintf(esc, sizeof esc, "\\u%04x", *p);
 				strbuf_puts(b, esc);
 			} else

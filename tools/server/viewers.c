@@ -227,7 +227,7 @@ void viewers_release(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
 		return;
 	struct viewer_slot *s = &vt->slots[slot];
 	uint64_t w = word_make(nonce, holder);
-	uuid_t ch;
+	uuid_t ch = {0};
 	memcpy(ch, s->channel, sizeof ch);
 	if (atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
 	                                            memory_order_relaxed))
@@ -259,7 +259,7 @@ unsigned viewers_sweep(struct viewer_table *vt, sr_registry *reg, uint32_t holde
 		uint64_t seen = atomic_load_explicit(&s->last_seen_ns, memory_order_relaxed);
 		if (seen + timeout_ns > now)
 			continue;
-		uuid_t ch;
+		uuid_t ch = {0};
 		memcpy(ch, s->channel, sizeof ch);
 		if (!atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
 		                                             memory_order_relaxed))
@@ -280,7 +280,7 @@ unsigned viewers_release_all(struct viewer_table *vt, sr_registry *reg, uint32_t
 		uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
 		if (w == 0 || word_holder(w) != holder || word_nonce(w) == 0)
 			continue;
-		uuid_t ch;
+		uuid_t ch = {0};
 		memcpy(ch, s->channel, sizeof ch);
 		if (atomic_compare_exchange_strong_explicit(&s->word, &w, 0, memory_order_acq_rel,
 		                                            memory_order_relaxed)) {
@@ -299,7 +299,8 @@ unsigned viewers_count(const struct viewer_table *vt, const uuid_t channel_or_nu
 		uint64_t w = atomic_load_explicit(&t->slots[i].word, memory_order_acquire);
 		if (w == 0 || word_nonce(w) == 0)
 			continue;
-		if (channel_or_null && memcmp(t->slots[i].channel, channel_or_null, sizeof(uuid_t)))
+		if (channel_or_null &&
+		    memcmp(t->slots[i].channel, channel_or_null, sizeof(uuid_t)) != 0)
 			continue;
 		n++;
 	}
