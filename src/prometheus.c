@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,18 @@ struct prom_walk {
 	uint64_t now_mono_ns;
 	uint32_t by_state[SR_STATE_COUNT];
 	uint64_t clients;
+	uint32_t skipped; /* records that kept changing, or stuck mid-update */
 };
 
-static int collect(const sr_session_info *info, void *ctx)
+/* A writer holds a record for microseconds; a few spaced retries outlast it. */
+enum { SNAPSHOT_TRIES = 4, LIST_TRIES = 4 };
+
+static int collect(const sr_session_info *info, struct prom_walk *w)
 {
-	struct prom_walk *w = ctx;
-	if ((unsigned)info->state >= SR_STATE_COUNT)
+	if ((unsigned)info->state >= SR_STATE_COUNT) {
+		w->skipped++;
 		return 0;
+	}
 	if (w->n == w->cap) {
 		size_t cap = w->cap > 0 ? w->cap * 2 : 64;
 		struct prom_channel *grown = realloc(w->ch, cap * sizeof *grown);
@@ -62,6 +68,53 @@ static int collect(const sr_session_info *info, void *ctx)
 	w->by_state[info->state]++;
 	w->clients += info->clients;
 	return 0;
+}
+
+/*
+ * Every session's ids, then one snapshot each: unlike sr_session_foreach()
+ * this knows exactly how many records it had to leave out, and a scrape
+ * still answers (with streamreg_records_skipped) when a writer died inside a
+ * call and left a record stuck, which is when the metrics matter most.
+ */
+static int walk(sr_registry *reg, uint32_t hint, struct prom_walk *w)
+{
+	size_t cap = (size_t)hint + 16, n = 0;
+	uuid_t *ids = NULL;
+	for (int attempt = 0; attempt < LIST_TRIES; attempt++) {
+		uuid_t *grown = realloc(ids, cap * sizeof *ids);
+		if (grown == NULL) {
+			free(ids);
+			return -ENOMEM;
+		}
+		ids = grown;
+		int rc = sr_session_list(reg, ids, cap, &n);
+		if (rc < 0) {
+			free(ids);
+			return rc;
+		}
+		if (n <= cap)
+			break;
+		cap = n + n / 4 + 16; /* sessions were inserted meanwhile */
+	}
+	if (n > cap)
+		n = cap;
+	sr_session_info *info = malloc(sizeof *info);
+	int rc = info == NULL ? -ENOMEM : 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int got = -SR_EBUSY;
+		for (int t = 0; t < SNAPSHOT_TRIES && got == -SR_EBUSY; t++) {
+			if (t > 0)
+				sched_yield();
+			got = sr_session_snapshot(reg, ids[i], info);
+		}
+		if (got == 0)
+			rc = collect(info, w);
+		else if (got != -ENOENT) /* ENOENT: deleted since the listing */
+			w->skipped++;
+	}
+	free(info);
+	free(ids);
+	return rc;
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -106,6 +159,10 @@ static void print_registry(FILE *f, const sr_registry_stats *st, const struct pr
 	family(f, "streamreg_clients", "gauge",
 	       "Viewers counted on all sessions by live processes.");
 	fprintf(f, "streamreg_clients %" PRIu64 "\n", w->clients);
+	family(f, "streamreg_records_skipped", "gauge",
+	       "Sessions left out of this output: they kept changing, or a writer died inside "
+	       "a call and left them mid-update (a read-write attach repairs them).");
+	fprintf(f, "streamreg_records_skipped %" PRIu32 "\n", w->skipped);
 
 	family(f, "streamreg_processes_attached", "gauge",
 	       "Processes attached read-write (monitors attach read-only and are not counted).");
@@ -175,10 +232,10 @@ int sr_registry_prometheus(sr_registry *reg, char **out)
 	if (rc < 0)
 		return rc;
 	struct prom_walk w = {.now_mono_ns = sr_now_mono_ns()};
-	rc = sr_session_foreach(reg, collect, &w);
-	if (rc != 0) {
+	rc = walk(reg, st.sessions, &w);
+	if (rc < 0) {
 		free(w.ch);
-		return rc < 0 ? rc : -EIO;
+		return rc;
 	}
 	char *text = NULL;
 	size_t len = 0;

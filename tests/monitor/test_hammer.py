@@ -66,6 +66,8 @@ def check_prometheus(text):
     total = sum(v for k, v in m.items() if k[0] == "streamreg_sessions")
     check(total == len(channels), "streamreg_sessions sum %r vs %d channels" %
           (total, len(channels)))
+    skipped = m[("streamreg_records_skipped", frozenset())]
+    check(total + skipped == WRITERS * PER_WRITER, "%r sessions + %r skipped" % (total, skipped))
     for ch in channels:
         hot = [st for st in STATES
                if m[("streamreg_channel_state", frozenset({"channel": ch, "state": st}.items()))]

@@ -56,6 +56,7 @@ def main():
         check(sample(m, "streamreg_session_slots") == 32, "capacity")
         check(sample(m, "streamreg_session_slots_free") == 32 - len(SPEC), "free slots")
         check(sample(m, "streamreg_clients") == 5, "total clients")
+        check(sample(m, "streamreg_records_skipped") == 0, "records skipped on a quiet table")
         check(sample(m, "streamreg_processes_attached") >= 1, "fixture attached")
         check(sample(m, "streamreg_processes_max") >= 1, "process table size")
         check(sample(m, "streamreg_registry_age_seconds") >= 0, "age")
