@@ -56,6 +56,21 @@ try:
     check(all(s.get(a) == 3 and s.get(b) == 2 for s in samples),
           f"client counts stay 3 and 2 over 4 s ({[(s.get(a), s.get(b)) for s in samples]})")
 
+    # One more viewer whose requests hop between workers: counted once.
+    st, _, body = http(env.port, env.master_path(0))
+    variant = [ln for ln in body.decode().splitlines() if ln and not ln.startswith("#")]
+    vpath = env.master_path(0).rsplit("/", 1)[0] + "/" + (variant[0] if variant else "x")
+    served_by, seen_counts, statuses = set(), [], set()
+    for i in range(40):
+        st, hdrs, _ = http(env.port, vpath)  # a new connection each time
+        statuses.add(st)
+        served_by.add(hdrs.get("x-streamreg-worker"))
+        if i % 5 == 0:
+            seen_counts.append(counts().get(a))
+    check(st == 200 and statuses == {200} and len(served_by) >= 2 and
+          set(seen_counts) == {4},
+          f"a viewer served by workers {sorted(served_by)} counts once (counts {seen_counts})")
+
     old_pid = {}
     for i, c in enumerate((a, b)):
         s = env.session(i)
@@ -69,6 +84,7 @@ try:
     want_v = dict(want)
     want_v[bad_id] = 0
     chans = get_json(env.port, "/channels")
+    want_v[a] += 1  # the hopping viewer
     check(chans and {c["id"]: c["viewers"] for c in chans} == want_v,
           f"/channels shows the same viewers ({[(c['id'][:8], c['viewers']) for c in chans or []]})")
 

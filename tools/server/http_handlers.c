@@ -99,8 +99,10 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	}
 	memcpy(rq->w.channel, r->channel, sizeof(uuid_t));
 	int err = 0;
-	enum viewer_result v = viewers_claim(wk->vt, wk->reg, wk->holder, r->channel,
-	                                     &rq->viewer_slot, &rq->viewer_nonce, &err);
+	enum viewer_result v = VIEWER_UNKNOWN;
+	if (!rq->head)
+		v = viewers_claim(wk->vt, wk->reg, wk->holder, r->channel, &rq->viewer_slot,
+		                  &rq->viewer_nonce, &err);
 	if (v == VIEWER_COUNTED) {
 		rq->has_viewer = true;
 	} else {
@@ -109,7 +111,7 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 		if (v == VIEWER_FULL)
 			srv_warn("viewer table full (%u): raise --max-viewers",
 			         viewers_capacity(wk->vt));
-		else
+		else if (v == VIEWER_ERROR)
 			srv_warn("viewer lease refused: %s", sr_strerror(err));
 		sr_session_touch(wk->reg, r->channel);
 	}
@@ -366,7 +368,8 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		rq->suspended = false;
 		return finish_wait(wk, conn, rq);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+	rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !rq->head)
 		return reply_error(wk, conn, 405, "only GET and HEAD");
 	return dispatch(wk, conn, url, rq);
 }

@@ -42,6 +42,11 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
 	if (status == 405)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	/* Which worker answered: lets tests and operators see requests of one
+	 * viewer spread over the workers. */
+	char idx[12];
+	snprintf(idx, sizeof idx, "%u", wk->index);
+	MHD_add_response_header(r, "X-Streamreg-Worker", idx);
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	if (wk->opt->verbose)

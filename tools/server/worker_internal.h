@@ -39,6 +39,7 @@ struct waiter {
 /* Per-request context (MHD's *con_cls). */
 struct request {
 	bool suspended;
+	bool head; /* HEAD: a probe, not a viewer */
 	struct waiter w;
 	bool has_viewer;
 	bool delivered; /* the master playlist with the token was queued */
