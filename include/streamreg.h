@@ -351,7 +351,8 @@ SR_API int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out
  * Compare-and-swap the state from `from` to `to`.  -SR_EBADTRANS if the
  * state machine forbids it (nothing changes), -SR_ESTATE if the session is
  * no longer in `from` (another process won the race).  Moving to starting
- * rings the doorbell; moving to active records the start time.
+ * counts as an access (touch) and rings the doorbell; moving to active
+ * records the start time.
  */
 SR_API int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_state to);
 

@@ -191,8 +191,11 @@ int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out)
 
 static void after_transition(struct sr_registry *r, uint32_t slot, sr_state to)
 {
-	if (to == SR_STATE_STARTING)
+	/* A start request is an access: the idle grace runs from it. */
+	if (to == SR_STATE_STARTING) {
+		touch_slot(r, slot);
 		sr__ring(r);
+	}
 	if (to == SR_STATE_ACTIVE) {
 		atomic_store_explicit(&r->hot[slot].started_mono, sr_now_mono_ns(),
 		                      memory_order_relaxed);
