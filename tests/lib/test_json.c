@@ -110,6 +110,34 @@ static void test_session_json_invalid_utf8(void **state)
 	free(json);
 }
 
+/* Byte sequences that look like UTF-8 but are not (RFC 3629): each must still give valid JSON. */
+static void test_session_json_near_utf8(void **state)
+{
+	struct srt_fx *fx = *state;
+	static const char *const bad[] = {
+	    "out of range \xf4\x90\x80\x80 end", "five-byte lead \xf5\x80\x80\x80 end",
+	    "surrogate \xed\xa0\x80 end",        "overlong 3 \xe0\x80\xaf end",
+	    "overlong 4 \xf0\x80\x80\xaf end",   "overlong 2 \xc0\xaf end",
+	    "lead f8 \xf8\x88\x80\x80\x80 end",  "cut \xe2\x82 end",
+	    "lone continuation \x80\xbf end",    "max \xf4\x8f\xbf\xbf ok",
+	};
+	struct srt_json_batch jb = {0};
+	uuid_t id;
+	sr_session_info info;
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
+	for (size_t i = 0; i < SRT_ARRAY_LEN(bad); i++) {
+		char *json = NULL;
+		assert_int_equal(sr_session_record_error(fx->reg, id, bad[i]), 0);
+		assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+		assert_int_equal(sr_session_info_json(&info, &json), 0);
+		srt_json_batch_add(&jb, json);
+		free(json);
+	}
+	assert_true(srt_json_batch_valid(&jb));
+}
+
 static void test_session_json_every_state(void **state)
 {
 	struct srt_fx *fx = *state;
@@ -222,6 +250,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_session_json_escaping, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_json_invalid_utf8, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_json_near_utf8, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_session_json_every_state, srt_setup_small,
 	                                    srt_teardown),

@@ -293,7 +293,8 @@ int srt_json_query(const char *json, const char *expr, char *out, size_t len)
 	if (strchr(expr, '\'') || write_temp(json, path, sizeof(path)) != 0)
 		return -1;
 	snprintf(cmd, sizeof(cmd),
-	         "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+	         "python3 -c 'import json,sys; "
+	         "d=json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\")); "
 	         "print(json.dumps(%s))' %s 2>&1",
 	         expr, path);
 	FILE *p = popen(cmd, "r");
@@ -324,7 +325,10 @@ int srt_pipe_to(const char *cmd, const char *text)
 
 int srt_json_valid(const char *json)
 {
-	return srt_pipe_to("python3 -c 'import json,sys; json.load(sys.stdin)'", json) == 0;
+	/* Strict UTF-8: json.load on a text stream would let bad bytes through as escapes. */
+	return srt_pipe_to("python3 -c 'import json,sys; "
+	                   "json.loads(sys.stdin.buffer.read().decode(\"utf-8\"))'",
+	                   json) == 0;
 }
 
 void srt_json_batch_add(struct srt_json_batch *b, const char *json)
@@ -349,20 +353,24 @@ int srt_json_batch_valid(struct srt_json_batch *b)
 	int ok = 1;
 
 	if (b->count > 0) {
-		char path[PATH_MAX], cmd[PATH_MAX + 256];
+		char path[PATH_MAX], cmd[PATH_MAX + 512];
 		snprintf(path, sizeof(path), "/tmp/srtest_jsonb_%ld_XXXXXX", (long)getpid());
 		int fd = mkstemp(path);
 		ok = fd >= 0 && srt_write_full(fd, b->buf, b->len) == 0;
 		if (fd >= 0)
 			close(fd);
-		/* NUL separates the documents; a bad one is printed for the log. */
+		/* NUL separates the documents; bad ones are printed for the log. */
 		snprintf(cmd, sizeof(cmd),
 		         "python3 -c 'import json,sys\n"
+		         "bad = 0\n"
 		         "for i, d in enumerate(open(sys.argv[1], "
 		         "\"rb\").read().split(b\"\\0\")[:-1]):\n"
-		         "    try: json.loads(d)\n"
-		         "    except Exception as e: sys.exit(\"document %%d: %%s: %%r\" %% (i, e, "
-		         "d[:400]))' %s",
+		         "    try: json.loads(d.decode(\"utf-8\"))\n"
+		         "    except Exception as e:\n"
+		         "        bad += 1\n"
+		         "        print(\"document %%d: %%s: %%r\" %% (i, e, d[:300]), "
+		         "file=sys.stderr)\n"
+		         "sys.exit(1 if bad else 0)' %s",
 		         path);
 		fflush(NULL);
 		ok = ok && system(cmd) == 0;
