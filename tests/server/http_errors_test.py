@@ -5,11 +5,12 @@ channels, wrong methods, huge headers and URLs, slowloris connections.
 Every answer must carry the right status and a short body, and the server
 must keep serving normal requests throughout."""
 
+import os
 import socket
 import threading
 import time
 
-from srvtest import Env, check, finish, http, log, raw
+from srvtest import Env, alive, check, children, finish, http, log, raw, wait_until
 
 env = Env("errors", n_channels=2)
 try:
@@ -165,7 +166,7 @@ try:
     # replaces the workers, which then know the new channel.
     import signal
     import uuid as uuidmod
-    from srvtest import children, get_json, wait_until, write_lineup
+    from srvtest import get_json, write_lineup
     before = children(env.server.pid)
     with open(env.lineup, "a") as f:
         f.write("#EXTINF:-1 tvg-id=\"broken\",Broken\nlavfi:testsrc\n")
@@ -186,6 +187,19 @@ try:
           f"SIGHUP with a good lineup: 4 new workers serve the new channel ({st} {body[:40]!r})")
     rc, took = env.server.stop()
     check(rc == 0 and took < 6, f"SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")
+    check(not os.path.exists(f"/dev/shm/{env.registry}"),
+          "the registry it created (--create) is unlinked at exit")
+
+    # SIGKILL of the master: the workers follow it (PR_SET_PDEATHSIG), none
+    # keeps serving unsupervised.
+    env.start_server("--create", workers=4)
+    workers = children(env.server.pid)
+    env.server.p.kill()
+    env.server.p.wait()
+    gone = wait_until(lambda: all(not alive(p) for p in workers), 5, what="orphan workers exit")
+    st, _, _ = http(port, "/healthz", timeout=1)
+    check(gone and st == 0, f"kill -9 of the master: its {len(workers)} workers exit too, "
+                            f"nothing answers any more (status {st})")
 except Exception as e:  # noqa: BLE001 - report, then clean up
     check(False, f"exception: {e!r}")
 finally:
