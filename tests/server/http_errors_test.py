@@ -61,6 +61,14 @@ try:
         st, resp = raw(port, req)
         check(st == 405 and b"allow: get, head" in resp.lower(),
               f"{method} /channels -> 405 with Allow (got {st})")
+    # A wrong method with a large, slow body is refused at once and closed:
+    # the body is never waited for.
+    t0 = time.monotonic()
+    st, resp = raw(port, b"POST /channels HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab",
+                   timeout=5)
+    took = time.monotonic() - t0
+    check(st == 405 and b"connection: close" in resp.lower() and took < 1.0,
+          f"POST with a slow 100 KB body -> 405 and close in {took:.3f}s (got {st})")
     st, hdrs, body = http(port, "/channels", method="HEAD")
     check(st == 200 and body == b"", "HEAD /channels -> 200 without body")
 

@@ -356,6 +356,11 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
+		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		/* A wrong method is refused before its body is read: answering
+		 * now also closes the connection, so a slow body cannot hold it. */
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !rq->head)
+			return reply_error(wk, conn, 405, "only GET and HEAD");
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -368,9 +373,6 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		rq->suspended = false;
 		return finish_wait(wk, conn, rq);
 	}
-	rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !rq->head)
-		return reply_error(wk, conn, 405, "only GET and HEAD");
 	return dispatch(wk, conn, url, rq);
 }
 
