@@ -27,7 +27,11 @@ struct sr_local {
 int bench_sr_unique_name(char *buf, size_t len)
 {
 	static atomic_uint counter;
-	return snprintf(buf, len, "srbench-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
+	char path[SR_NAME_MAX + 16];
+	int n = snprintf(buf, len, "srbench-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
+	snprintf(path, sizeof path, "/dev/shm/%s", buf);
+	bench_scratch_add(path);
+	return n;
 }
 
 static int sr_setup(void **shared, const struct bench_keys *k, char *err, size_t errlen)
@@ -51,7 +55,7 @@ static int sr_setup(void **shared, const struct bench_keys *k, char *err, size_t
 			bench_fail(err, errlen, "sr_session_insert #%u: %s (%s)", i,
 			           sr_strerror(rc), sr_errdetail());
 			sr_registry_close(s->reg);
-			sr_registry_unlink(s->name);
+			bench_sr_unlink(s->name);
 			free(s);
 			return -1;
 		}
@@ -182,7 +186,7 @@ static void sr_teardown(void *shared)
 {
 	struct sr_shared *s = shared;
 	sr_registry_close(s->reg);
-	sr_registry_unlink(s->name);
+	bench_sr_unlink(s->name);
 	free(s);
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "streamreg.h"
+
 int bench_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -18,12 +20,65 @@ int bench_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+#define SCRATCH_MAX 64
+
+static char scratch[SCRATCH_MAX][160];
+
+void bench_scratch_add(const char *path)
+{
+	for (int i = 0; i < SCRATCH_MAX; i++)
+		if (!scratch[i][0]) {
+			snprintf(scratch[i], sizeof scratch[i], "%s", path);
+			return;
+		}
+}
+
+void bench_scratch_forget(const char *path)
+{
+	for (int i = 0; i < SCRATCH_MAX; i++)
+		if (!strcmp(scratch[i], path))
+			scratch[i][0] = 0;
+}
+
+/* Async-signal-safe: the files the stores create are known by name. */
+void bench_scratch_remove_all(void)
+{
+	static const char *const files[] = {"data.mdb", "lock.mdb", "sessions.tdb", "dump.rdb"};
+	char path[200];
+	for (int i = 0; i < SCRATCH_MAX; i++) {
+		if (!scratch[i][0])
+			continue;
+		if (unlink(scratch[i]) != 0) {
+			for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+				size_t n = strlen(scratch[i]), m = strlen(files[f]);
+				if (n + 1 + m + 1 > sizeof path)
+					continue;
+				memcpy(path, scratch[i], n);
+				path[n] = '/';
+				memcpy(path + n + 1, files[f], m + 1);
+				unlink(path);
+			}
+			rmdir(scratch[i]);
+		}
+		scratch[i][0] = 0;
+	}
+}
+
+void bench_sr_unlink(const char *name)
+{
+	char path[200];
+	sr_registry_unlink(name);
+	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	bench_scratch_forget(path);
+}
+
 int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)
 {
 	if (snprintf(buf, len, "/dev/shm/srbench-%s-XXXXXX", what) >= (int)len)
 		return bench_fail(err, errlen, "path too long");
 	if (!mkdtemp(buf))
 		return bench_fail(err, errlen, "mkdtemp %s: %s", buf, strerror(errno));
+	bench_scratch_add(buf);
 	return 0;
 }
 
@@ -42,4 +97,5 @@ void bench_rm_dir(const char *dir)
 		closedir(d);
 	}
 	rmdir(dir);
+	bench_scratch_forget(dir);
 }

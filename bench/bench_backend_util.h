@@ -17,4 +17,16 @@ int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t e
 /* Remove the files directly inside dir, then dir. */
 void bench_rm_dir(const char *dir);
 
+/*
+ * Scratch objects under /dev/shm (registries, LMDB/TDB/Redis directories)
+ * are listed so that an interrupted run removes them: the signal handler
+ * calls bench_scratch_remove_all(), which only uses unlink and rmdir.
+ */
+void bench_scratch_add(const char *path);
+void bench_scratch_forget(const char *path);
+void bench_scratch_remove_all(void);
+
+/* sr_registry_unlink(name) and forget its scratch entry. */
+void bench_sr_unlink(const char *name);
+
 #endif

@@ -4,6 +4,7 @@
  * in one invocation on one machine.  See docs/benchmarks.md.
  */
 #include "bench.h"
+#include "bench_backend_util.h"
 #include "bench_matrix.h"
 #include "bench_report.h"
 #include "bench_run.h"
@@ -246,6 +247,7 @@ static int check_backends(const struct options *o)
 static void on_signal(int sig)
 {
 	redis_server_stop();
+	bench_scratch_remove_all();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
