@@ -32,7 +32,9 @@ int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct 
 	memset(g, 0, sizeof(*g));
 	g->capacity = capacity;
 	g->max_procs = max_procs;
-	g->leases_per_proc = pow2_at_least(leases < 4 ? 4 : leases);
+	g->leases_per_proc = leases;
+	/* Load factor at most 1/2 in the per-process lease table too. */
+	g->lease_cells = pow2_at_least((uint64_t)leases * 2 < 8 ? 8 : (uint64_t)leases * 2);
 	/* Load factor <= 1/2 keeps linear probing short even with tombstones. */
 	g->index_size = pow2_at_least((uint64_t)capacity * 2);
 	uint64_t off = align_up(sizeof(struct sr_header), 4096);
@@ -44,9 +46,9 @@ int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct 
 	off = align_up(off + (uint64_t)g->index_size * 8, SR_CACHELINE);
 	g->off_free = off;
 	off = align_up(off + (uint64_t)capacity * 4, SR_CACHELINE);
-	g->proc_stride = align_up(sizeof(struct sr_proc) +
-	                              (uint64_t)g->leases_per_proc * sizeof(struct sr_lease),
-	                          SR_CACHELINE);
+	g->proc_stride =
+	    align_up(sizeof(struct sr_proc) + (uint64_t)g->lease_cells * sizeof(struct sr_lease),
+	             SR_CACHELINE);
 	g->off_procs = off;
 	off = align_up(off + (uint64_t)max_procs * g->proc_stride, 4096);
 	/* Cold records last: they are the bulk and mostly untouched. */
@@ -109,6 +111,7 @@ void sr__bind_geometry(struct sr_registry *r, const struct sr_geometry *g)
 	r->capacity = g->capacity;
 	r->max_procs = g->max_procs;
 	r->leases_per_proc = g->leases_per_proc;
+	r->lease_cells = g->lease_cells;
 	r->index_size = g->index_size;
 	r->hdr = (struct sr_header *)(void *)r->base;
 	r->hot = (struct sr_hot *)(void *)(r->base + g->off_hot);

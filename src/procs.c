@@ -65,10 +65,11 @@ void sr__unregister_handle(struct sr_registry *r)
 static void zero_leases(struct sr_registry *r, struct sr_proc *p)
 {
 	struct sr_lease *l = sr__leases(p);
-	for (uint32_t i = 0; i < r->leases_per_proc; i++) {
+	for (uint32_t i = 0; i < r->lease_cells; i++) {
 		atomic_store_explicit(&l[i].key, 0, memory_order_relaxed);
 		atomic_store_explicit(&l[i].count, 0, memory_order_relaxed);
 	}
+	atomic_store_explicit(&p->cells_used, 0, memory_order_relaxed);
 }
 
 static int claim_proc(struct sr_registry *r)
@@ -138,9 +139,9 @@ static inline uint64_t lease_key(uint32_t slot, uint32_t gen)
 static struct sr_lease *lease_find(struct sr_registry *r, struct sr_proc *p, uint64_t key)
 {
 	struct sr_lease *l = sr__leases(p);
-	uint32_t mask = r->leases_per_proc - 1;
+	uint32_t mask = r->lease_cells - 1;
 	uint32_t pos = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & mask;
-	for (uint32_t i = 0; i < r->leases_per_proc; i++, pos = (pos + 1) & mask) {
+	for (uint32_t i = 0; i < r->lease_cells; i++, pos = (pos + 1) & mask) {
 		uint64_t k = atomic_load_explicit(&l[pos].key, memory_order_acquire);
 		if (k == key)
 			return &l[pos];
@@ -159,21 +160,70 @@ static bool lease_stale(struct sr_registry *r, uint64_t key)
 	return sr_sw_code(sw) == SR_SW_FREE || sr_sw_gen(sw) != (uint32_t)(key >> 32);
 }
 
-/* Under claim_lock.  Reuses a zero or stale entry on the key's own probe
- * chain, so the chain stays intact; the epoch bump makes any lock-free
- * increment that raced with the reuse fail its compare-and-swap. */
+/* The epoch survives every change of key, so a lock-free increment that
+ * loaded the count word in an earlier life of the cell fails its CAS. */
+static inline uint64_t next_epoch(uint64_t c)
+{
+	return ((c & ~SR_LEASE_LOCK) + SR_LEASE_EPOCH1) & ~(uint64_t)0xffffffffu;
+}
+
+/* Under claim_lock.  Zero-count cells are left in place by remove (no lock on
+ * that path), so they pile up like tombstones; this empties every one that
+ * ends its probe chain.  Walking backwards from an empty cell, a cell whose
+ * successor is empty lies inside no other key's chain, so clearing it cannot
+ * hide anything from a lock-free lookup.  One pass, O(leases_per_proc). */
+static void lease_sweep(struct sr_registry *r, struct sr_proc *p)
+{
+	struct sr_lease *l = sr__leases(p);
+	uint32_t mask = r->lease_cells - 1, start = UINT32_MAX;
+	for (uint32_t i = 0; i <= mask; i++) {
+		if (atomic_load(&l[i].key) == 0) {
+			start = i;
+			break;
+		}
+	}
+	if (start == UINT32_MAX)
+		return;
+	uint32_t used = 0;
+	for (uint32_t n = 1, pos = (start - 1) & mask; n <= mask; n++, pos = (pos - 1) & mask) {
+		uint64_t k = atomic_load(&l[pos].key);
+		if (k == 0)
+			continue;
+		uint64_t c = atomic_load(&l[pos].count);
+		bool dead = !(c & SR_LEASE_LOCK) && (sr_lease_n(c) == 0 || lease_stale(r, k));
+		if (dead && atomic_load(&l[(pos + 1) & mask].key) == 0 &&
+		    atomic_compare_exchange_strong(&l[pos].count, &c, c | SR_LEASE_LOCK)) {
+			atomic_store(&l[pos].key, 0);
+			atomic_store(&l[pos].count, next_epoch(c));
+			continue;
+		}
+		used++;
+	}
+	atomic_store_explicit(&p->cells_used, used, memory_order_relaxed);
+}
+
+/* Under claim_lock.  Takes an empty cell, or reuses a zero or stale one on
+ * the key's own probe chain, so chains stay intact.  At most leases_per_proc
+ * of the (at least twice as many) cells are in use, so probe chains stay
+ * short and the sweep always has an empty cell to start from. */
 static struct sr_lease *lease_claim(struct sr_registry *r, struct sr_proc *p, uint64_t key)
 {
 	struct sr_lease *l = sr__leases(p);
-	uint32_t mask = r->leases_per_proc - 1;
+	uint32_t mask = r->lease_cells - 1;
+	if (atomic_load_explicit(&p->cells_used, memory_order_relaxed) >= r->leases_per_proc)
+		lease_sweep(r, p);
 	uint32_t pos = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & mask;
-	for (uint32_t i = 0; i < r->leases_per_proc; i++, pos = (pos + 1) & mask) {
+	for (uint32_t i = 0; i < r->lease_cells; i++, pos = (pos + 1) & mask) {
 		uint64_t k = atomic_load(&l[pos].key);
 		if (k == key)
 			return &l[pos];
 		if (k == 0) {
-			atomic_store(&l[pos].count, 0);
+			uint64_t used = atomic_load_explicit(&p->cells_used, memory_order_relaxed);
+			if (used >= r->leases_per_proc)
+				return NULL;
+			atomic_store(&l[pos].count, next_epoch(atomic_load(&l[pos].count)));
 			atomic_store(&l[pos].key, key);
+			atomic_store_explicit(&p->cells_used, used + 1, memory_order_relaxed);
 			return &l[pos];
 		}
 		uint64_t c = atomic_load(&l[pos].count);
@@ -190,8 +240,7 @@ static struct sr_lease *lease_claim(struct sr_registry *r, struct sr_proc *p, ui
 			return later;
 		}
 		atomic_store(&l[pos].key, key);
-		atomic_store(&l[pos].count,
-		             ((c & ~SR_LEASE_LOCK) + SR_LEASE_EPOCH1) & ~(uint64_t)0xffffffffu);
+		atomic_store(&l[pos].count, next_epoch(c));
 		return &l[pos];
 	}
 	return NULL;
@@ -273,7 +322,7 @@ int sr__clients_all(struct sr_registry *r, uint32_t *per_slot)
 		if (!proc_counts(atomic_load_explicit(&p->owner, memory_order_acquire)))
 			continue;
 		struct sr_lease *l = sr__leases(p);
-		for (uint32_t j = 0; j < r->leases_per_proc; j++) {
+		for (uint32_t j = 0; j < r->lease_cells; j++) {
 			uint64_t k = atomic_load_explicit(&l[j].key, memory_order_relaxed);
 			if (k == 0)
 				continue;
@@ -297,7 +346,7 @@ static uint64_t sum_leases(struct sr_registry *r, struct sr_proc *p)
 {
 	uint64_t sum = 0;
 	struct sr_lease *l = sr__leases(p);
-	for (uint32_t j = 0; j < r->leases_per_proc; j++) {
+	for (uint32_t j = 0; j < r->lease_cells; j++) {
 		uint64_t k = atomic_load_explicit(&l[j].key, memory_order_relaxed);
 		if (k && !lease_stale(r, k))
 			sum += sr_lease_n(atomic_load_explicit(&l[j].count, memory_order_relaxed));
@@ -361,7 +410,7 @@ int sr_registry_procs(sr_registry *reg, sr_proc_cb cb, void *ctx)
 		info.reclaiming = st == SR_PROC_RECLAIMING;
 		info.alive = sr__pid_alive(info.pid, st == SR_PROC_LIVE ? info.start_time : 0);
 		struct sr_lease *l = sr__leases(p);
-		for (uint32_t j = 0; j < reg->leases_per_proc; j++) {
+		for (uint32_t j = 0; j < reg->lease_cells; j++) {
 			uint64_t k = atomic_load_explicit(&l[j].key, memory_order_relaxed);
 			uint32_t n =
 			    sr_lease_n(atomic_load_explicit(&l[j].count, memory_order_relaxed));

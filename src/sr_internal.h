@@ -102,8 +102,9 @@ struct sr_proc {
 	_Atomic uint64_t owner;
 	_Atomic uint64_t start_time; /* of the owner, clock ticks since boot */
 	_Atomic int64_t attach_wall_ns;
-	_Atomic uint64_t spare[5];
-	/* followed by leases_per_proc struct sr_lease */
+	_Atomic uint64_t cells_used; /* non-empty lease cells; owner's claim_lock */
+	_Atomic uint64_t spare[4];
+	/* followed by lease_cells struct sr_lease */
 };
 
 /* ---- Work in progress of the writer holding the lock -------------------- */
@@ -166,7 +167,7 @@ struct sr_registry {
 	ino_t ino;
 	char name[SR_NAME_MAX + 2];
 	/* Geometry copied at attach and validated once. */
-	uint32_t capacity, max_procs, leases_per_proc, index_size;
+	uint32_t capacity, max_procs, leases_per_proc, lease_cells, index_size;
 	uint64_t birth_id;
 	struct sr_header *hdr;
 	struct sr_hot *hot;
@@ -194,7 +195,7 @@ int sr__copy_str(char *dst, size_t cap, const char *src, const char *what);
 
 /* layout.c */
 struct sr_geometry {
-	uint32_t capacity, max_procs, leases_per_proc, index_size;
+	uint32_t capacity, max_procs, leases_per_proc, lease_cells, index_size;
 	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs;
 	uint64_t proc_stride, segment_size;
 };
