@@ -5,8 +5,11 @@ channels, wrong methods, huge headers and URLs, slowloris connections.
 Every answer must carry the right status and a short body, and the server
 must keep serving normal requests throughout."""
 
+import json
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -166,6 +169,30 @@ try:
     s = env.session(1)
     check(s is not None and s["state"] == "starting" and s["clients"] == 0,
           f"the start request left the session starting, without a viewer ({s and s['state']}, {s and s['clients']})")
+
+    st, hdrs, body = http(port, "/metrics")
+    check(st == 200 and hdrs.get("content-type", "").startswith("text/plain; version=0.0.4")
+          and b"streamreg_server_viewers " in body, "/metrics answers in Prometheus text format")
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        check(r.returncode == 0, f"promtool check metrics accepts /metrics "
+                                 f"({(r.stdout + r.stderr)[:200]!r})")
+    st, hdrs, body = http(port, "/api/sessions")
+    try:
+        sessions = json.loads(body)
+    except ValueError:
+        sessions = None
+    check(st == 200 and isinstance(sessions, list) and
+          {x["channel_id"] for x in sessions} >= {env.channels[1][0]},
+          "/api/sessions is the registry as a JSON array")
+    st, hdrs, body = http(port, "/channels")
+    try:
+        chans = json.loads(body)
+    except ValueError:
+        chans = None
+    check(st == 200 and [c["id"] for c in chans] == [c[0] for c in env.channels]
+          and all(c["state"] in ("idle", "starting") for c in chans),
+          "/channels lists the lineup, in its order, with live states")
 
     st, _, _ = http(port, "/channels")
     check(st == 200, "server still serving after all of it")

@@ -232,7 +232,7 @@ static enum MHD_Result handle_channels(struct worker *wk, struct MHD_Connection 
 	for (size_t i = 0; i < wk->lineup->n; i++) {
 		if (i)
 			strbuf_puts(&b, ",\n");
-		channel_json(wk, &b, &wk->lineup->channels[i]);
+		channel_json(wk, &b, &wk->lineup->channels[wk->lineup->order[i]]);
 	}
 	strbuf_puts(&b, "]\n");
 	size_t len;
@@ -252,11 +252,11 @@ static enum MHD_Result handle_index(struct worker *wk, struct MHD_Connection *c)
 	                "<a href=\"/api/sessions\">/api/sessions</a>, "
 	                "<a href=\"/metrics\">/metrics</a>.</p>\n<ul>\n");
 	for (size_t i = 0; i < wk->lineup->n; i++) {
+		const struct lineup_channel *ch = &wk->lineup->channels[wk->lineup->order[i]];
 		char id[SR_UUID_STR_LEN + 1];
-		sr_uuid_format(wk->lineup->channels[i].id, id);
+		sr_uuid_format(ch->id, id);
 		strbuf_printf(&b, "<li><a href=\"/channels/%s/master.m3u8\">", id);
-		strbuf_html(&b,
-		            wk->lineup->channels[i].name[0] ? wk->lineup->channels[i].name : id);
+		strbuf_html(&b, ch->name[0] ? ch->name : id);
 		strbuf_puts(&b, "</a></li>\n");
 	}
 	strbuf_puts(&b, "</ul>\n</body></html>\n");

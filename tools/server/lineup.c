@@ -35,6 +35,14 @@ static int cmp_channel(const void *a, const void *b)
 	return memcmp(x->id, y->id, sizeof(uuid_t));
 }
 
+/* Playlist order, by the line of each channel's #EXTINF. */
+static int cmp_line(const void *a, const void *b, void *arg)
+{
+	const struct lineup_channel *ch = arg;
+	size_t x = ch[*(const size_t *)a].line, y = ch[*(const size_t *)b].line;
+	return x < y ? -1 : x > y;
+}
+
 /* Value of attr="..." inside an #EXTINF line, into out; 0 if found. */
 static int attr_value(const char *line, const char *attr, char *out, size_t outlen)
 {
@@ -135,6 +143,7 @@ int lineup_parse(const char *text, const char *origin, struct lineup *out, char 
 				break;
 			}
 			display_name(line, ch[n].name, sizeof ch[n].name);
+			ch[n].line = lineno;
 			pending = true;
 			extinf_line = lineno;
 			continue;
@@ -159,23 +168,35 @@ int lineup_parse(const char *text, const char *origin, struct lineup *out, char 
 		rc =
 		    fail(err, errlen, origin, extinf_line, "#EXTINF without an input URL after it");
 	free(copy);
+	size_t *order = NULL;
+	if (rc == 0) {
+		order = malloc((n ? n : 1) * sizeof *order);
+		if (!order)
+			rc = fail(err, errlen, origin, 0, "out of memory");
+	}
 	if (rc == 0) {
 		qsort(ch, n, sizeof *ch, cmp_channel);
 		for (size_t i = 1; i < n; i++) {
 			if (memcmp(ch[i - 1].id, ch[i].id, sizeof(uuid_t)) == 0) {
 				char t[SR_UUID_STR_LEN + 1];
 				sr_uuid_format(ch[i].id, t);
-				rc = fail(err, errlen, origin, 0, "channel %s appears twice", t);
+				rc = fail(err, errlen, origin, (unsigned)ch[i].line,
+				          "channel %s appears twice", t);
 				break;
 			}
 		}
 	}
 	if (rc) {
 		free(ch);
+		free(order);
 		return rc;
 	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof *order, cmp_line, ch);
 	out->n = n;
 	out->channels = ch;
+	out->order = order;
 	return 0;
 }
 
@@ -209,7 +230,9 @@ int lineup_load(const char *path, struct lineup *out, char *err, size_t errlen)
 void lineup_free(struct lineup *l)
 {
 	free(l->channels);
+	free(l->order);
 	l->channels = NULL;
+	l->order = NULL;
 	l->n = 0;
 }
 

@@ -16,11 +16,13 @@
 struct lineup_channel {
 	uuid_t id;
 	char name[LINEUP_NAME_MAX + 1];
+	size_t line; /* of its #EXTINF, for messages */
 };
 
 struct lineup {
 	size_t n;
-	struct lineup_channel *channels; /* sorted by id for bsearch */
+	struct lineup_channel *channels; /* sorted by id, for lineup_find() */
+	size_t *order;                   /* indexes into channels, playlist order */
 };
 
 /*
