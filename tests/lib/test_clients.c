@@ -158,6 +158,50 @@ static void test_lease_table_full(void **state)
 	srt_cleanup_names();
 }
 
+/* Zero-count and stale leases are reused: a small table serves any number of channels over time. */
+static void test_lease_reuse_many_channels(void **state)
+{
+	enum { CHANNELS = 100 };
+	struct srt_fx fx;
+	uuid_t ids[CHANNELS];
+
+	(void)state;
+	assert_int_equal(srt_create(&fx, CHANNELS, 2, 4), 0);
+	for (int i = 0; i < CHANNELS; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+	}
+	/* Three channels held throughout; the fourth lease cycles over the other 97. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sr_session_add_client(fx.reg, ids[i]), 0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 3; i < CHANNELS; i++) {
+			int rc = sr_session_add_client(fx.reg, ids[i]);
+			if (rc != 0)
+				fail_msg("round %d channel %d: add = %d (%s)", round, i, rc,
+				         sr_strerror(rc));
+			assert_int_equal(sr_session_add_client(fx.reg, ids[i]), 0);
+			assert_int_equal(clients(fx.reg, ids[i]), 2);
+			assert_int_equal(sr_session_remove_client(fx.reg, ids[i]), 0);
+			if (i % 2) {
+				assert_int_equal(sr_session_remove_client(fx.reg, ids[i]), 0);
+			} else {
+				/* Leave the viewer and delete the channel: its lease goes stale. */
+				assert_int_equal(sr_session_delete(fx.reg, ids[i]), 0);
+				assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+				assert_int_equal(clients(fx.reg, ids[i]), 0);
+			}
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(clients(fx.reg, ids[i]), 1);
+	sr_registry_stats st;
+	assert_int_equal(sr_registry_stats_get(fx.reg, &st), 0);
+	assert_int_equal(st.clients, 3);
+	sr_registry_close(fx.reg);
+	srt_cleanup_names();
+}
+
 static int child_add(void *arg)
 {
 	const char *name = arg;
@@ -305,6 +349,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_leases_are_per_process, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test(test_lease_table_full),
+	    cmocka_unit_test(test_lease_reuse_many_channels),
 	    cmocka_unit_test(test_proc_table_full),
 	    cmocka_unit_test_setup_teardown(test_touch_and_idle, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_should_cleanup_truth_table),
