@@ -2,6 +2,7 @@
 #include "support/srt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -104,12 +105,47 @@ static void test_ring_from_other_process(void **state)
 	sr_registry_close(w);
 }
 
+struct waiter {
+	sr_registry *reg;
+	uint32_t seen;
+	int rc;
+};
+
+static void *wait_forever(void *p)
+{
+	struct waiter *w = p;
+
+	w->rc = sr_registry_wait(w->reg, &w->seen, -1);
+	return NULL;
+}
+
+/* A negative timeout waits for as long as it takes; a thread of the same process rings. */
+static void test_wait_without_timeout(void **state)
+{
+	struct srt_fx *fx = *state;
+	struct waiter w = {.reg = fx->reg};
+	pthread_t th;
+	uuid_t id;
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
+	w.seen = sr_registry_doorbell(fx->reg);
+	assert_int_equal(pthread_create(&th, NULL, wait_forever, &w), 0);
+	srt_sleep_ms(50);
+	assert_int_equal(sr_session_transition(fx->reg, id, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 1);
+	assert_int_equal(w.seen, sr_registry_doorbell(fx->reg));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_wait_times_out, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_before_wait, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_other_transitions_do_not_ring, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_without_timeout, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_from_other_process, srt_setup_small,
 	                                    srt_teardown),
