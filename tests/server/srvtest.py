@@ -297,13 +297,19 @@ class Env:
                     check(False, f"{p.name}: sanitizer report:\n{text[max(0, i - 200):i + 1500]}")
                     break
         if os.path.exists(f"/dev/shm/{self.registry}"):
-            subprocess.run([CLI, "destroy", self.registry], capture_output=True)
+            try:
+                subprocess.run([CLI, "destroy", self.registry], capture_output=True, timeout=30)
+            except (OSError, subprocess.SubprocessError):
+                pass  # no CLI built: unlink it directly below
             try:
                 os.unlink(f"/dev/shm/{self.registry}")
             except OSError:
                 pass
         for pid in ffmpeg_pids_for(self.out):
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if not os.environ.get("SR_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
