@@ -93,6 +93,15 @@ struct chaos_event {
 };
 #define CHAOS_EVENTS 16384
 
+/* A witness process sleeps 1 ms at a time and records every wake-up that
+ * came late for no reason of its own (not run-queue wait): the machine
+ * stalled everyone then (a VM pause, a host hiccup), and an operation
+ * caught in such a stall is not wedged by the library. */
+#define CHAOS_STALLS 4096
+struct chaos_stall {
+	uint64_t t0, t1;
+};
+
 /* The host's steal time, sampled by the parent every 10 ms: a VM whose
  * vCPUs are paused by the hypervisor stalls every process at once, which is
  * neither run-queue wait nor a wedge. */
@@ -101,6 +110,11 @@ struct chaos_event {
 struct chaos_steal_sample {
 	uint64_t t;
 	uint64_t ticks[CHAOS_STEAL_CPUS];
+	/* The real reaper takes the writer lock too but publishes nothing:
+	 * its run-queue wait (schedstat), so waiters behind it are judged
+	 * fairly.  pid 0 when no reaper runs. */
+	int32_t reaper_pid;
+	uint64_t reaper_wait_ns;
 };
 
 struct chaos_shared {
@@ -113,6 +127,7 @@ struct chaos_shared {
 	uint32_t n_channels;
 	uuid_t channels[CHAOS_MAX_CHANNELS];
 	uuid_t extra[CHAOS_EXTRA];
+	_Atomic int quiet[CHAOS_MAX_CHANNELS]; /* no viewer activity for now */
 	struct chaos_slot worker[CHAOS_MAX_WORKERS];
 	struct chaos_slot keeper;
 	/* Recoveries seen by whoever called sr_registry_recover(). */
@@ -126,6 +141,8 @@ struct chaos_shared {
 	/* Quality sets written by the keeper carry this tag in every field, so
 	 * a snapshot that mixes two writes is caught. */
 	_Atomic uint32_t quality_tag;
+	_Atomic uint32_t stall_next;
+	struct chaos_stall stall[CHAOS_STALLS];
 	_Atomic uint32_t ev_next;
 	struct chaos_event ev[CHAOS_EVENTS];
 	/* Longest duration per operation (minus run-queue wait, and wall

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chaos_run.h"
@@ -265,6 +266,27 @@ static uint64_t total_ops(struct chaos_run *run)
 	return n;
 }
 
+/* Each channel in turn goes quiet for a while, long enough for the
+ * keeper (20 ms) or the reaper (its idle grace, 1.5 s) to stop it, so start
+ * and stop cycles happen under the killing too. */
+static void rotate_quiet(struct chaos_run *run)
+{
+	static uint64_t next;
+	static unsigned turn;
+	uint64_t now = chaos_now_ns();
+	uint64_t period = run->cfg->reaper_path ? 3500000000ull : 300000000ull;
+	if (now < next)
+		return;
+	next = now + period;
+	unsigned n = run->sh->n_channels;
+	for (unsigned i = 0; i < n; i++)
+		atomic_store(&run->sh->quiet[i], 0);
+	/* Every other period one channel is quiet: half its life, for two. */
+	unsigned t = turn++;
+	if (n > 0 && (t & 1) == 0)
+		atomic_store(&run->sh->quiet[(t / 2) % n], 1);
+}
+
 /* Kill at random instants until the round is over. */
 static void kill_loop(struct chaos_run *run, uint64_t until)
 {
@@ -281,6 +303,7 @@ static void kill_loop(struct chaos_run *run, uint64_t until)
 		}
 		chaos_reap(run);
 		chaos_kill_one(run);
+		rotate_quiet(run);
 		if (run->cfg->reaper_path) {
 			chaos_reaper_watch(run);
 			if (chaos_now_ns() >= next_reaper_kill) {
@@ -407,6 +430,13 @@ int main(int argc, char **argv)
 	uint64_t start = chaos_now_ns();
 	uint64_t end = start + (uint64_t)(cfg.seconds * 1e9);
 	uint64_t round_ns = cfg.soak ? 60000000000ull : end - start;
+	fflush(NULL);
+	run.witness = fork();
+	if (run.witness == 0) {
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_DFL);
+		chaos_witness_main(sh);
+	}
 	start_round(&run, true);
 	for (;;) {
 		uint64_t until = chaos_now_ns() + round_ns;
@@ -420,6 +450,10 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 		start_round(&run, false);
+	}
+	if (run.witness > 0) {
+		kill(run.witness, SIGKILL);
+		waitpid(run.witness, NULL, 0);
 	}
 	chaos_final(&run);
 	if (cfg.reaper_path)

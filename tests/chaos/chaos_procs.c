@@ -256,7 +256,7 @@ static void watch_slot(struct chaos_run *run, struct chaos_slot *s, uint64_t now
 
 void chaos_watch_inflight(struct chaos_run *run)
 {
-	chaos_steal_sample();
+	chaos_steal_sample(run);
 	uint64_t now = chaos_now_ns();
 	for (unsigned i = 0; i < run->cfg->workers; i++)
 		watch_slot(run, &run->sh->worker[i], now);

@@ -268,6 +268,54 @@ static void check_transcoders(struct chaos_run *run, const char *when)
 		                per[CHAOS_MAX_CHANNELS]);
 }
 
+/* Zombie children of the running reaper: one that stays a zombie for 2 s
+ * is a transcoder the reaper does not reap. */
+static void check_zombies(struct chaos_run *run, uint64_t now)
+{
+	static struct {
+		int pid, ppid;
+		uint64_t since;
+		bool reported;
+	} seen[64];
+	char want[32];
+	snprintf(want, sizeof(want), "\nPPid:\t%d\n", (int)run->reaper);
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], buf[2048];
+		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		if (read_small(path, buf, sizeof(buf)) < 0 || !strstr(buf, want))
+			continue;
+		const char *st = strstr(buf, "\nState:\t");
+		if (!st || st[8] != 'Z')
+			continue;
+		int pid = atoi(de->d_name), free_i = -1, i;
+		for (i = 0; i < 64; i++) {
+			if (seen[i].pid == pid && seen[i].ppid == (int)run->reaper)
+				break;
+			if (free_i < 0 &&
+			    (seen[i].pid == 0 || now - seen[i].since > 60000000000ull))
+				free_i = i;
+		}
+		if (i == 64 && free_i >= 0) {
+			seen[free_i].pid = pid;
+			seen[free_i].ppid = (int)run->reaper;
+			seen[free_i].since = now;
+			seen[free_i].reported = false;
+		} else if (i < 64 && !seen[i].reported && now - seen[i].since > 2000000000ull) {
+			seen[i].reported = true;
+			chaos_violation(run,
+			                "the reaper (pid %d) left its child %d a zombie for 2 s",
+			                (int)run->reaper, pid);
+		}
+	}
+	closedir(d);
+}
+
 void chaos_reaper_watch(struct chaos_run *run)
 {
 	static uint64_t next;
@@ -276,6 +324,8 @@ void chaos_reaper_watch(struct chaos_run *run)
 		return;
 	next = now + 200000000ull;
 	check_transcoders(run, "during the run");
+	if (run->reaper > 0)
+		check_zombies(run, now);
 }
 
 static bool all_settled(struct chaos_run *run)
@@ -326,8 +376,6 @@ static void check_orphans(struct chaos_run *run)
 			chaos_violation(run, "process %s (%.*s) is still our child%s", de->d_name,
 			                (int)strcspn(buf + 6, "\n"), buf + 6,
 			                zombie ? " (zombie)" : "");
-		else if (zombie && strncmp(buf, "Name:\tffmpeg", 12) == 0)
-			chaos_violation(run, "transcoder %s is a zombie nobody reaps", de->d_name);
 	}
 	closedir(d);
 }

@@ -13,6 +13,7 @@ struct chaos_run {
 	uint64_t rng;
 	pid_t keeper; /* 0 in reaper mode: the real reaper plays its role */
 	pid_t reaper;
+	pid_t witness;
 	unsigned round;
 	uint64_t kills;
 	uint64_t reaper_kills;
@@ -43,8 +44,9 @@ void chaos_watch_inflight(struct chaos_run *run);
 int chaos_wait_child(struct chaos_run *run, pid_t pid, unsigned timeout_ms, int *status);
 
 /* chaos_judge.c: steal sampling, and the verdict on slow operations. */
-void chaos_steal_sample(void);
+void chaos_steal_sample(struct chaos_run *run);
 void chaos_judge(struct chaos_run *run);
+void chaos_witness_main(struct chaos_shared *sh) __attribute__((noreturn));
 
 /* chaos_check.c: stop the killing, gather the survivors' tallies, check. */
 void chaos_checkpoint(struct chaos_run *run);

@@ -32,15 +32,32 @@ static const unsigned char *pick_channel(struct worker *w, unsigned *ci)
 
 /* Base channels are never deleted; extra ones come and go, so ENOENT is
  * part of their contract. */
-static const unsigned char *pick_any(struct worker *w, bool *extra)
+static const unsigned char *pick_any_ci(struct worker *w, bool *extra, unsigned *ci)
 {
 	unsigned r = (unsigned)(chaos_rand(&w->rng) % 8);
 	*extra = r == 0;
+	*ci = CHAOS_MAX_CHANNELS;
 	if (*extra)
 		return &w->sh->extra[chaos_rand(&w->rng) % CHAOS_EXTRA][0];
-	unsigned ci;
-	return pick_channel(w, &ci);
+	return pick_channel(w, ci);
 }
+
+static const unsigned char *pick_any(struct worker *w, bool *extra)
+{
+	unsigned ci;
+	return pick_any_ci(w, extra, &ci);
+}
+
+/* A quiet channel has no viewers for a while (the parent decides when), so
+ * the reaper or keeper stops it and a later request starts it again: every
+ * viewer activity on it turns into leaving. */
+static bool quiet(struct worker *w, unsigned ci)
+{
+	return ci < CHAOS_MAX_CHANNELS &&
+	       atomic_load_explicit(&w->sh->quiet[ci], memory_order_relaxed);
+}
+
+static void remove_on(struct worker *w, unsigned ci);
 
 static void expect(struct worker *w, enum chaos_op op, int rc, bool ok)
 {
@@ -51,7 +68,12 @@ static void expect(struct worker *w, enum chaos_op op, int rc, bool ok)
 static void do_touch(struct worker *w)
 {
 	bool extra;
-	const unsigned char *id = pick_any(w, &extra);
+	unsigned ci;
+	const unsigned char *id = pick_any_ci(w, &extra, &ci);
+	if (quiet(w, ci)) {
+		remove_on(w, ci);
+		return;
+	}
 	uint64_t t0;
 	chaos_op_begin(w->me, OP_TOUCH, &t0);
 	int rc = sr_session_touch(w->reg, id);
@@ -90,6 +112,10 @@ static void do_add(struct worker *w)
 {
 	unsigned ci;
 	const unsigned char *id = pick_channel(w, &ci);
+	if (quiet(w, ci)) {
+		remove_on(w, ci);
+		return;
+	}
 	uint64_t t0;
 	chaos_op_begin(w->me, OP_ADD_CLIENT, &t0);
 	int rc = sr_session_add_client(w->reg, id);
@@ -107,7 +133,13 @@ static void do_add(struct worker *w)
 static void do_remove(struct worker *w)
 {
 	unsigned ci;
-	const unsigned char *id = pick_channel(w, &ci);
+	pick_channel(w, &ci);
+	remove_on(w, ci);
+}
+
+static void remove_on(struct worker *w, unsigned ci)
+{
+	const unsigned char *id = &w->sh->channels[ci][0];
 	if (w->held[ci] == 0)
 		return;
 	uint64_t t0;
@@ -136,7 +168,12 @@ static void do_get_clients(struct worker *w)
 static void do_start(struct worker *w)
 {
 	bool extra;
-	const unsigned char *id = pick_any(w, &extra);
+	unsigned ci;
+	const unsigned char *id = pick_any_ci(w, &extra, &ci);
+	if (quiet(w, ci)) {
+		remove_on(w, ci);
+		return;
+	}
 	/* A real reaper logs every refused start; keep its log readable. */
 	if (extra && !w->sh->strict_records && (chaos_rand(&w->rng) % 64) != 0)
 		return;
