@@ -242,6 +242,41 @@ static void test_prometheus(void **state)
 	free(text);
 }
 
+/* Enough channels to grow every buffer; every channel appears, and promtool accepts it. */
+static void test_prometheus_many(void **state)
+{
+	enum { N = 70 };
+	struct srt_fx fx;
+	uuid_t ids[N];
+	char *text = NULL, ustr[SR_UUID_STR_LEN + 1];
+
+	(void)state;
+	assert_int_equal(srt_create(&fx, 100, 0, 0), 0);
+	for (int i = 0; i < N; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+		for (int k = 0; k < i % 3; k++)
+			assert_int_equal(sr_session_add_client(fx.reg, ids[i]), 0);
+		if (i % 5)
+			assert_int_equal(
+			    sr_session_set_state(fx.reg, ids[i], SR_STATE_STARTING, NULL), 0);
+		if (i % 5 > 1)
+			assert_int_equal(
+			    sr_session_set_state(fx.reg, ids[i], SR_STATE_ACTIVE, NULL), 0);
+	}
+	assert_int_equal(sr_registry_prometheus(fx.reg, &text), 0);
+	for (int i = 0; i < N; i++) {
+		sr_uuid_format(ids[i], ustr);
+		if (!strstr(text, ustr))
+			fail_msg("channel %d (%s) missing from the metrics", i, ustr);
+	}
+	if (access("/usr/bin/promtool", X_OK) == 0)
+		assert_int_equal(srt_pipe_to("promtool check metrics >/dev/null 2>&1", text), 0);
+	free(text);
+	sr_registry_close(fx.reg);
+	srt_cleanup_names();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +292,7 @@ int main(void)
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_registry_json, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_prometheus, srt_setup_small, srt_teardown),
+	    cmocka_unit_test(test_prometheus_many),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();

@@ -199,6 +199,11 @@ static void test_stuck_record_in_walks(void **state)
 	assert_int_equal(sr_registry_verify(ro), 1);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(sr_session_snapshot(ro, others[i], &info), 0);
+	/* A scrape still answers, and says what it left out. */
+	char *text = NULL;
+	assert_int_equal(sr_registry_prometheus(ro, &text), 0);
+	assert_non_null(strstr(text, "streamreg_records_skipped 1\n"));
+	free(text);
 
 	assert_int_equal(sr_registry_recover(fx->reg, NULL), 0);
 	calls = 0;
