@@ -248,6 +248,12 @@ static int worker(void *p)
 	return 0;
 }
 
+static int count_dead(const sr_proc_info *proc, void *ctx)
+{
+	*(int *)ctx += !proc->alive;
+	return 0;
+}
+
 struct stats {
 	double t0;
 	double max_op_ms;
@@ -379,6 +385,20 @@ static void one_round(struct srt_fx *fx, struct round_shared *sh, uint32_t round
 		}
 	}
 
+	/* While the survivors still hammer the registry, the parent's writes get through. */
+	for (int k = 0; k < 3; k++) {
+		uuid_t tmp;
+		srt_uuid(tmp);
+		int rc = TIMED(s, "insert (busy)", sr_session_insert(fx->reg, tmp, NULL));
+		if (rc != 0)
+			fail_msg("round %u: insert while workers run = %d (%s: %s)", round, rc,
+			         sr_strerror(rc), sr_errdetail());
+		rc = TIMED(s, "record_error (busy)",
+		           sr_session_record_error(fx->reg, sh->chan[k % CHANNELS], PARENT_ERROR));
+		assert_int_equal(rc, 0);
+		assert_int_equal(TIMED(s, "delete (busy)", sr_session_delete(fx->reg, tmp)), 0);
+	}
+
 	/* Survivors stop at a clean point and report; a wedged one would never answer. */
 	sh->stop = 1;
 	int survivors = 0;
@@ -436,6 +456,12 @@ static void one_round(struct srt_fx *fx, struct round_shared *sh, uint32_t round
 	int bad = sr_registry_verify(fx->reg);
 	if (bad != 0)
 		fail_msg("round %u: verify found %d bad records", round, bad);
+	/* Nothing dead is left in the process table. */
+	int dead_left = 0;
+	assert_int_equal(sr_registry_procs(fx->reg, count_dead, &dead_left), 0);
+	if (dead_left)
+		fail_msg("round %u: %d dead processes still listed after recovery", round,
+		         dead_left);
 
 	/* Client counts are exactly the survivors' leases. */
 	for (int ch = 0; ch < CHANNELS; ch++) {
