@@ -141,6 +141,41 @@ try:
           f"16 slowloris connections closed by the deadline (after "
           f"{', '.join(f'{x:.1f}' for x in sorted(closed_after))} s)")
 
+    # Files: served only when they are regular files beneath the channel's
+    # directory; symlinks out of it (file, variant dir, channel dir) are 404.
+    cdir = os.path.join(env.out, cid)
+    os.makedirs(os.path.join(cdir, "180p"))
+    with open(os.path.join(cdir, "180p", "index.m3u8"), "w") as f:
+        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nseg_00001.ts\n")
+    with open(os.path.join(cdir, "180p", "seg_00001.ts"), "wb") as f:
+        f.write(b"\x47" + b"\0" * 187)
+    secret = os.path.join(env.dir, "secret.ts")
+    with open(secret, "w") as f:
+        f.write("SECRET")
+    os.symlink(secret, os.path.join(cdir, "180p", "evil.ts"))
+    os.symlink(os.path.join(cdir, "180p"), os.path.join(cdir, "link"))
+    os.mkdir(os.path.join(cdir, "180p", "dir.ts"))
+    other = env.channels[1][0]
+    os.symlink(cdir, os.path.join(env.out, other))
+    st, h, body = http(port, f"/channels/{cid}/180p/index.m3u8")
+    check(st == 200 and h.get("content-type") == "application/vnd.apple.mpegurl"
+          and h.get("cache-control") == "no-cache" and body.startswith(b"#EXTM3U"),
+          f"variant playlist: 200, application/vnd.apple.mpegurl, no-cache ({st}, {h.get('content-type')})")
+    st, h, body = http(port, f"/channels/{cid}/180p/seg_00001.ts")
+    check(st == 200 and h.get("content-type") == "video/mp2t" and len(body) == 188
+          and "max-age" in h.get("cache-control", ""),
+          f"segment: 200, video/mp2t, max-age ({st}, {h.get('content-type')}, {len(body)} bytes)")
+    for path in (f"/channels/{cid}/180p/evil.ts", f"/channels/{cid}/link/seg_00001.ts",
+                 f"/channels/{cid}/180p/dir.ts", f"/channels/{other}/180p/seg_00001.ts"):
+        st, h, body = http(port, path)
+        check(st == 404 and b"SECRET" not in body and b"\x47" not in body[:1],
+              f"GET {path.replace(cid, 'C').replace(other, 'D')} (symlink or not a file) -> 404 ({st})")
+    http(port, env.master_path(0))  # creates the session (503: no reaper to start it)
+    st, h, body = http(port, f"/channels/{cid}/v/000001000000000abc/180p/index.m3u8")
+    s0 = env.session(0)
+    check(st == 200 and s0 is not None and s0["clients"] == 1,
+          f"an unknown token is revived as a viewer (clients {s0 and s0['clients']})")
+
     # A start that never completes (no reaper): 503 after --start-timeout,
     # and the wait blocks no other request of the same workers.
     results = {}
