@@ -6,6 +6,7 @@ viewers that leave stop counting, the idle channel's transcoder is stopped
 and its directory removed, and a new viewer starts it again."""
 
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -129,6 +130,31 @@ try:
           ffmpeg_pids_for(os.path.join(env.out, a)) == [s["pid"]],
           f"a new transcoder runs (pid {s and s['pid']}, old {old_pid[a]})")
     check(s and s["clients"] == 1, f"ffprobe counts as one viewer ({s and s['clients']})")
+
+    # 30 players arrive at once on the other (stopped) channel through the 4
+    # workers: one start, one ffmpeg, 30 viewers.
+    import threading
+    burst = []
+
+    def burst_one():
+        st, h, body = http(env.port, env.master_path(1), timeout=40)
+        burst.append((st, h.get("x-streamreg-worker"), body))
+
+    threads = [threading.Thread(target=burst_one) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    sb = env.session(1)
+    tokens = {m.group(1) for b in burst if b[0] == 200
+              for m in [re.search(rb"^v/([0-9a-f]{18})/", b[2], re.M)] if m}
+    check(len(burst) == 30 and all(b[0] == 200 for b in burst) and len(tokens) == 30,
+          f"30 simultaneous master.m3u8 on a stopped channel: all 200, 30 distinct tokens, "
+          f"answered by workers {sorted({b[1] for b in burst})}")
+    check(sb and sb["state"] == "active" and ffmpeg_pids_for(os.path.join(env.out, b)) ==
+          [sb["pid"]], f"...and exactly one ffmpeg for it (pid {sb and sb['pid']}, found "
+                       f"{ffmpeg_pids_for(os.path.join(env.out, b))})")
+    check(sb and sb["clients"] == 30, f"...and 30 clients ({sb and sb['clients']})")
 
     # A start that fails: 503 with the reaper's last error, and a Retry-After.
     t0 = time.monotonic()
