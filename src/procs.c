@@ -202,28 +202,42 @@ static void lease_sweep(struct sr_registry *r, struct sr_proc *p)
 	atomic_store_explicit(&p->cells_used, used, memory_order_relaxed);
 }
 
+static uint32_t live_leases(struct sr_registry *r, struct sr_proc *p)
+{
+	struct sr_lease *l = sr__leases(p);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < r->lease_cells; i++) {
+		uint64_t k = atomic_load(&l[i].key);
+		if (k && sr_lease_n(atomic_load(&l[i].count)) && !lease_stale(r, k))
+			n++;
+	}
+	return n;
+}
+
 /* Under claim_lock.  Takes an empty cell, or reuses a zero or stale one on
- * the key's own probe chain, so chains stay intact.  At most leases_per_proc
- * of the (at least twice as many) cells are in use, so probe chains stay
- * short and the sweep always has an empty cell to start from. */
+ * the key's own probe chain, so chains stay intact.  The limit counts live
+ * leases; the table has at least twice as many cells, and a sweep whenever
+ * half of them are in use keeps lookups of absent keys short. */
 static struct sr_lease *lease_claim(struct sr_registry *r, struct sr_proc *p, uint64_t key)
 {
 	struct sr_lease *l = sr__leases(p);
 	uint32_t mask = r->lease_cells - 1;
-	if (atomic_load_explicit(&p->cells_used, memory_order_relaxed) >= r->leases_per_proc)
+	if (atomic_load_explicit(&p->cells_used, memory_order_relaxed) >= r->leases_per_proc) {
 		lease_sweep(r, p);
+		if (atomic_load_explicit(&p->cells_used, memory_order_relaxed) >=
+		        r->leases_per_proc &&
+		    live_leases(r, p) >= r->leases_per_proc)
+			return NULL;
+	}
 	uint32_t pos = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 40) & mask;
 	for (uint32_t i = 0; i < r->lease_cells; i++, pos = (pos + 1) & mask) {
 		uint64_t k = atomic_load(&l[pos].key);
 		if (k == key)
 			return &l[pos];
 		if (k == 0) {
-			uint64_t used = atomic_load_explicit(&p->cells_used, memory_order_relaxed);
-			if (used >= r->leases_per_proc)
-				return NULL;
 			atomic_store(&l[pos].count, next_epoch(atomic_load(&l[pos].count)));
 			atomic_store(&l[pos].key, key);
-			atomic_store_explicit(&p->cells_used, used + 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&p->cells_used, 1, memory_order_relaxed);
 			return &l[pos];
 		}
 		uint64_t c = atomic_load(&l[pos].count);
