@@ -98,13 +98,22 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 		return sr__fail(-ENOMEM, "out of memory");
 	if (getrandom(&r->birth_id, sizeof(r->birth_id), 0) != sizeof(r->birth_id))
 		r->birth_id = (uint64_t)sr__now_wall_ns() ^ ((uint64_t)getpid() << 32);
-	char path[SR_NAME_MAX + 2];
+	char path[SR_NAME_MAX + 2], final[SR_NAME_MAX + 16], tmp[SR_NAME_MAX + 64];
 	shm_path(name, path, sizeof(path));
-	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o.mode & 0777);
+	snprintf(final, sizeof(final), "/dev/shm%s", path);
+	if (access(final, F_OK) == 0) {
+		free(r);
+		return sr__fail(-EEXIST, "cannot create /dev/shm%s: it exists", path);
+	}
+	/* Built under a private name and linked into place complete, so no
+	 * attacher ever sees a half-initialised registry under its name. */
+	snprintf(tmp, sizeof(tmp), "/.srtmp-%s-%d-%08x", name, (int)getpid(),
+	         (unsigned)(r->birth_id & 0xffffffffu));
+	int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o.mode & 0777);
 	if (fd < 0) {
 		rc = -errno;
 		free(r);
-		return sr__fail(rc, "cannot create /dev/shm%s: %s", path, strerror(-rc));
+		return sr__fail(rc, "cannot create /dev/shm%s: %s", tmp, strerror(-rc));
 	}
 	/* The umask must not weaken or widen what the caller asked for. */
 	struct stat st;
@@ -137,9 +146,21 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 		goto fail;
 	}
 	init_segment(r, &g, o.mode);
-	/* Magic last: an attacher racing the creation sees "not a registry". */
 	atomic_thread_fence(memory_order_release);
 	memcpy(r->hdr->magic, SR_MAGIC, 8);
+	char tmpfile[SR_NAME_MAX + 80];
+	snprintf(tmpfile, sizeof(tmpfile), "/dev/shm%s", tmp);
+	/* link() fails with EEXIST if the name was taken meanwhile: O_EXCL's
+	 * guarantee, kept across the two steps. */
+	if (link(tmpfile, final) != 0) {
+		rc = -errno;
+		munmap(base, g.segment_size);
+		rc = rc == -EEXIST
+		         ? sr__fail(rc, "cannot create /dev/shm%s: it exists", path)
+		         : sr__fail(rc, "cannot create /dev/shm%s: %s", path, strerror(-rc));
+		goto fail;
+	}
+	shm_unlink(tmp);
 	pthread_mutex_init(&r->claim_lock, NULL);
 	atomic_init(&r->proc_idx, -1);
 	sr__register_handle(r);
@@ -148,7 +169,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 fail:
 	if (fd >= 0)
 		close(fd);
-	shm_unlink(path);
+	shm_unlink(tmp);
 	free(r);
 	return rc;
 }
