@@ -177,8 +177,10 @@ enum sr_attach_flags {
 SR_API int sr_registry_attach(const char *name, unsigned flags, sr_registry **out);
 
 /**
- * Detach.  A read-write handle's client leases are released first, so the
- * viewers it counted disappear.  Accepts NULL.  Do not use reg afterwards.
+ * Detach.  Each read-write handle counts viewers in its own process slot,
+ * so closing one releases exactly the viewers counted through it (other
+ * handles of the same process keep theirs).  Accepts NULL.  Do not use reg
+ * afterwards.
  */
 SR_API void sr_registry_close(sr_registry *reg);
 
@@ -264,7 +266,8 @@ SR_API int sr_registry_replaced(sr_registry *reg);
 
 /**
  * Block until a session is asked to start (a transition into `starting`)
- * or timeout_ms passes.  *seen carries the doorbell value between calls:
+ * or timeout_ms passes (negative: no limit).  Read-write handles only
+ * (-EROFS otherwise).  *seen carries the doorbell value between calls:
  * initialise it with sr_registry_doorbell().  Returns 1 if rung, 0 on
  * timeout.  Lets the reaper react within microseconds without polling.
  */
@@ -411,7 +414,7 @@ SR_API int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, s
 SR_API int sr_session_set_qualities(sr_registry *reg, const uuid_t id, const sr_quality *q,
                                     size_t n);
 
-/** Copy up to cap variants into q and their number into *n. */
+/** Copy up to cap variants into q; *n gets how many the session has (may exceed cap). */
 SR_API int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, size_t cap,
                                     size_t *n);
 
