@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(gcc g++ make cmake pkg-config git ca-certificates uuid-dev libcmocka-dev libncurses-dev
 	libmicrohttpd-dev ffmpeg procps psmisc curl python3 tmux util-linux
 	redis-server libhiredis-dev liblmdb-dev libtdb-dev prometheus wrk gnuplot-nox gcovr
-	clang libclang-rt-14-dev)
+	clang libclang-rt-14-dev valgrind)
 
 missing=()
 for p in "${packages[@]}"; do
