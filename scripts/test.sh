@@ -16,7 +16,7 @@ if ((!quick)); then
 	echo "== ThreadSanitizer build: threaded tests" >&2
 	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSR_SANITIZE=thread \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_BUILD_BENCH=OFF >/dev/null
-	cmake --build build-tsan -j"$jobs" >/dev/null
+	cmake --build build-tsan -j"$jobs" --target test_threads >/dev/null
 	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		ctest -L threads --output-on-failure -j"$jobs")
 
