@@ -192,7 +192,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 		goto out;
 	}
 	double scan[64], each[64], scan_cpu[64], per_id[64];
-	ids = malloc((size_t)n * sizeof *ids);
+	ids = malloc(((size_t)n + 1) * sizeof *ids);
 	if (!ids) {
 		skipped("reaper_scan", capacity, "allocating the id list", -ENOMEM);
 		goto out;
