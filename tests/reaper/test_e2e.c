@@ -321,6 +321,38 @@ static void test_kill_ffmpeg(void **state)
 	assert_int_equal(e2e_children(f->reaper), 1);
 }
 
+/* A transcoder that hangs while viewers watch (SIGSTOPped: alive, silent)
+ * is caught by its stale playlists: failed, killed, restarted after backoff. */
+static void test_stalled(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "stall", E2E_LAVFI);
+	const char *extra[] = {
+	    "--stall-timeout", "2", "--stop-timeout", "0.5", "--backoff-min", "0.5", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	pid_t pid1 = s.pid;
+	uint64_t start1 = s.pid_start;
+	assert_int_equal(kill(pid1, SIGSTOP), 0);
+	uint64_t stopped = e2e_now_us();
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 15000), 0);
+	assert_true(e2e_now_us() - stopped >= 1500000); /* not before the stall timeout */
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(s.error_count, 1);
+	assert_non_null(strstr(s.last_error, "stalled"));
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	e2e_snapshot(f, A, &s);
+	assert_true(s.pid > 0);
+	assert_int_not_equal(s.pid, pid1);
+	assert_false(e2e_alive(pid1, start1));
+	assert_int_equal(e2e_count_log(f, "->failed", "stalled"), 1);
+	assert_int_equal(e2e_children(f->reaper), 1);
+}
+
 /* An input that never works: failed after --max-restarts restarts, with
  * backoff and no hot loop; a new request from a client tries again. */
 static void test_never_works(void **state)
@@ -808,6 +840,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_ffmpeg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never_works, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kill_reaper, setup, teardown),

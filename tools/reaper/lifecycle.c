@@ -313,6 +313,26 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 	count_failure(r, c);
 }
 
+/* A transcoder can hang with viewers watching (input stalled, encoder
+ * wedged): it stays alive, the playlists stop changing, and players spin.
+ * Treat that like a crash: failed, stopped, restarted after backoff. */
+static void check_stalled(struct reaper *r, struct rp_chan *c)
+{
+	uint64_t age = 0;
+	if (!r->cfg->stall_ms || rp_chan_output_age(c->chfd, &r->cfg->ladder, &age) != 0 ||
+	    age <= r->cfg->stall_ms)
+		return;
+	char msg[SR_ERROR_MAX + 1];
+	rp_fmt(msg, sizeof msg, "stalled: playlists unchanged for %llu ms%s%s",
+	       (unsigned long long)age, c->child.last_line[0] ? "; " : "", c->child.last_line);
+	set_error(r, c, msg);
+	int rc = sr_session_transition(r->reg, c->id, SR_STATE_ACTIVE, SR_STATE_FAILED);
+	rp_event(c->id_str, c->child.pid, SR_STATE_ACTIVE, SR_STATE_FAILED, "%s%s%s", msg,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "stalled");
+	count_failure(r, c);
+}
+
 void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b)
 {
 	uint64_t now = rp_now_ns();
@@ -336,6 +356,9 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 				       (unsigned long long)r->cfg->healthy_ms);
 				reset_failures(r, c);
 			}
+			check_stalled(r, c);
+			if (c->phase == RP_PH_STOPPING)
+				return;
 		} else if (st == SR_STATE_ACTIVE && c->phase == RP_PH_STARTING) {
 			/* declared active by someone else before the playlists
 			 * appeared: keep the transcoder, it is what they want */

@@ -10,48 +10,51 @@
 
 void rp_usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: streamreg-reaper --registry NAME --lineup FILE --output-dir DIR [options]\n"
-	        "\n"
-	        "Owns the ffmpeg transcoders of a streamreg registry: starts one when a worker\n"
-	        "moves a channel to 'starting', watches it, restarts it after failures and stops\n"
-	        "it once no client has used the channel for the idle grace period.\n"
-	        "\n"
-	        "Required:\n"
-	        "  --registry NAME         registry (POSIX shm name without the slash)\n"
-	        "  --lineup FILE           IPTV M3U playlist: #EXTINF:-1 tvg-id=\"<uuid>\",Name\n"
-	        "                          then the input (http(s)/rtsp/rtmp/udp/rtp/srt URL,\n"
-	        "                          absolute file path, or lavfi:GRAPH)\n"
-	        "  --output-dir DIR        HLS output goes to DIR/<channel-uuid>/\n"
-	        "Transcoding:\n"
-	        "  --ladder SPEC           variants, default \"%s\"\n"
-	        "  --ffmpeg PATH           ffmpeg binary (default: ffmpeg from PATH)\n"
-	        "  --hls-time SECONDS      segment duration (default 2)\n"
-	        "  --hls-list-size N       segments per playlist (default 6)\n"
-	        "  --fps N                 output frame rate (default 25)\n"
-	        "  --audio-bitrate KBPS    AAC bitrate (default 64)\n"
-	        "Lifecycle (SECONDS may have decimals):\n"
-	        "  --idle-grace SECONDS    stop a channel without clients idle this long\n"
-	        "                          (default 30; keep it above 3 segment durations)\n"
-	        "  --start-timeout SECONDS a start not producing playlists by then fails (15)\n"
-	        "  --stop-timeout SECONDS  SIGKILL a transcoder still alive this long after\n"
-	        "                          SIGTERM (default 5)\n"
-	        "  --max-restarts N        automatic restarts after consecutive failures (5)\n"
-	        "  --backoff-min SECONDS   first restart delay, doubled per failure (1)\n"
-	        "  --backoff-max SECONDS   restart delay cap (60)\n"
-	        "  --healthy-after SECONDS a run this long resets the failure count (30)\n"
-	        "  --scan-interval SECONDS idle scan period (default 0.25)\n"
-	        "Registry and process:\n"
-	        "  --create                create the registry if it does not exist\n"
-	        "  --capacity N            its session capacity (default 1024)\n"
-	        "  --mode OCTAL            its permission bits (default 0600)\n"
-	        "  --user NAME             drop privileges to NAME after setup\n"
-	        "  --syslog                log to syslog instead of stderr\n"
-	        "  --help                  this text\n"
-	        "\n"
-	        "Signals: SIGTERM/SIGINT stop every transcoder and exit 0; SIGHUP reloads the\n"
-	        "lineup (a broken lineup is reported and the old one kept).\n",
-	        RP_LADDER_DEFAULT);
+	fprintf(
+	    out,
+	    "Usage: streamreg-reaper --registry NAME --lineup FILE --output-dir DIR [options]\n"
+	    "\n"
+	    "Owns the ffmpeg transcoders of a streamreg registry: starts one when a worker\n"
+	    "moves a channel to 'starting', watches it, restarts it after failures and stops\n"
+	    "it once no client has used the channel for the idle grace period.\n"
+	    "\n"
+	    "Required:\n"
+	    "  --registry NAME         registry (POSIX shm name without the slash)\n"
+	    "  --lineup FILE           IPTV M3U playlist: #EXTINF:-1 tvg-id=\"<uuid>\",Name\n"
+	    "                          then the input (http(s)/rtsp/rtmp/udp/rtp/srt URL,\n"
+	    "                          absolute file path, or lavfi:GRAPH)\n"
+	    "  --output-dir DIR        HLS output goes to DIR/<channel-uuid>/\n"
+	    "Transcoding:\n"
+	    "  --ladder SPEC           variants, default \"%s\"\n"
+	    "  --ffmpeg PATH           ffmpeg binary (default: ffmpeg from PATH)\n"
+	    "  --hls-time SECONDS      segment duration (default 2)\n"
+	    "  --hls-list-size N       segments per playlist (default 6)\n"
+	    "  --fps N                 output frame rate (default 25)\n"
+	    "  --audio-bitrate KBPS    AAC bitrate (default 64)\n"
+	    "Lifecycle (SECONDS may have decimals):\n"
+	    "  --idle-grace SECONDS    stop a channel without clients idle this long\n"
+	    "                          (default 30; keep it above 3 segment durations)\n"
+	    "  --start-timeout SECONDS a start not producing playlists by then fails (15)\n"
+	    "  --stop-timeout SECONDS  SIGKILL a transcoder still alive this long after\n"
+	    "                          SIGTERM (default 5)\n"
+	    "  --max-restarts N        automatic restarts after consecutive failures (5)\n"
+	    "  --backoff-min SECONDS   first restart delay, doubled per failure (1)\n"
+	    "  --backoff-max SECONDS   restart delay cap (60)\n"
+	    "  --healthy-after SECONDS a run this long resets the failure count (30)\n"
+	    "  --stall-timeout SECONDS an active transcoder whose playlists stop changing this\n"
+	    "                          long has failed (default 5 segments, at least 10; 0: off)\n"
+	    "  --scan-interval SECONDS idle scan period (default 0.25)\n"
+	    "Registry and process:\n"
+	    "  --create                create the registry if it does not exist\n"
+	    "  --capacity N            its session capacity (default 1024)\n"
+	    "  --mode OCTAL            its permission bits (default 0600)\n"
+	    "  --user NAME             drop privileges to NAME after setup\n"
+	    "  --syslog                log to syslog instead of stderr\n"
+	    "  --help                  this text\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop every transcoder and exit 0; SIGHUP reloads the\n"
+	    "lineup (a broken lineup is reported and the old one kept).\n",
+	    RP_LADDER_DEFAULT);
 }
 
 static int bad(char *err, size_t errlen, const char *opt, const char *val, const char *want)
@@ -130,6 +133,7 @@ enum {
 	OPT_BOFFMIN,
 	OPT_BOFFMAX,
 	OPT_HEALTHY,
+	OPT_STALL,
 	OPT_SCAN,
 	OPT_HLSTIME,
 	OPT_LISTSIZE,
@@ -158,6 +162,7 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 	    {"backoff-min", required_argument, NULL, OPT_BOFFMIN},
 	    {"backoff-max", required_argument, NULL, OPT_BOFFMAX},
 	    {"healthy-after", required_argument, NULL, OPT_HEALTHY},
+	    {"stall-timeout", required_argument, NULL, OPT_STALL},
 	    {"scan-interval", required_argument, NULL, OPT_SCAN},
 	    {"hls-time", required_argument, NULL, OPT_HLSTIME},
 	    {"hls-list-size", required_argument, NULL, OPT_LISTSIZE},
@@ -192,6 +197,7 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 	cfg->capacity = 1024;
 	cfg->mode = 0600;
 
+	bool stall_set = false;
 	optind = 1;
 	opterr = 0;
 	for (;;) {
@@ -250,6 +256,13 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			                   errlen);
 			if (rc)
 				return rc;
+			break;
+		case OPT_STALL:
+			rc = parse_seconds("--stall-timeout", optarg, 0, &cfg->stall_ms, err,
+			                   errlen);
+			if (rc)
+				return rc;
+			stall_set = true;
 			break;
 		case OPT_SCAN:
 			rc = parse_seconds("--scan-interval", optarg, 0.005, &cfg->scan_interval_ms,
@@ -327,6 +340,13 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 		         "--registry, --lineup and --output-dir are required "
 		         "(see --help)");
 		return -EINVAL;
+	}
+	/* ffmpeg rewrites every variant playlist once per segment: five missed
+	 * segments is no hiccup, and 10 s covers a slow start of the encoder. */
+	if (!stall_set) {
+		cfg->stall_ms = 5000ull * cfg->hls_time;
+		if (cfg->stall_ms < 10000)
+			cfg->stall_ms = 10000;
 	}
 	if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
 		snprintf(err, errlen, "--backoff-max must not be below --backoff-min");

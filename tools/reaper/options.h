@@ -23,6 +23,8 @@ struct rp_config {
 	uint64_t backoff_min_ms;
 	uint64_t backoff_max_ms;
 	uint64_t healthy_ms; /* a run this long resets the failure count */
+	uint64_t
+	    stall_ms; /* an active run whose playlists stop changing this long failed; 0: off */
 	uint64_t scan_interval_ms;
 	unsigned max_restarts;
 	unsigned hls_time;

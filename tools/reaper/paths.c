@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ffmpeg_argv.h"
@@ -142,6 +143,26 @@ static int file_has(int parent, const char *name, const char *needle)
 		return -errno;
 	buf[n] = '\0';
 	return needle ? strstr(buf, needle) != NULL : n > 0;
+}
+
+int rp_chan_output_age(int chfd, const struct rp_ladder *lad, uint64_t *age_ms)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t oldest = 0;
+	for (size_t i = 0; i < lad->n; i++) {
+		char rel[sizeof lad->q[i].level + 16];
+		snprintf(rel, sizeof rel, "%s/index.m3u8", lad->q[i].level);
+		struct stat st;
+		if (fstatat(chfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			return -errno;
+		int64_t d = (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+		            (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+		if (d > 0 && (uint64_t)d > oldest)
+			oldest = (uint64_t)d;
+	}
+	*age_ms = oldest;
+	return 0;
 }
 
 int rp_chan_ready(int chfd, const struct rp_ladder *lad)

@@ -44,6 +44,12 @@ int rp_chan_dir_open(int outfd, const char *name);
 int rp_chan_ready(int chfd, const struct rp_ladder *lad);
 
 /**
+ * Age in ms of the stalest variant playlist of a running channel (ffmpeg
+ * rewrites each one per segment), or a negative errno if one is missing.
+ */
+int rp_chan_output_age(int chfd, const struct rp_ladder *lad, uint64_t *age_ms);
+
+/**
  * Remove every channel-named directory in the output directory for which
  * keep(name, ctx) is false (keep may be NULL: remove all); entries whose
  * names are not UUIDs are left alone.  Returns the number removed, or a
