@@ -62,11 +62,10 @@ const char *sr_errdetail(void)
 	return detail;
 }
 
-int sr__fail(int err, const char *fmt, ...)
+void sr__set_detail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
-	return err;
 }

@@ -58,8 +58,9 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 	st->leases_reclaimed = atomic_load(&h->leases_reclaimed);
 	st->locks_repaired = atomic_load(&h->locks_repaired);
 	st->segment_size = reg->size;
-	st->slot_bytes = sizeof(struct sr_hot) + sizeof(struct sr_cold) + 4 +
-	                 2 * 8 * (uint64_t)reg->index_size / reg->capacity;
+	st->slot_bytes =
+	    sizeof(struct sr_hot) + sizeof(struct sr_cold) + sizeof(uint32_t) +
+	    (uint64_t)2 * sizeof(uint64_t) * reg->index_size / (reg->capacity ? reg->capacity : 1);
 	/* The header is validated at attach but a writer may scribble on it
 	 * later; these are display values only. */
 	st->created_wall_ns = h->created_wall_ns;
@@ -180,6 +181,7 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 	uint64_t now = sr_now_mono_ns();
 	int rc = 0;
 	sr_session_brief b;
+	memset(&b, 0, sizeof(b));
 	for (uint32_t s = 0; s < reg->capacity && rc == 0; s++) {
 		struct sr_hot *h = &reg->hot[s];
 		uint64_t sw = sr__ld(&h->state);

@@ -89,7 +89,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 		o = *opt;
 	if (o.mode & ~07777u)
 		return sr__fail(-EINVAL, "mode %o is not a permission mode", (unsigned)o.mode);
-	struct sr_geometry g;
+	struct sr_geometry g = {0};
 	if ((rc = sr__geometry(o.capacity, o.max_procs, o.leases_per_proc, &g)))
 		return rc;
 
@@ -118,7 +118,8 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	/* The umask must not weaken or widen what the caller asked for. */
 	struct stat st;
 	if (fchmod(fd, o.mode) != 0 || fstat(fd, &st) != 0) {
-		rc = sr__fail(-errno, "cannot set mode of /dev/shm%s", path);
+		rc = -errno;
+		rc = sr__fail(rc, "cannot set mode of /dev/shm%s", path);
 		goto fail;
 	}
 	/* Reserve every page now: a full tmpfs later would be a SIGBUS. */
@@ -130,7 +131,8 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	}
 	void *base = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
-		rc = sr__fail(-errno, "cannot map the segment");
+		rc = -errno;
+		rc = sr__fail(rc, "cannot map the segment");
 		goto fail;
 	}
 	close(fd);
@@ -147,7 +149,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	}
 	init_segment(r, &g, o.mode);
 	atomic_thread_fence(memory_order_release);
-	memcpy(r->hdr->magic, SR_MAGIC, 8);
+	memcpy(r->hdr->magic, SR_MAGIC, 8); /* NOLINT(bugprone-not-null-terminated-result) */
 	char tmpfile[SR_NAME_MAX + 80];
 	snprintf(tmpfile, sizeof(tmpfile), "/dev/shm%s", tmp);
 	/* link() fails with EEXIST if the name was taken meanwhile: O_EXCL's
@@ -226,7 +228,8 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		rc = sr__fail(-errno, "cannot stat /dev/shm%s", path);
+		rc = -errno;
+		rc = sr__fail(rc, "cannot stat /dev/shm%s", path);
 		close(fd);
 		return rc;
 	}
@@ -250,7 +253,7 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 		close(fd);
 		return sr__fail(-SR_ETRUNCATED, "cannot read the header");
 	}
-	struct sr_geometry g;
+	struct sr_geometry g = {0};
 	if ((rc = validate_header(&h, st.st_size, &g))) {
 		close(fd);
 		return rc;
@@ -258,8 +261,10 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 	void *base =
 	    mmap(NULL, g.segment_size, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
-	if (base == MAP_FAILED)
-		return sr__fail(-errno, "cannot map the segment");
+	if (base == MAP_FAILED) {
+		int e = errno;
+		return sr__fail(-e, "cannot map the segment");
+	}
 	struct sr_registry *r = calloc(1, sizeof(*r));
 	if (!r) {
 		munmap(base, g.segment_size);
@@ -319,12 +324,14 @@ int sr_registry_replaced(sr_registry *reg)
 	char path[SR_NAME_MAX + 2];
 	shm_path(reg->name, path, sizeof(path));
 	int fd = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return errno == ENOENT ? 1 : sr__fail(-errno, "cannot open /dev/shm%s", path);
+	if (fd < 0) {
+		int e = errno;
+		return e == ENOENT ? 1 : sr__fail(-e, "cannot open /dev/shm%s", path);
+	}
 	struct stat st;
-	int rc = fstat(fd, &st);
+	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
 	close(fd);
 	if (rc != 0)
-		return sr__fail(-errno, "cannot stat /dev/shm%s", path);
+		return sr__fail(rc, "cannot stat /dev/shm%s", path);
 	return st.st_dev != reg->dev || st.st_ino != reg->ino;
 }

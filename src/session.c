@@ -16,7 +16,7 @@
 
 int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t *gen)
 {
-	uint64_t u[2], sw;
+	uint64_t u[2], sw = 0;
 	sr__uuid_words(id, u);
 	if (sr__lookup(r, u, slot, &sw) != 0) {
 		char text[SR_UUID_STR_LEN + 1];
@@ -44,8 +44,8 @@ int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir)
 	if (output_dir &&
 	    (rc = sr__copy_str(d.output_dir, sizeof(d.output_dir), output_dir, "output_dir")))
 		return rc;
-	uint64_t u[2], sw;
-	uint32_t slot;
+	uint64_t u[2], sw = 0;
+	uint32_t slot = 0;
 	sr__uuid_words(id, u);
 	if ((rc = sr__lock(reg)))
 		return rc;
@@ -110,8 +110,8 @@ int sr_session_delete(sr_registry *reg, const uuid_t id)
 {
 	SR_CHECK_RW(reg);
 	SR_CHECK_ID(id);
-	uint64_t u[2], sw;
-	uint32_t slot;
+	uint64_t u[2], sw = 0;
+	uint32_t slot = 0;
 	sr__uuid_words(id, u);
 	int rc = sr__lock(reg);
 	if (rc)
@@ -143,7 +143,7 @@ int sr_session_find(sr_registry *reg, const uuid_t id, uint32_t *generation)
 {
 	SR_CHECK_REG(reg);
 	SR_CHECK_ID(id);
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc == 0 && generation)
 		*generation = gen;
@@ -166,7 +166,7 @@ int sr_session_touch(sr_registry *reg, const uuid_t id)
 {
 	SR_CHECK_RW(reg);
 	SR_CHECK_ID(id);
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -180,8 +180,8 @@ int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out)
 	SR_CHECK_ID(id);
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	uint64_t u[2], sw;
-	uint32_t slot;
+	uint64_t u[2], sw = 0;
+	uint32_t slot = 0;
 	sr__uuid_words(id, u);
 	if (sr__lookup(reg, u, &slot, &sw) != 0)
 		return sr__resolve(reg, id, &slot, &slot);
@@ -221,7 +221,7 @@ int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_s
 	int rc = check_states(from, to);
 	if (rc)
 		return rc;
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	if ((rc = sr__resolve(reg, id, &slot, &gen)))
 		return rc;
 	uint64_t expect = sr_sw_make(gen, from);
@@ -242,7 +242,7 @@ int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, sr_stat
 	SR_CHECK_ID(id);
 	if ((unsigned)to >= SR_STATE_COUNT)
 		return sr__fail(-EINVAL, "state out of range");
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -268,7 +268,7 @@ static int client_change(sr_registry *reg, const uuid_t id, int delta)
 {
 	SR_CHECK_RW(reg);
 	SR_CHECK_ID(id);
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -294,7 +294,7 @@ int sr_session_get_clients(sr_registry *reg, const uuid_t id, uint32_t *out)
 	SR_CHECK_ID(id);
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -315,7 +315,7 @@ int sr_session_idle_ms(sr_registry *reg, const uuid_t id, uint64_t *out)
 	SR_CHECK_ID(id);
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -327,8 +327,8 @@ int sr_session_should_cleanup(sr_registry *reg, const uuid_t id, uint64_t grace_
 {
 	SR_CHECK_REG(reg);
 	SR_CHECK_ID(id);
-	uint64_t u[2], sw;
-	uint32_t slot;
+	uint64_t u[2], sw = 0;
+	uint32_t slot = 0;
 	sr__uuid_words(id, u);
 	if (sr__lookup(reg, u, &slot, &sw) != 0)
 		return sr__resolve(reg, id, &slot, &slot);

@@ -16,7 +16,7 @@ static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, c
 	int rc = sr__lock(r);
 	if (rc)
 		return rc;
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	struct sr_cold_data d;
 	if ((rc = sr__resolve(r, id, &slot, &gen)) == 0 &&
 	    (rc = sr__cold_read(r, slot, gen, &d, SR_TRIES_FULL)) == 0 &&
@@ -37,7 +37,7 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_data
 	SR_CHECK_REG(r);
 	if (!id)
 		return sr__fail(-EINVAL, "channel id is NULL");
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = sr__resolve(r, id, &slot, &gen);
 	if (rc)
 		return rc;
@@ -324,7 +324,7 @@ int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_data d;
-	uint32_t slot, gen;
+	uint32_t slot = 0, gen = 0;
 	int rc = read_cold(reg, id, &d, &slot, &gen);
 	if (rc)
 		return rc;

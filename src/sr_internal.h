@@ -183,7 +183,11 @@ struct sr_registry {
 };
 
 /* errors.c */
-int sr__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sr__set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Record the calling thread's detail, evaluate to err: a macro so that
+ * static analysis sees a failure path never returns 0.  The detail is
+ * formatted first, so pass a saved errno, never errno itself. */
+#define sr__fail(err, ...) (sr__set_detail(__VA_ARGS__), (err))
 
 /* util.c */
 uint64_t sr__hash(const struct sr_registry *r, const uint64_t u[2]);
