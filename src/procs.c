@@ -164,7 +164,8 @@ static bool lease_stale(struct sr_registry *r, uint64_t key)
  * loaded the count word in an earlier life of the cell fails its CAS. */
 static inline uint64_t next_epoch(uint64_t c)
 {
-	return ((c & ~SR_LEASE_LOCK) + SR_LEASE_EPOCH1) & ~(uint64_t)0xffffffffu;
+	/* Wraps within bits 32..62: the lock bit is never set by an epoch. */
+	return ((c & ~SR_LEASE_LOCK) + SR_LEASE_EPOCH1) & ~SR_LEASE_LOCK & ~(uint64_t)0xffffffffu;
 }
 
 /* Under claim_lock.  Zero-count cells are left in place by remove (no lock on
