@@ -15,14 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-struct record {
-	uint32_t state;
-	uint32_t clients;
-	uint64_t last_access_ns;
-	/* The rest of a session record (paths, error), so a record is 256 bytes. */
-	char info[240];
-};
-
 struct lmdb_shared {
 	char dir[128];
 	size_t mapsize;
@@ -36,13 +28,6 @@ struct lmdb_local {
 };
 
 #define ENV_FLAGS (MDB_NOSYNC | MDB_NOMETASYNC)
-
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int env_open(const struct lmdb_shared *s, MDB_env **env, MDB_dbi *dbi, char *err,
                     size_t errlen)
@@ -141,8 +126,6 @@ static int lmdb_read(struct lmdb_local *l, const uint8_t *id, bool copy)
 	return rc;
 }
 
-enum change { CH_TOUCH, CH_CLIENT_UP, CH_CLIENT_DOWN, CH_CAS };
-
 /* One write transaction: read the record, change it, write it back. */
 static int lmdb_change(struct lmdb_local *l, const uint8_t *id, enum change c, uint32_t from,
                        bool *lost)
@@ -158,27 +141,10 @@ static int lmdb_change(struct lmdb_local *l, const uint8_t *id, enum change c, u
 	}
 	struct record rec;
 	memcpy(&rec, val.mv_data, sizeof rec);
-	switch (c) {
-	case CH_TOUCH:
-		rec.last_access_ns = coarse_ns();
-		break;
-	case CH_CLIENT_UP:
-		rec.clients++;
-		rec.last_access_ns = coarse_ns();
-		break;
-	case CH_CLIENT_DOWN:
-		rec.clients--;
-		rec.last_access_ns = coarse_ns();
-		break;
-	case CH_CAS:
-		if (rec.state != from) {
-			*lost = true;
-			from = rec.state;
-			mdb_txn_abort(t);
-			return -(int)from - 1;
-		}
-		rec.state = from == 3 ? 0 : from + 1;
-		break;
+	if (!bench_apply_change(&rec, c, &from)) {
+		*lost = true;
+		mdb_txn_abort(t);
+		return -(int)from - 1;
 	}
 	val.mv_data = &rec;
 	val.mv_size = sizeof rec;

@@ -21,14 +21,6 @@
 
 #include <tdb.h>
 
-struct record {
-	uint32_t state;
-	uint32_t clients;
-	uint64_t last_access_ns;
-	/* The rest of a session record (paths, error), so a record is 256 bytes. */
-	char info[240];
-};
-
 struct tdb_shared {
 	char dir[128];
 	char path[160];
@@ -41,13 +33,6 @@ struct tdb_local {
 	struct tdb_context *t;
 	struct record copy;
 };
-
-static uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static TDB_DATA key_of(const uint8_t *id)
 {
@@ -122,8 +107,6 @@ static int copy_record(TDB_DATA key, TDB_DATA data, void *priv)
 	return 0;
 }
 
-enum change { CH_TOUCH, CH_CLIENT_UP, CH_CLIENT_DOWN, CH_CAS };
-
 /* Locked read-modify-write; 0 done, 1 lost CAS (*from updated), -1 failed. */
 static int tdb_change(struct tdb_local *l, const uint8_t *id, enum change c, uint32_t *from)
 {
@@ -133,26 +116,9 @@ static int tdb_change(struct tdb_local *l, const uint8_t *id, enum change c, uin
 		return -1;
 	int rc = tdb_parse_record(l->t, key, copy_record, &rec);
 	if (rc == 0) {
-		switch (c) {
-		case CH_TOUCH:
-			rec.last_access_ns = coarse_ns();
-			break;
-		case CH_CLIENT_UP:
-			rec.clients++;
-			rec.last_access_ns = coarse_ns();
-			break;
-		case CH_CLIENT_DOWN:
-			rec.clients--;
-			rec.last_access_ns = coarse_ns();
-			break;
-		case CH_CAS:
-			if (rec.state != *from) {
-				*from = rec.state;
-				tdb_chainunlock(l->t, key);
-				return 1;
-			}
-			rec.state = *from == 3 ? 0 : *from + 1;
-			break;
+		if (!bench_apply_change(&rec, c, from)) {
+			tdb_chainunlock(l->t, key);
+			return 1;
 		}
 		rc =
 		    tdb_store(l->t, key, (TDB_DATA){(unsigned char *)&rec, sizeof rec}, TDB_MODIFY);

@@ -1,4 +1,5 @@
-/* Error formatting and scratch directories on tmpfs for file-based stores. */
+/* Error formatting, scratch directories on tmpfs for file-based stores, and
+ * the record changes the key-value comparators share. */
 #include "bench_backend_util.h"
 
 #include <dirent.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "streamreg.h"
@@ -98,4 +100,36 @@ void bench_rm_dir(const char *dir)
 	}
 	rmdir(dir);
 	bench_scratch_forget(dir);
+}
+
+uint64_t bench_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool bench_apply_change(struct record *rec, enum change c, uint32_t *from)
+{
+	switch (c) {
+	case CH_TOUCH:
+		rec->last_access_ns = bench_coarse_ns();
+		break;
+	case CH_CLIENT_UP:
+		rec->clients++;
+		rec->last_access_ns = bench_coarse_ns();
+		break;
+	case CH_CLIENT_DOWN:
+		rec->clients--;
+		rec->last_access_ns = bench_coarse_ns();
+		break;
+	case CH_CAS:
+		if (rec->state != *from) {
+			*from = rec->state;
+			return false;
+		}
+		rec->state = *from == 3 ? 0 : *from + 1;
+		break;
+	}
+	return true;
 }

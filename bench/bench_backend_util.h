@@ -2,7 +2,31 @@
 #ifndef SR_BENCH_BACKEND_UTIL_H
 #define SR_BENCH_BACKEND_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* The value the key-value comparators (LMDB, TDB) store per session: the
+ * hot fields plus the rest of a record, 256 bytes in all. */
+struct record {
+	uint32_t state;
+	uint32_t clients;
+	uint64_t last_access_ns;
+	char info[240];
+};
+
+/* The read-modify-write operations the comparators perform on a record. */
+enum change { CH_TOUCH, CH_CLIENT_UP, CH_CLIENT_DOWN, CH_CAS };
+
+/* CLOCK_MONOTONIC_COARSE in ns, the clock streamreg touches with. */
+uint64_t bench_coarse_ns(void);
+
+/*
+ * Apply c to rec.  For CH_CAS, *from is the expected state: on a mismatch
+ * it gets the current one and false is returned (lost race), else the
+ * state advances one step around the four-state cycle.
+ */
+bool bench_apply_change(struct record *rec, enum change c, uint32_t *from);
 
 /* Format an error into err and return -1. */
 int bench_fail(char *err, size_t errlen, const char *fmt, ...)
