@@ -153,8 +153,11 @@ class Session(ct.CliTest):
             self.skipTest("needs root and setpriv to create a registry as another user")
         name = ct.unique_name("owner")
         self.addCleanup(self._destroy, name)
+        libdir, cli = ct.nobody_runnable(ct.CLI)
+        self.addCleanup(shutil.rmtree, libdir, True)
         r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                            ct.CLI, "create", name, "--mode", "0666"],
+                            "env", "LD_LIBRARY_PATH=" + libdir, cli, "create", name, "--mode",
+                            "0666"],
                            capture_output=True, text=True, timeout=20)
         if r.returncode != 0 and name not in r.stderr:
             self.skipTest("nobody cannot run the binary here: " + r.stderr)

@@ -102,7 +102,10 @@ class Show(ct.CliTest):
         ch = ct.new_uuid()
         self.expect(["add", name, ch], 0)
         self.expect(["error", name, ch, "seen by nobody"], 0)
-        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ct.CLI]
+        libdir, cli = ct.nobody_runnable(ct.CLI)
+        self.addCleanup(shutil.rmtree, libdir, True)
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env",
+                     "LD_LIBRARY_PATH=" + libdir, cli]
 
         def run(*args):
             return subprocess.run(as_nobody + list(args), capture_output=True, text=True,

@@ -7,15 +7,17 @@ import shlex
 import shutil
 import uuid
 
-from montest import (SKIP, STREAMREG, Fixture, Tmux, check, parse_prometheus, run, sample,
+import montest
+from montest import (SKIP, Fixture, Tmux, check, nobody_runnable, parse_prometheus, run, sample,
                      unique_name)
 
 
-def as_nobody():
+def as_nobody(libdir):
     setpriv = shutil.which("setpriv")
+    env = ["env", "LD_LIBRARY_PATH=" + libdir]
     if setpriv:
-        return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-    return ["runuser", "-u", "nobody", "--"]
+        return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + env
+    return ["runuser", "-u", "nobody", "--"] + env
 
 
 def main():
@@ -23,7 +25,9 @@ def main():
         print("needs root to switch to user nobody")
         return SKIP
     pwd.getpwnam("nobody")
-    prefix = as_nobody()
+    # Every run below, root's and nobody's, uses a copy nobody can reach.
+    libdir, montest.STREAMREG = nobody_runnable(montest.STREAMREG)
+    prefix = as_nobody(libdir)
     ch = str(uuid.uuid4())
     name = unique_name("ro")
     fx = Fixture()
@@ -49,7 +53,7 @@ def main():
         # The live screen too, in a real terminal.
         if shutil.which("tmux"):
             tm = Tmux("%s %s top %s --interval 0.2" % (
-                " ".join(prefix), shlex.quote(STREAMREG), name))
+                " ".join(prefix), shlex.quote(montest.STREAMREG), name))
             try:
                 s = tm.wait_for(lambda s: ch in s and "active 1" in s, "the session as nobody")
                 check("clients 2" in s, "totals as nobody")
@@ -68,6 +72,7 @@ def main():
     finally:
         fx.cmd("unlink %s" % name, ok=False)
         fx.close()
+        shutil.rmtree(libdir, True)
     print("ok")
     return 0
 
