@@ -11,6 +11,8 @@
 
 #include "sr_internal.h"
 
+#define SR_READ_WAIT_NS (20 * 1000000ull)
+
 static void copy_out(uint64_t *dst, _Atomic uint64_t *src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -48,14 +50,24 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 	struct sr_hot *h = &r->hot[slot];
 	/* Zeroed only so static analysis can follow the copy loop. */
 	uint64_t words[SR_COLD_WORDS] = {0};
+	uint64_t deadline = 0;
 	for (unsigned i = 0; i < tries; i++) {
 		uint64_t sw = sr__ld(&h->state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_gen(sw) != gen)
 			return -ENOENT;
 		uint64_t s1 = sr__ld(&c->seq);
 		if (s1 & 1) {
-			if (i > 16)
+			/* Spin briefly, then yield; past SR_READ_WAIT_NS of a record
+			 * held odd (a preempted or dead writer), give up: on a
+			 * loaded machine yields alone could take seconds. */
+			if (i > 16) {
+				uint64_t now = sr_now_mono_ns();
+				if (!deadline)
+					deadline = now + SR_READ_WAIT_NS;
+				else if (now > deadline)
+					break;
 				sched_yield();
+			}
 			continue;
 		}
 		copy_out(words, c->w, SR_COLD_WORDS);
@@ -67,7 +79,7 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 			return 0;
 		}
 	}
-	return sr__fail(-SR_EBUSY, "slot %u kept changing during %u reads", slot, tries);
+	return sr__fail(-SR_EBUSY, "slot %u kept changing or stayed mid-update", slot);
 }
 
 /* Under the writer lock, inside a wip record naming this slot. */

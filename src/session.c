@@ -189,18 +189,39 @@ int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out)
 	return 0;
 }
 
+/* The start time goes in before the state word's compare-and-swap publishes
+ * `active`, so whoever sees active sees when it started; a move that loses
+ * its race puts the old times back. */
+struct start_times {
+	uint64_t mono, wall;
+};
+
+static void before_transition(struct sr_registry *r, uint32_t slot, sr_state to,
+                              struct start_times *old)
+{
+	if (to != SR_STATE_ACTIVE)
+		return;
+	old->mono = atomic_exchange_explicit(&r->hot[slot].started_mono, sr_now_mono_ns(),
+	                                     memory_order_relaxed);
+	old->wall = atomic_exchange_explicit(&r->hot[slot].started_wall,
+	                                     (uint64_t)sr__now_wall_ns(), memory_order_relaxed);
+}
+
+static void transition_lost(struct sr_registry *r, uint32_t slot, sr_state to,
+                            const struct start_times *old)
+{
+	if (to != SR_STATE_ACTIVE)
+		return;
+	atomic_store_explicit(&r->hot[slot].started_mono, old->mono, memory_order_relaxed);
+	atomic_store_explicit(&r->hot[slot].started_wall, old->wall, memory_order_relaxed);
+}
+
 static void after_transition(struct sr_registry *r, uint32_t slot, sr_state to)
 {
 	/* A start request is an access: the idle grace runs from it. */
 	if (to == SR_STATE_STARTING) {
 		touch_slot(r, slot);
 		sr__ring(r);
-	}
-	if (to == SR_STATE_ACTIVE) {
-		atomic_store_explicit(&r->hot[slot].started_mono, sr_now_mono_ns(),
-		                      memory_order_relaxed);
-		atomic_store_explicit(&r->hot[slot].started_wall, (uint64_t)sr__now_wall_ns(),
-		                      memory_order_relaxed);
 	}
 }
 
@@ -225,7 +246,10 @@ int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_s
 	if ((rc = sr__resolve(reg, id, &slot, &gen)))
 		return rc;
 	uint64_t expect = sr_sw_make(gen, from);
+	struct start_times old = {0, 0};
+	before_transition(reg, slot, to, &old);
 	if (!atomic_compare_exchange_strong(&reg->hot[slot].state, &expect, sr_sw_make(gen, to))) {
+		transition_lost(reg, slot, to, &old);
 		if (sr_sw_gen(expect) != gen || sr_sw_code(expect) == SR_SW_FREE)
 			return sr__fail(-ENOENT, "session was deleted meanwhile");
 		return sr__fail(-SR_ESTATE, "session is %s, not %s",
@@ -247,13 +271,19 @@ int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, sr_stat
 	if (rc)
 		return rc;
 	uint64_t cur = sr__ld(&reg->hot[slot].state);
+	struct start_times old = {0, 0};
+	before_transition(reg, slot, to, &old);
 	for (;;) {
 		if (sr_sw_gen(cur) != gen || sr_sw_code(cur) == SR_SW_FREE ||
-		    sr_sw_code(cur) > SR_STATE_COUNT)
+		    sr_sw_code(cur) > SR_STATE_COUNT) {
+			transition_lost(reg, slot, to, &old);
 			return sr__fail(-ENOENT, "session was deleted meanwhile");
+		}
 		sr_state from = (sr_state)(sr_sw_code(cur) - 1);
-		if ((rc = check_states(from, to)))
+		if ((rc = check_states(from, to))) {
+			transition_lost(reg, slot, to, &old);
 			return rc;
+		}
 		if (atomic_compare_exchange_weak(&reg->hot[slot].state, &cur,
 		                                 sr_sw_make(gen, to))) {
 			if (prev)
