@@ -181,24 +181,6 @@ class Tmux:
             if os.path.exists(path):
                 os.unlink(path)
 
-
-def nobody_runnable(binary):
-    """A copy of binary (and of the libstreamreg it loads) that user nobody can
-    run: the build tree may sit where nobody cannot look, e.g. a clone under
-    /root (mode 0700).  Returns (directory for LD_LIBRARY_PATH, copied binary);
-    the caller removes the directory."""
-    import shutil as _shutil
-    import tempfile as _tempfile
-    d = _tempfile.mkdtemp(prefix="sr-nobody-")
-    os.chmod(d, 0o755)
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        if "libstreamreg" in line and "=>" in line:
-            soname = line.split("=>")[0].strip()
-            path = line.split("=>")[1].split("(")[0].strip()
-            _shutil.copy(path, os.path.join(d, soname))
-            os.chmod(os.path.join(d, soname), 0o755)
-    copy = os.path.join(d, os.path.basename(binary))
-    _shutil.copy(binary, copy)
-    os.chmod(copy, 0o755)
-    return d, copy
+# Shared with the other suites that run the command as user nobody.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from runas import nobody_runnable  # noqa: E402,F401
