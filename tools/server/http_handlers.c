@@ -108,6 +108,8 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	} else {
 		/* Still serve the channel, uncounted: a full viewer table must
 		 * not take the service down. */
+		if (v == VIEWER_FULL || v == VIEWER_ERROR)
+			http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
 		if (v == VIEWER_FULL)
 			srv_warn("viewer table full (%u): raise --max-viewers",
 			         viewers_capacity(wk->vt));
@@ -134,6 +136,7 @@ static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, 
 	case WAIT_ACTIVE:
 		return serve_master(wk, c, rq);
 	case WAIT_FAILED: {
+		http_metrics_count(wk->hm, HM_START_FAILED);
 		char msg[SR_ERROR_MAX + 64];
 		snprintf(msg, sizeof msg, "channel failed to start: %s", rq->w.error);
 		release_viewer(wk, rq);
@@ -141,6 +144,8 @@ static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, 
 	}
 	case WAIT_TIMEOUT:
 	case WAIT_SHUTDOWN:
+		if (rq->w.result == WAIT_TIMEOUT)
+			http_metrics_count(wk->hm, HM_START_TIMEOUT);
 		release_viewer(wk, rq);
 		return reply_unavailable(wk, c, 2, rq->w.error);
 	case WAIT_ERROR:
@@ -284,6 +289,7 @@ static enum MHD_Result handle_library_text(struct worker *wk, struct MHD_Connect
 	struct strbuf b = {0};
 	strbuf_puts(&b, text);
 	free(text);
+	http_metrics_format(wk->hm, &b);
 	strbuf_printf(&b,
 	              "# HELP streamreg_server_viewers HLS viewers in the server's viewer table.\n"
 	              "# TYPE streamreg_server_viewers gauge\n"
@@ -300,6 +306,27 @@ static enum MHD_Result handle_library_text(struct worker *wk, struct MHD_Connect
 	                   len);
 }
 
+static enum hm_route metrics_route(const struct route *r)
+{
+	switch (r->kind) {
+	case ROUTE_INDEX:
+		return HM_ROUTE_INDEX;
+	case ROUTE_CHANNELS:
+		return HM_ROUTE_CHANNELS;
+	case ROUTE_MASTER:
+		return HM_ROUTE_MASTER;
+	case ROUTE_FILE:
+		return r->file_type == ROUTE_FILE_PLAYLIST ? HM_ROUTE_PLAYLIST : HM_ROUTE_SEGMENT;
+	case ROUTE_SESSIONS:
+		return HM_ROUTE_SESSIONS;
+	case ROUTE_METRICS:
+		return HM_ROUTE_METRICS;
+	case ROUTE_HEALTH:
+		return HM_ROUTE_HEALTH;
+	}
+	return HM_ROUTE_INVALID;
+}
+
 static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, const char *url,
                                 struct request *rq)
 {
@@ -308,6 +335,7 @@ static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, con
 	int status = route_parse(url, &r, &why);
 	if (status)
 		return reply_error(wk, c, (unsigned)status, why);
+	http_cur_route = metrics_route(&r);
 	if ((r.kind == ROUTE_MASTER || r.kind == ROUTE_FILE) && !lineup_find(wk->lineup, r.channel))
 		return reply_error(wk, c, 404, "unknown channel");
 	switch (r.kind) {
@@ -337,9 +365,10 @@ static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, con
 	return reply_error(wk, c, 404, "no such resource");
 }
 
-enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                            const char *method, const char *version, const char *upload_data,
-                            size_t *upload_data_size, void **con_cls)
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
 {
 	struct worker *wk = cls;
 	struct request *rq = *con_cls;
@@ -356,6 +385,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		if (!rq)
 			return MHD_NO;
 		*con_cls = rq;
+		rq->t0_ns = worker_now_ns();
 		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		/* A wrong method is refused before its body is read: answering
 		 * now also closes the connection, so a slow body cannot hold it. */
@@ -371,9 +401,27 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		if (rq->w.result == WAIT_PENDING)
 			return MHD_YES;
 		rq->suspended = false;
+		http_cur_route = HM_ROUTE_MASTER; /* only master requests wait */
 		return finish_wait(wk, conn, rq);
 	}
 	return dispatch(wk, conn, url, rq);
+}
+
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                            const char *method, const char *version, const char *upload_data,
+                            size_t *upload_data_size, void **con_cls)
+{
+	struct worker *wk = cls;
+	http_cur_status = 0;
+	http_cur_route = HM_ROUTE_INVALID;
+	enum MHD_Result ret = handle_request(cls, conn, url, method, version, upload_data,
+	                                     upload_data_size, con_cls);
+	const struct request *rq = *con_cls;
+	/* Counted once, on the call that queued the answer. */
+	if (http_cur_status && rq)
+		http_metrics_observe(wk->hm, http_cur_route, http_cur_status,
+		                     worker_now_ns() - rq->t0_ns);
+	return ret;
 }
 
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -9,6 +9,8 @@
 
 _Thread_local const char *http_cur_method;
 _Thread_local const char *http_cur_url;
+_Thread_local unsigned http_cur_status;
+_Thread_local enum hm_route http_cur_route;
 
 static const char *reason(unsigned status)
 {
@@ -48,6 +50,8 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 	snprintf(idx, sizeof idx, "%u", wk->index);
 	MHD_add_response_header(r, "X-Streamreg-Worker", idx);
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	if (ret == MHD_YES)
+		http_cur_status = status;
 	MHD_destroy_response(r);
 	if (wk->opt->verbose)
 		srv_debug("%s %s -> %u", http_cur_method ? http_cur_method : "?",

@@ -5,11 +5,16 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
+#include "http_metrics.h"
 #include "worker_internal.h"
 
 /* The request being answered on this thread, for the verbose log. */
 extern _Thread_local const char *http_cur_method;
 extern _Thread_local const char *http_cur_url;
+/* Status of the answer queued on this thread (0: none yet) and the route
+ * it was for, read back for the request metrics. */
+extern _Thread_local unsigned http_cur_status;
+extern _Thread_local enum hm_route http_cur_route;
 
 /* Short text/plain body "<status> <reason>: <detail>\n". */
 enum MHD_Result reply_error(struct worker *wk, struct MHD_Connection *c, unsigned status,

@@ -54,6 +54,7 @@ struct master {
 	sr_registry *reg;
 	bool created;
 	struct viewer_table *vt;
+	struct http_metrics *hm;
 	int listen_fd;
 	int *port_fds; /* --reuseport: one socket per worker slot, else NULL */
 	int sig_fd;
@@ -216,6 +217,7 @@ static void spawn(struct master *m, unsigned idx)
 		    .opt = m->opt,
 		    .lineup = m->lineup,
 		    .vt = m->vt,
+		    .hm = m->hm,
 		    .index = idx,
 		    .listen_fd = fd,
 		    .master_pid = getppid(),
@@ -267,6 +269,8 @@ static void reap(struct master *m)
 			srv_warn("registry recovery: %s (%s)", sr_strerror(rc), sr_errdetail());
 		viewers_worker_died(m->vt, idx);
 		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (!m->stopping && !s->retire)
+			http_metrics_count(m->hm, HM_WORKER_RESTART);
 		if (m->stopping) {
 			if (!clean)
 				srv_warn("worker %u (pid %d) %s while stopping", idx, (int)pid,
@@ -423,6 +427,11 @@ int master_run(const struct server_options *opt, struct lineup *lineup)
 		srv_error("viewer table of %u: %s", opt->max_viewers, strerror(errno));
 		goto out;
 	}
+	m.hm = http_metrics_create();
+	if (!m.hm) {
+		srv_error("metrics block: %s", strerror(errno));
+		goto out;
+	}
 	if (open_listeners(&m) < 0)
 		goto out;
 	srv_info("listening on http://%s:%u/ with %u worker(s)%s; registry '%s', %zu channel(s), "
@@ -441,6 +450,7 @@ out:
 			sr_registry_unlink(opt->registry);
 	}
 	viewers_destroy(m.vt);
+	http_metrics_destroy(m.hm);
 	if (m.port_fds) {
 		for (unsigned i = 1; i < opt->workers; i++)
 			if (m.port_fds[i] > 0)

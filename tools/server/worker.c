@@ -168,6 +168,7 @@ int worker_run(const struct worker_config *cfg)
 	wk.opt = cfg->opt;
 	wk.lineup = cfg->lineup;
 	wk.vt = cfg->vt;
+	wk.hm = cfg->hm;
 	wk.index = cfg->index;
 	wk.holder = viewers_holder(cfg->vt, cfg->index);
 	const char *off = getenv("STREAMREG_SERVER_NO_REGISTRY");

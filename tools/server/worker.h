@@ -6,12 +6,14 @@
 
 #include "lineup.h"
 #include "server_options.h"
+#include "http_metrics.h"
 #include "viewers.h"
 
 struct worker_config {
 	const struct server_options *opt;
 	const struct lineup *lineup;
 	struct viewer_table *vt;
+	struct http_metrics *hm;
 	unsigned index; /* 0..workers-1, stable across replacements */
 	int listen_fd;
 	pid_t master_pid;

@@ -41,6 +41,7 @@ struct request {
 	bool suspended;
 	bool head; /* HEAD: a probe, not a viewer */
 	struct waiter w;
+	uint64_t t0_ns; /* headers complete: the latency metric starts here */
 	bool has_viewer;
 	bool delivered; /* the master playlist with the token was queued */
 	uint32_t viewer_slot;
@@ -61,6 +62,7 @@ struct worker {
 	const struct server_options *opt;
 	const struct lineup *lineup;
 	struct viewer_table *vt;
+	struct http_metrics *hm;
 	unsigned index;
 	uint32_t holder;
 	sr_registry *reg;
