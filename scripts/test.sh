@@ -3,19 +3,25 @@
 # ways and runs ctest in each (TSan: threaded tests; ASan+UBSan with clang:
 # everything but valgrind and the bench, plus the fuzzers; plain gcc build:
 # everything, valgrind included).  The last lines are ctest's summary of the
-# plain build.  Options: --quick skips the sanitizer builds.
+# plain build.  Before them, the library and the tools are built in every build
+# type and with Debian's packaging flags, with gcc and clang
+# (scripts/build-matrix.sh).  Every build here treats warnings as errors
+# (SR_WERROR).  Options: --quick skips the sanitizer builds and the matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 jobs=$(nproc)
 
-scripts/setup.sh
+scripts/setup.sh -DSR_WERROR=ON
 
 if ((!quick)); then
+	echo "== Build matrix: gcc and clang, every build type and Debian's flags, no warning" >&2
+	scripts/build-matrix.sh
+
 	echo "== ThreadSanitizer build: threaded tests" >&2
 	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSR_SANITIZE=thread \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_BUILD_BENCH=OFF >/dev/null
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_WERROR=ON -DSR_BUILD_BENCH=OFF >/dev/null
 	cmake --build build-tsan -j"$jobs" --target test_threads >/dev/null
 	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		ctest -L threads --output-on-failure -j"$jobs")
@@ -24,7 +30,7 @@ if ((!quick)); then
 	# libFuzzer targets: ctest runs each for a bounded time.
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (clang): whole suite and fuzzers" >&2
 	cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DSR_SANITIZE=address,undefined \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSR_WERROR=ON >/dev/null
 	cmake --build build-asan -j"$jobs" >/dev/null
 	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -42,6 +42,10 @@ static void test_durations(void **state)
 	expect_duration(3600000, "1h00m");
 	expect_duration(86399999, "23h59m");
 	expect_duration(86400000, "1d00h");
+	/* The longest output fits the size the header names. */
+	char exact[MON_DURATION_SIZE];
+	mon_format_duration(UINT64_MAX, exact, sizeof exact);
+	assert_string_equal(exact, "213503982334d14h");
 	char tiny[4];
 	mon_format_duration(UINT64_MAX, tiny, sizeof tiny);
 	assert_int_equal(strlen(tiny), 3);

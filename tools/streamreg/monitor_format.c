@@ -56,7 +56,7 @@ void mon_format_columns(char *buf, size_t len)
 
 void mon_format_row(const sr_session_info *s, uint64_t now_mono_ns, char *buf, size_t len)
 {
-	char id[SR_UUID_STR_LEN + 1], idle[16], uptime[16], pid[16],
+	char id[SR_UUID_STR_LEN + 1], idle[MON_DURATION_SIZE], uptime[MON_DURATION_SIZE], pid[16],
 	    variants[SR_MAX_QUALITIES * 17];
 	char last_error[SR_ERROR_MAX + 1];
 	sr_uuid_format(s->channel_id, id);
@@ -121,7 +121,7 @@ void mon_format_procs_line(const mon_snapshot *snap, char *buf, size_t len)
 
 void mon_format_registry_line(const char *name, const mon_snapshot *snap, char *buf, size_t len)
 {
-	char age[16];
+	char age[MON_DURATION_SIZE];
 	mon_format_duration(snap->stats.age_ms, age, sizeof age);
 	snprintf(buf, len, "registry %s | age %s | birth %016" PRIx64 " | created by pid %ld", name,
 	         age, snap->stats.birth_id, (long)snap->stats.creator_pid);

@@ -12,6 +12,8 @@
 #define MON_COL_STATE_WIDTH 8
 
 /* "850ms", "4.2s", "42s", "12m05s", "3h04m", "2d03h". */
+/* Room for the longest, UINT64_MAX ms: a smaller buffer cuts it. */
+#define MON_DURATION_SIZE sizeof("213503982334d14h")
 void mon_format_duration(uint64_t ms, char *buf, size_t len);
 
 /* The column titles, aligned with mon_format_row(). */
