@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# usage: install_consumers.sh BUILD_DIR SOURCE_DIR WORK_DIR
+# usage: install_consumers.sh BUILD_DIR SOURCE_DIR WORK_DIR [TOOLS]
+# What a user does first: install into a scratch prefix, build a consumer through
+# pkg-config and through find_package(streamreg), and run the installed tools.
 set -euo pipefail
-build=$1 src=$2 work=$3
+build=$1 src=$2 work=$3 tools=${4:-1}   # TOOLS 0: a build without the tools
 rm -rf "$work"
 mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
@@ -17,3 +19,45 @@ cmake -S "$src/consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$work/prefi
 cmake --build "$work/cmake-build" >/dev/null
 LD_LIBRARY_PATH="$work/prefix/lib" "$work/cmake-build/consumer" "srinst_cm_$$"
 echo "install_consumers: pkg-config and find_package consumers built and ran"
+((tools)) || exit 0
+
+# The installed tools, from a prefix that moved after the install: they must
+# find their library through their RUNPATH ($ORIGIN), not through a path
+# compiled in, the loader's defaults or the environment.
+mv "$work/prefix" "$work/moved"
+unset LD_LIBRARY_PATH
+bin=$work/moved/bin
+lib=$(find "$work/moved" -name 'libstreamreg.so.1' -print -quit)
+[[ -n $lib ]] || { echo "install_consumers: no libstreamreg.so.1 installed" >&2; exit 1; }
+name="srinst_tools_$$"
+trap '"$bin/streamreg" destroy "$name" >/dev/null 2>&1 || true' EXIT
+for tool in streamreg streamreg-reaper streamreg-server; do
+	[[ -x $bin/$tool ]] || { echo "install_consumers: $tool not installed in bin/" >&2; exit 1; }
+	runpath=$(readelf -d "$bin/$tool" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+	if [[ $runpath != '$ORIGIN/'* ]]; then
+		echo "install_consumers: $tool has RUNPATH '$runpath', want \$ORIGIN/..." >&2
+		exit 1
+	fi
+	# The library the loader picks is the one in this prefix, not another copy.
+	got=$(ldd "$bin/$tool" | awk '$1 == "libstreamreg.so.1" { print $3 }')
+	if [[ $(realpath -e "$got" 2>/dev/null) != "$(realpath "$lib")" ]]; then
+		echo "install_consumers: $tool loads libstreamreg from '$got', want $lib" >&2
+		exit 1
+	fi
+	"$bin/$tool" --help >"$work/$tool.help" 2>&1 ||
+		{ echo "install_consumers: $tool --help failed:" >&2; cat "$work/$tool.help" >&2; exit 1; }
+	grep -qi usage "$work/$tool.help" ||
+		{ echo "install_consumers: $tool --help printed no usage" >&2; exit 1; }
+done
+PATH=$bin:$PATH
+streamreg create "$name" --capacity 16 >/dev/null
+streamreg add "$name" 5e7a0000-0000-4000-8000-0000000000a1 >/dev/null
+streamreg ls "$name" | grep -q 5e7a0000-0000-4000-8000-0000000000a1 ||
+	{ echo "install_consumers: installed streamreg ls does not list the session" >&2; exit 1; }
+streamreg destroy "$name" >/dev/null
+if streamreg ls "$name" >/dev/null 2>&1; then
+	echo "install_consumers: registry $name still there after destroy" >&2
+	exit 1
+fi
+trap - EXIT
+echo "install_consumers: installed streamreg, streamreg-reaper and streamreg-server run from a moved prefix"
