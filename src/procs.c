@@ -328,8 +328,12 @@ uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen)
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
 
-/* One pass over every live lease instead of one probe per process per slot. */
-int sr__clients_all(struct sr_registry *r, uint32_t *per_slot)
+/* One pass over every live lease instead of one probe per process per slot.
+ * Each entry keeps the generation its count belongs to, (gen << 32) | count,
+ * so a walk that meets the slot under a later owner can tell the count is
+ * not that owner's (sr__clients_pick).  A slot that changed hands during
+ * this pass keeps only the newest owner's leases. */
+int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 {
 	memset(per_slot, 0, (size_t)r->capacity * sizeof(*per_slot));
 	for (uint32_t i = 0, n = hwm(r); i < n; i++) {
@@ -346,15 +350,36 @@ int sr__clients_all(struct sr_registry *r, uint32_t *per_slot)
 			uint32_t slot = (uint32_t)(k & 0xffffffffu) - 1;
 			if (n_ == 0 || slot >= r->capacity)
 				continue;
+			uint32_t gen = (uint32_t)(k >> 32);
 			uint64_t sw =
 			    atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
-			if (sr_sw_gen(sw) != (uint32_t)(k >> 32))
+			if (sr_sw_gen(sw) != gen)
 				continue;
-			uint64_t sum = (uint64_t)per_slot[slot] + n_;
-			per_slot[slot] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+			uint64_t e = per_slot[slot];
+			uint32_t egen = (uint32_t)(e >> 32), en = (uint32_t)e;
+			if (en != 0 && egen != gen) {
+				/* Generations only grow: keep the later owner's. */
+				if ((int32_t)(gen - egen) < 0)
+					continue;
+				en = 0;
+			}
+			uint64_t sum = (uint64_t)en + n_;
+			per_slot[slot] = (uint64_t)gen << 32 | (sum > UINT32_MAX ? UINT32_MAX : sum);
 		}
 	}
 	return 0;
+}
+
+uint32_t sr__clients_pick(struct sr_registry *r, const uint64_t *per_slot, uint32_t slot,
+                          uint32_t gen)
+{
+	uint64_t e = per_slot[slot];
+	if ((uint32_t)e == 0)
+		return 0;
+	if ((uint32_t)(e >> 32) == gen)
+		return (uint32_t)e;
+	/* The slot changed hands after the pass: count this owner alone. */
+	return sr__clients_of(r, slot, gen);
 }
 
 static uint64_t sum_leases(struct sr_registry *r, struct sr_proc *p)

@@ -36,17 +36,18 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 	st->capacity = reg->capacity;
 	st->max_procs = reg->max_procs;
 	st->leases_per_proc = reg->leases_per_proc;
-	uint32_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
 	if (!per)
 		return sr__fail(-ENOMEM, "out of memory");
 	sr__clients_all(reg, per);
 	for (uint32_t s = 0; s < reg->capacity; s++) {
-		uint32_t code = sr_sw_code(sr__ld(&reg->hot[s].state));
+		uint64_t sw = sr__ld(&reg->hot[s].state);
+		uint32_t code = sr_sw_code(sw);
 		if (code == SR_SW_FREE || code > SR_STATE_COUNT)
 			continue;
 		st->sessions++;
 		st->by_state[code - 1]++;
-		st->clients += per[s];
+		st->clients += sr__clients_pick(reg, per, s, sr_sw_gen(sw));
 	}
 	free(per);
 	for (uint32_t i = 0; i < reg->max_procs; i++) {
@@ -133,7 +134,7 @@ int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx)
 	SR_CHECK_REG(reg);
 	if (!cb)
 		return sr__fail(-EINVAL, "callback is NULL");
-	uint32_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
 	sr_session_info *info = malloc(sizeof(*info));
 	int rc = 0;
 	if (!per || !info) {
@@ -149,9 +150,10 @@ int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx)
 			continue;
 		/* Never show a mix: a record deleted meanwhile is skipped, one
 		 * stuck mid-update is counted and reported after the walk. */
-		int src = sr__snapshot_slot(reg, s, sr_sw_gen(sw), per[s], info, tries);
+		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(reg, per, s, gen);
+		int src = sr__snapshot_slot(reg, s, gen, n, info, tries);
 		if (src == -SR_EBUSY && sr__walk_busy(reg, &tries))
-			src = sr__snapshot_slot(reg, s, sr_sw_gen(sw), per[s], info, tries);
+			src = sr__snapshot_slot(reg, s, gen, n, info, tries);
 		if (src == -SR_EBUSY)
 			busy++;
 		if (src != 0)
@@ -174,7 +176,7 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 	SR_CHECK_REG(reg);
 	if (!cb)
 		return sr__fail(-EINVAL, "callback is NULL");
-	uint32_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
 	if (!per)
 		return sr__fail(-ENOMEM, "out of memory");
 	sr__clients_all(reg, per);
@@ -198,7 +200,7 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 		b.state = (sr_state)(sr_sw_code(sw) - 1);
 		b.slot = s;
 		b.generation = sr_sw_gen(sw);
-		b.clients = per[s];
+		b.clients = sr__clients_pick(reg, per, s, b.generation);
 		b.idle_ms = now > la ? (now - la) / 1000000u : 0;
 		rc = cb(&b, ctx);
 	}

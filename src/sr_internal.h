@@ -245,7 +245,9 @@ static inline struct sr_lease *sr__leases(struct sr_proc *p)
 	return (struct sr_lease *)(void *)(p + 1);
 }
 uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen);
-int sr__clients_all(struct sr_registry *r, uint32_t *per_slot);
+int sr__clients_all(struct sr_registry *r, uint64_t *per_slot);
+uint32_t sr__clients_pick(struct sr_registry *r, const uint64_t *per_slot, uint32_t slot,
+                          uint32_t gen);
 int sr__lease_add(struct sr_registry *r, uint32_t slot, uint32_t gen, int delta);
 void sr__proc_release_own(struct sr_registry *r);
 int sr__recover_procs(struct sr_registry *r, sr_recovery_report *rep);
