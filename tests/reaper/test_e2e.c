@@ -358,7 +358,7 @@ static void test_stalled(void **state)
 static void test_never_works(void **state)
 {
 	struct e2e *f = *state;
-	one_channel(f, "never", "lavfi:nosuchsource_for_test=size=1x1");
+	one_channel(f, "never", "lavfi:testsrc=nosuchoption_for_test=1");
 	const char *extra[] = {
 	    "--max-restarts", "2", "--backoff-min", "0.2", "--backoff-max", "0.3", NULL};
 	e2e_start_ready(f, extra);
@@ -374,7 +374,7 @@ static void test_never_works(void **state)
 	assert_int_equal(s.restart_count, 3);
 	assert_non_null(strstr(s.last_error, "ffmpeg exited with status"));
 	/* ffmpeg's own words, not only a status */
-	assert_non_null(strstr(s.last_error, "nosuchsource_for_test"));
+	assert_non_null(strstr(s.last_error, "nosuchoption_for_test"));
 	assert_int_equal(e2e_children(f->reaper), 0);
 	assert_false(e2e_dir_exists(f, A));
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "paths.h"
+#include "st_chandir.h"
 
 #define ID "0b0e5d1c-4c1f-4d8e-9a3e-2f5b8c7d6e1a"
 
@@ -83,7 +84,7 @@ static void assert_victim_intact(struct fx *f)
 static void test_names(void **state)
 {
 	(void)state;
-	assert_true(rp_chan_name_valid(ID));
+	assert_true(st_chan_name_valid(ID));
 	const char *bad[] = {"",
 	                     ".",
 	                     "..",
@@ -97,8 +98,8 @@ static void test_names(void **state)
 	                     "0b0e5d1c44c1f-4d8e-9a3e-2f5b8c7d6e1a",
 	                     "............................/......."};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_false(rp_chan_name_valid(bad[i]));
-	assert_false(rp_chan_name_valid(NULL));
+		assert_false(st_chan_name_valid(bad[i]));
+	assert_false(st_chan_name_valid(NULL));
 }
 
 static void test_hostile_names_refused(void **state)

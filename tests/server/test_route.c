@@ -1,4 +1,4 @@
-/* Request path parsing, lineup parsing and master playlist rewriting: the
+/* Request path parsing and master playlist rewriting: the
  * pure pieces of the server that stand between a URL and the disk. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "hls_files.h"
-#include "lineup.h"
 #include "route.h"
 
 #define CH "11111111-2222-4333-8444-555555555555"
@@ -161,93 +160,6 @@ static void test_long_names(void **state)
 	assert_int_equal(parse(path, &r), 0);
 }
 
-static void test_lineup(void **state)
-{
-	(void)state;
-	struct lineup l;
-	char err[256];
-	const char *ok =
-	    "\xEF\xBB\xBF#EXTM3U\r\n"
-	    "#EXTINF:-1 tvg-id=\"" CH "\" tvg-name=\"One\",Channel, one\r\n"
-	    "lavfi:testsrc\r\n"
-	    "\n"
-	    "#EXTINF:-1 tvg-name=\"Two\" tvg-id=\"22222222-2222-4222-8222-222222222222\","
-	    "\n#EXTVLCOPT:foo\n"
-	    "http://example/stream\n";
-	assert_int_equal(lineup_parse(ok, "t", &l, err, sizeof err), 0);
-	assert_int_equal(l.n, 2);
-	uuid_t id;
-	uuid_parse(CH, id);
-	const struct lineup_channel *c = lineup_find(&l, id);
-	assert_non_null(c);
-	assert_string_equal(c->name, " one");
-	uuid_parse("22222222-2222-4222-8222-222222222222", id);
-	c = lineup_find(&l, id);
-	assert_non_null(c);
-	assert_string_equal(c->name, "Two");
-	uuid_parse("33333333-2222-4222-8222-222222222222", id);
-	assert_null(lineup_find(&l, id));
-	/* The playlist's order is kept for listings. */
-	assert_string_equal(l.channels[l.order[0]].name, " one");
-	assert_string_equal(l.channels[l.order[1]].name, "Two");
-	lineup_free(&l);
-
-	struct {
-		const char *text, *msg;
-	} bad[] = {
-	    {"", "no #EXTM3U"},
-	    {"#EXTINF:-1 tvg-id=\"" CH "\",x\nurl\n", "t:1:"},
-	    {"#EXTM3U\n#EXTINF:-1 tvg-id=\"nope\",x\nurl\n", "t:2: tvg-id \"nope\""},
-	    {"#EXTM3U\n#EXTINF:-1,x\nurl\n", "t:2: #EXTINF without tvg-id"},
-	    {"#EXTM3U\n#EXTINF:-1 tvg-id=\"" CH "\",x\n", "t:2: #EXTINF without an input"},
-	    {"#EXTM3U\nurl\n", "t:2: input URL without"},
-	    {"#EXTM3U\n#EXTINF:-1 tvg-id=\"" CH "\",x\n-i evil\n", "t:3: input may not start"},
-	    {"#EXTM3U\n#EXTINF:-1 tvg-id=\"" CH "\",x\nu\n#EXTINF:-1 tvg-id=\"" CH "\",y\nu\n",
-	     "appears twice"},
-	};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		assert_int_equal(lineup_parse(bad[i].text, "t", &l, err, sizeof err), -1);
-		if (!strstr(err, bad[i].msg))
-			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].msg);
-	}
-}
-
-static void test_lineup_lookup_many(void **state)
-{
-	(void)state;
-	/* Ids in descending order, so the sorted index differs from the file. */
-	char *text = malloc(64 * 1024);
-	size_t len = (size_t)sprintf(text, "#EXTM3U\n");
-	for (int i = 200; i > 0; i--)
-		len += (size_t)sprintf(
-		    text + len, "#EXTINF:-1 tvg-id=\"%08x-0000-4000-8000-000000000000\",C%d\nu\n",
-		    i * 7, i);
-	struct lineup l;
-	char err[256];
-	assert_int_equal(lineup_parse(text, "t", &l, err, sizeof err), 0);
-	assert_int_equal(l.n, 200);
-	assert_string_equal(l.channels[l.order[0]].name, "C200");
-	assert_string_equal(l.channels[l.order[199]].name, "C1");
-	for (size_t i = 1; i < l.n; i++)
-		assert_true(memcmp(l.channels[i - 1].id, l.channels[i].id, sizeof(uuid_t)) < 0);
-	for (int i = 1; i <= 200; i++) {
-		char idtext[64];
-		uuid_t id;
-		snprintf(idtext, sizeof idtext, "%08x-0000-4000-8000-000000000000", i * 7);
-		uuid_parse(idtext, id);
-		const struct lineup_channel *c = lineup_find(&l, id);
-		assert_non_null(c);
-		char want[16];
-		snprintf(want, sizeof want, "C%d", i);
-		assert_string_equal(c->name, want);
-		snprintf(idtext, sizeof idtext, "%08x-0000-4000-8000-000000000000", i * 7 + 1);
-		uuid_parse(idtext, id);
-		assert_null(lineup_find(&l, id));
-	}
-	lineup_free(&l);
-	free(text);
-}
-
 static void test_rewrite_master(void **state)
 {
 	(void)state;
@@ -289,7 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_fixed_routes),    cmocka_unit_test(test_channel_routes),
 	    cmocka_unit_test(test_bad_channel_ids), cmocka_unit_test(test_traversal),
 	    cmocka_unit_test(test_long_names),      cmocka_unit_test(test_unescape),
-	    cmocka_unit_test(test_lineup),          cmocka_unit_test(test_lineup_lookup_many),
+
 	    cmocka_unit_test(test_rewrite_master),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

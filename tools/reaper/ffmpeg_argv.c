@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lineup.h"
+#include "st_lineup.h"
 
 static int push(struct rp_argv *a, const char *s)
 {
@@ -103,7 +103,7 @@ static int build_filter(const struct rp_encode *enc, const struct rp_ladder *lad
 	return 0;
 }
 
-static int build(const struct rp_encode *enc, const char *input, enum rp_input_kind kind,
+static int build(const struct rp_encode *enc, const char *input, enum st_input_kind kind,
                  const struct rp_ladder *lad, struct rp_argv *a)
 {
 	char buf[1024];
@@ -126,7 +126,7 @@ static int build(const struct rp_encode *enc, const char *input, enum rp_input_k
 	P("-loglevel");
 	P("warning");
 	switch (kind) {
-	case RP_INPUT_LAVFI:
+	case ST_INPUT_LAVFI:
 		/* test sources run as fast as the CPU allows without -re */
 		P("-re");
 		P("-f");
@@ -142,7 +142,7 @@ static int build(const struct rp_encode *enc, const char *input, enum rp_input_k
 			audio_map = "1:a:0";
 		}
 		break;
-	case RP_INPUT_FILE:
+	case ST_INPUT_FILE:
 		/* a file becomes a live channel: real time, looped forever */
 		P("-stream_loop");
 		P("-1");
@@ -150,7 +150,7 @@ static int build(const struct rp_encode *enc, const char *input, enum rp_input_k
 		P("-i");
 		P(input);
 		break;
-	case RP_INPUT_URL:
+	case ST_INPUT_URL:
 		P("-i");
 		P(input);
 		break;
@@ -245,8 +245,8 @@ int rp_ffmpeg_argv(const struct rp_encode *enc, const char *input, const struct 
 	}
 	/* checked again here, not only in the lineup parser: this is the last
 	 * place before exec where an option-like input could slip through */
-	enum rp_input_kind kind = input ? rp_input_classify(input, &why) : RP_INPUT_BAD;
-	if (kind == RP_INPUT_BAD) {
+	enum st_input_kind kind = input ? st_input_classify(input, &why) : ST_INPUT_BAD;
+	if (kind == ST_INPUT_BAD) {
 		snprintf(err, errlen, "input refused: %s", why ? why : "no input");
 		return -EINVAL;
 	}

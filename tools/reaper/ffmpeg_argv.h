@@ -30,7 +30,7 @@ struct rp_argv {
 };
 
 /**
- * Build the argv for input, which must pass rp_input_classify().  Returns 0,
+ * Build the argv for input, which must pass st_input_classify().  Returns 0,
  * -EINVAL with a message in err, or -ENOMEM.
  */
 int rp_ffmpeg_argv(const struct rp_encode *enc, const char *input, const struct rp_ladder *lad,

@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "ffmpeg_argv.h"
-#include "log.h"
 #include "paths.h"
 #include "reaper.h"
+#include "st_chandir.h"
+#include "st_log.h"
 
 #define MS 1000000ull
 
@@ -24,7 +25,7 @@ static void set_error(struct reaper *r, struct rp_chan *c, const char *msg)
 	snprintf(cut, sizeof cut, "%s", msg);
 	int rc = sr_session_record_error(r->reg, c->id, cut);
 	if (rc)
-		rp_log(LOG_WARNING, "channel=%s cannot record error: %s", c->id_str,
+		st_log(LOG_WARNING, "channel=%s cannot record error: %s", c->id_str,
 		       sr_strerror(rc));
 }
 
@@ -36,7 +37,7 @@ static void remove_dir(struct reaper *r, struct rp_chan *c)
 	}
 	int rc = rp_chan_dir_remove(r->outfd, c->id_str);
 	if (rc)
-		rp_log(LOG_WARNING, "channel=%s cannot remove %s/%s: %s", c->id_str, r->outdir,
+		st_log(LOG_WARNING, "channel=%s cannot remove %s/%s: %s", c->id_str, r->outdir,
 		       c->id_str, strerror(-rc));
 }
 
@@ -94,15 +95,14 @@ static void store_session_layout(struct reaper *r, struct rp_chan *c)
 	const struct rp_ladder *lad = &r->cfg->ladder;
 	int rc = sr_session_set_qualities(r->reg, c->id, lad->q, lad->n);
 	if (rc)
-		rp_log(LOG_WARNING, "channel=%s cannot store qualities: %s (%s)", c->id_str,
+		st_log(LOG_WARNING, "channel=%s cannot store qualities: %s (%s)", c->id_str,
 		       sr_strerror(rc), sr_errdetail());
-	int n = snprintf(dir, sizeof dir, "%s/%s", r->outdir, c->id_str);
+	bool fits = st_chan_dir(dir, sizeof dir, r->outdir, c->id) == 0;
 	/* the segment pattern is relative to the output directory, like the
 	 * per-variant paths */
-	rc = sr_session_set_paths(r->reg, c->id, n > 0 && (size_t)n < sizeof dir ? dir : NULL,
-	                          "%v/seg_%05d.ts");
+	rc = sr_session_set_paths(r->reg, c->id, fits ? dir : NULL, "%v/seg_%05d.ts");
 	if (rc)
-		rp_log(LOG_WARNING, "channel=%s cannot store paths: %s", c->id_str,
+		st_log(LOG_WARNING, "channel=%s cannot store paths: %s", c->id_str,
 		       sr_strerror(rc));
 }
 
@@ -127,7 +127,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	c->deferred_logged = false;
 	int chfd = rp_chan_dir_create(r->outfd, c->id_str, &r->cfg->ladder);
 	if (chfd < 0) {
-		rp_fmt(err, sizeof err, "cannot create %s/%s: %s", r->outdir, c->id_str,
+		st_fmt(err, sizeof err, "cannot create %s/%s: %s", r->outdir, c->id_str,
 		       strerror(-chfd));
 		start_failed(r, c, err);
 		return;
@@ -153,7 +153,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	uint64_t spawned = rp_now_ns();
 	if (rc) {
 		rp_argv_free(&av);
-		rp_fmt(err, sizeof err, "cannot start ffmpeg: %s", serr);
+		st_fmt(err, sizeof err, "cannot start ffmpeg: %s", serr);
 		start_failed(r, c, err);
 		return;
 	}
@@ -166,7 +166,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	c->kill_sent = false;
 	rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
 	if (rc)
-		rp_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
+		st_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
 	uint64_t bell = atomic_load(&r->bell_ns);
 	unsigned long long latency_us =
 	    from_bell && bell && spawned >= bell ? (spawned - bell) / 1000u : 0;
@@ -178,7 +178,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	         (unsigned long long)(spawned / 1000u));
 	char *line = rp_argv_join(&av);
 	if (line)
-		rp_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);
+		st_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);
 	free(line);
 	rp_argv_free(&av);
 }
@@ -193,7 +193,7 @@ void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop 
 	c->kill_sent = false;
 	c->stop_deadline_ns = rp_now_ns() + r->cfg->stop_timeout_ms * MS;
 	int rc = rp_child_signal(&c->child, SIGTERM);
-	rp_log(LOG_INFO, "channel=%s pid=%d SIGTERM to process group (%s)%s%s", c->id_str,
+	st_log(LOG_INFO, "channel=%s pid=%d SIGTERM to process group (%s)%s%s", c->id_str,
 	       (int)c->child.pid, reason, rc ? ": " : "", rc ? strerror(-rc) : "");
 }
 
@@ -205,7 +205,7 @@ void rp_chan_kill_overdue(struct reaper *r, struct rp_chan *c)
 		return;
 	c->kill_sent = true;
 	int rc = rp_child_signal(&c->child, SIGKILL);
-	rp_log(LOG_WARNING, "channel=%s pid=%d still alive %llu ms after SIGTERM: SIGKILL%s%s",
+	st_log(LOG_WARNING, "channel=%s pid=%d still alive %llu ms after SIGTERM: SIGKILL%s%s",
 	       c->id_str, (int)c->child.pid, (unsigned long long)r->cfg->stop_timeout_ms,
 	       rc ? ": " : "", rc ? strerror(-rc) : "");
 }
@@ -228,7 +228,7 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 	if (rc == 0)
 		return;
 	if (rc < 0) {
-		rp_log(LOG_ERR, "channel=%s pid=%d cannot reap: %s", c->id_str, (int)c->child.pid,
+		st_log(LOG_ERR, "channel=%s pid=%d cannot reap: %s", c->id_str, (int)c->child.pid,
 		       strerror(-rc));
 		rp_child_close(&c->child);
 		snprintf(how, sizeof how, "lost (%s)", strerror(-rc));
@@ -242,7 +242,7 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 	if (phase == RP_PH_STOPPING) {
 		/* logged before the session changes, so a reader of the log
 		 * never sees the next state before the exit that caused it */
-		rp_log(LOG_INFO, "channel=%s pid=%d reaped: %s", c->id_str, (int)pid, how);
+		st_log(LOG_INFO, "channel=%s pid=%d reaped: %s", c->id_str, (int)pid, how);
 		if (c->after == RP_AFTER_IDLE) {
 			finish_idle(r, c, "transcoder stopped and directory removed");
 		} else if (c->after == RP_AFTER_FORGET) {
@@ -256,14 +256,14 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 		} else {
 			remove_dir(r, c);
 			(void)sr_session_set_pid(r->reg, c->id, 0, 0);
-			rp_log(LOG_INFO, "channel=%s directory removed", c->id_str);
+			st_log(LOG_INFO, "channel=%s directory removed", c->id_str);
 		}
 		return;
 	}
 	remove_dir(r, c);
 	(void)sr_session_set_pid(r->reg, c->id, 0, 0);
 	if (c->child.last_line[0])
-		rp_fmt(msg, sizeof msg, "ffmpeg %s: %s", how, c->child.last_line);
+		st_fmt(msg, sizeof msg, "ffmpeg %s: %s", how, c->child.last_line);
 	else
 		snprintf(msg, sizeof msg, "ffmpeg %s", how);
 	set_error(r, c, msg);
@@ -284,6 +284,20 @@ void rp_reject_unknown(struct reaper *r, const sr_session_brief *b)
 		rp_event(id, 0, SR_STATE_STARTING, SR_STATE_FAILED, "channel is not in the lineup");
 }
 
+/* A live transcoder judged failed (no output in time, output stopped):
+ * record why, move the session from `from` to failed, stop the process and
+ * count the failure toward the backoff. */
+static void fail_running(struct reaper *r, struct rp_chan *c, sr_state from, const char *msg,
+                         const char *reason)
+{
+	set_error(r, c, msg);
+	int rc = sr_session_transition(r->reg, c->id, from, SR_STATE_FAILED);
+	rp_event(c->id_str, c->child.pid, from, SR_STATE_FAILED, "%s%s%s", msg,
+	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
+	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, reason);
+	count_failure(r, c);
+}
+
 static void check_started(struct reaper *r, struct rp_chan *c)
 {
 	uint64_t now = rp_now_ns();
@@ -302,15 +316,10 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 	if (now - c->spawn_ns < r->cfg->start_timeout_ms * MS)
 		return;
 	char msg[SR_ERROR_MAX + 1];
-	rp_fmt(msg, sizeof msg, "start timeout: no playlists after %llu ms%s%s",
+	st_fmt(msg, sizeof msg, "start timeout: no playlists after %llu ms%s%s",
 	       (unsigned long long)r->cfg->start_timeout_ms, c->child.last_line[0] ? "; " : "",
 	       c->child.last_line);
-	set_error(r, c, msg);
-	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
-	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED, "%s%s%s", msg,
-	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
-	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "start timeout");
-	count_failure(r, c);
+	fail_running(r, c, SR_STATE_STARTING, msg, "start timeout");
 }
 
 /* A transcoder can hang with viewers watching (input stalled, encoder
@@ -323,14 +332,9 @@ static void check_stalled(struct reaper *r, struct rp_chan *c)
 	    age <= r->cfg->stall_ms)
 		return;
 	char msg[SR_ERROR_MAX + 1];
-	rp_fmt(msg, sizeof msg, "stalled: playlists unchanged for %llu ms%s%s",
+	st_fmt(msg, sizeof msg, "stalled: playlists unchanged for %llu ms%s%s",
 	       (unsigned long long)age, c->child.last_line[0] ? "; " : "", c->child.last_line);
-	set_error(r, c, msg);
-	int rc = sr_session_transition(r->reg, c->id, SR_STATE_ACTIVE, SR_STATE_FAILED);
-	rp_event(c->id_str, c->child.pid, SR_STATE_ACTIVE, SR_STATE_FAILED, "%s%s%s", msg,
-	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
-	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "stalled");
-	count_failure(r, c);
+	fail_running(r, c, SR_STATE_ACTIVE, msg, "stalled");
 }
 
 void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b)
@@ -349,7 +353,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 				return;
 		} else if (st == SR_STATE_ACTIVE && c->phase == RP_PH_ACTIVE) {
 			if (c->fails && now - c->active_ns >= r->cfg->healthy_ms * MS) {
-				rp_log(LOG_INFO,
+				st_log(LOG_INFO,
 				       "channel=%s pid=%d healthy for %llu ms: failure "
 				       "count reset",
 				       c->id_str, (int)c->child.pid,
@@ -364,7 +368,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 			 * appeared: keep the transcoder, it is what they want */
 			c->phase = RP_PH_ACTIVE;
 			c->active_ns = now;
-			rp_log(LOG_WARNING, "channel=%s pid=%d moved to active by another process",
+			st_log(LOG_WARNING, "channel=%s pid=%d moved to active by another process",
 			       c->id_str, (int)c->child.pid);
 		} else {
 			char why[96];

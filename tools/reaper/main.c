@@ -14,9 +14,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "paths.h"
 #include "reaper.h"
+#include "st_log.h"
 
 /* Pipes created later must never land on 0-2, where a child's dup2 would
  * clobber them. */
@@ -37,29 +37,29 @@ static int drop_privileges(const char *user, int outfd, bool created)
 {
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
-		rp_log(LOG_ERR, "--user: no user named \"%s\"", user);
+		st_log(LOG_ERR, "--user: no user named \"%s\"", user);
 		return -1;
 	}
 	if (geteuid() != 0) {
 		if (pw->pw_uid == geteuid())
 			return 0;
-		rp_log(LOG_ERR, "--user %s: only root can switch user", user);
+		st_log(LOG_ERR, "--user %s: only root can switch user", user);
 		return -1;
 	}
 	if (created && fchown(outfd, pw->pw_uid, pw->pw_gid) < 0) {
-		rp_log(LOG_ERR, "--user: cannot hand the output directory to %s: %s", user,
+		st_log(LOG_ERR, "--user: cannot hand the output directory to %s: %s", user,
 		       strerror(errno));
 		return -1;
 	}
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		rp_log(LOG_ERR, "--user %s: %s", user, strerror(errno));
+		st_log(LOG_ERR, "--user %s: %s", user, strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		rp_log(LOG_ERR, "--user %s: root could be regained; refusing to run", user);
+		st_log(LOG_ERR, "--user %s: root could be regained; refusing to run", user);
 		return -1;
 	}
-	rp_log(LOG_INFO, "running as %s (uid %d, gid %d)", user, (int)pw->pw_uid, (int)pw->pw_gid);
+	st_log(LOG_INFO, "running as %s (uid %d, gid %d)", user, (int)pw->pw_uid, (int)pw->pw_gid);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ static int setup_fds(struct reaper *r)
 	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (r->sigfd < 0 || r->evfd < 0 || r->tfd < 0) {
-		rp_log(LOG_ERR, "signalfd/eventfd/timerfd: %s", strerror(errno));
+		st_log(LOG_ERR, "signalfd/eventfd/timerfd: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -99,36 +99,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "streamreg-reaper: %s\n", err);
 		return 2;
 	}
-	rp_log_init("streamreg-reaper", cfg.use_syslog);
+	st_log_init("streamreg-reaper", cfg.use_syslog);
 	r.cfg = &cfg;
 	r.outfd = r.sigfd = r.evfd = r.tfd = -1;
 	if (cfg.idle_grace_ms < 3ull * cfg.hls_time * 1000)
-		rp_log(LOG_WARNING,
+		st_log(LOG_WARNING,
 		       "--idle-grace %llu ms is under 3 segment durations (%u ms): players poll "
 		       "once per segment and may be cut off between polls",
 		       (unsigned long long)cfg.idle_grace_ms, 3 * cfg.hls_time * 1000);
 
-	struct rp_lineup lineup = {0};
-	rc = rp_lineup_load(cfg.lineup_path, &lineup, err, sizeof err);
+	struct st_lineup lineup = {0};
+	rc = st_lineup_load(cfg.lineup_path, cfg.lineup_flags, &lineup, err, sizeof err);
 	if (rc) {
-		rp_log(LOG_ERR, "lineup refused: %s", err);
+		st_log(LOG_ERR, "lineup refused: %s", err);
 		return 1;
 	}
 	struct stat st;
 	bool created = stat(cfg.output_dir, &st) < 0 && errno == ENOENT;
 	r.outfd = rp_outdir_open(cfg.output_dir, true, err, sizeof err);
 	if (r.outfd < 0) {
-		rp_log(LOG_ERR, "--output-dir: %s", err);
+		st_log(LOG_ERR, "--output-dir: %s", err);
 		return 1;
 	}
 	if (!realpath(cfg.output_dir, r.outdir)) {
-		rp_log(LOG_ERR, "--output-dir %s: %s", cfg.output_dir, strerror(errno));
+		st_log(LOG_ERR, "--output-dir %s: %s", cfg.output_dir, strerror(errno));
 		return 1;
 	}
 	/* one reaper per output directory: a second one would fight over the
 	 * same transcoders and sweep the first one's directories */
 	if (flock(r.outfd, LOCK_EX | LOCK_NB) < 0) {
-		rp_log(LOG_ERR, "%s is in use by another reaper (%s)", r.outdir,
+		st_log(LOG_ERR, "%s is in use by another reaper (%s)", r.outdir,
 		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		return 1;
 	}
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 	if (cfg.user && drop_privileges(cfg.user, r.outfd, created) != 0)
 		return 1;
 	if (rp_chans_sync(&r, &lineup) != 0) {
-		rp_log(LOG_ERR, "out of memory");
+		st_log(LOG_ERR, "out of memory");
 		return 1;
 	}
 	rp_insert_sessions(&r);
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < r.nch; i++)
 		free(r.ch[i].input);
 	free(r.ch);
-	rp_lineup_free(&r.lineup);
+	st_lineup_free(&r.lineup);
 	sr_registry_close(r.reg);
 	close(r.outfd);
 	close(r.sigfd);

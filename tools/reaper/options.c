@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "st_lineup.h"
+#include "st_num.h"
 
 void rp_usage(FILE *out)
 {
@@ -22,7 +24,10 @@ void rp_usage(FILE *out)
 	    "  --registry NAME         registry (POSIX shm name without the slash)\n"
 	    "  --lineup FILE           IPTV M3U playlist: #EXTINF:-1 tvg-id=\"<uuid>\",Name\n"
 	    "                          then the input (http(s)/rtsp/rtmp/udp/rtp/srt URL,\n"
-	    "                          absolute file path, or lavfi:GRAPH)\n"
+	    "                          absolute file path, or lavfi:GRAPH of generator\n"
+	    "                          sources such as testsrc2, smptebars, sine)\n"
+	    "  --lavfi-any             allow any lavfi graph, including filters that read\n"
+	    "                          files (movie=, subtitles=, ...)\n"
 	    "  --output-dir DIR        HLS output goes to DIR/<channel-uuid>/\n"
 	    "Transcoding:\n"
 	    "  --ladder SPEC           variants, default \"%s\"\n"
@@ -63,32 +68,29 @@ static int bad(char *err, size_t errlen, const char *opt, const char *val, const
 	return -EINVAL;
 }
 
-static int parse_seconds(const char *opt, const char *s, double min_s, uint64_t *ms, char *err,
+/* min and max in ms; 86400 s is the longest duration any option takes. */
+static int parse_seconds(const char *opt, const char *s, uint64_t min_ms, uint64_t *ms, char *err,
                          size_t errlen)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < min_s || v > 86400.0)
-		return bad(err, errlen, opt, s, "seconds, such as 30 or 0.5");
-	*ms = (uint64_t)llround(v * 1000.0);
+	if (st_parse_seconds_ms(s, min_ms, 86400000, ms) < 0) {
+		char want[96];
+		snprintf(want, sizeof want, "seconds from %.3g to 86400, such as 30 or 0.5",
+		         (double)min_ms / 1000.0);
+		return bad(err, errlen, opt, s, want);
+	}
 	return 0;
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
                       unsigned long *out, char *err, size_t errlen)
 {
-	char *end;
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		return bad(err, errlen, opt, s, "a whole number");
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
+	uint64_t v;
+	if (st_parse_u64(s, min, max, &v) < 0) {
 		char want[64];
 		snprintf(want, sizeof want, "a whole number from %lu to %lu", min, max);
 		return bad(err, errlen, opt, s, want);
 	}
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
@@ -144,6 +146,7 @@ enum {
 	OPT_MODE,
 	OPT_USER,
 	OPT_SYSLOG,
+	OPT_LAVFI_ANY,
 	OPT_HELP
 };
 
@@ -173,6 +176,7 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 	    {"mode", required_argument, NULL, OPT_MODE},
 	    {"user", required_argument, NULL, OPT_USER},
 	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"lavfi-any", no_argument, NULL, OPT_LAVFI_ANY},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {NULL, 0, NULL, 0},
 	};
@@ -228,13 +232,13 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 				return rc;
 			break;
 		case OPT_STOPTO:
-			rc = parse_seconds("--stop-timeout", optarg, 0.01, &cfg->stop_timeout_ms,
-			                   err, errlen);
+			rc = parse_seconds("--stop-timeout", optarg, 10, &cfg->stop_timeout_ms, err,
+			                   errlen);
 			if (rc)
 				return rc;
 			break;
 		case OPT_STARTTO:
-			rc = parse_seconds("--start-timeout", optarg, 0.1, &cfg->start_timeout_ms,
+			rc = parse_seconds("--start-timeout", optarg, 100, &cfg->start_timeout_ms,
 			                   err, errlen);
 			if (rc)
 				return rc;
@@ -265,7 +269,7 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			stall_set = true;
 			break;
 		case OPT_SCAN:
-			rc = parse_seconds("--scan-interval", optarg, 0.005, &cfg->scan_interval_ms,
+			rc = parse_seconds("--scan-interval", optarg, 5, &cfg->scan_interval_ms,
 			                   err, errlen);
 			if (rc)
 				return rc;
@@ -301,10 +305,8 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			cfg->capacity = (uint32_t)u;
 			break;
 		case OPT_MODE: {
-			char *end;
-			errno = 0;
-			unsigned long m = strtoul(optarg, &end, 8);
-			if (errno || *end || end == optarg || m > 0777 || (m & 0600) != 0600)
+			unsigned m;
+			if (st_parse_mode(optarg, &m) < 0 || (m & 0600) != 0600)
 				return bad(err, errlen, "--mode", optarg,
 				           "octal permission bits including 0600");
 			cfg->mode = (mode_t)m;
@@ -318,6 +320,9 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			break;
 		case OPT_SYSLOG:
 			cfg->use_syslog = true;
+			break;
+		case OPT_LAVFI_ANY:
+			cfg->lineup_flags |= ST_LINEUP_LAVFI_ANY;
 			break;
 		case OPT_HELP:
 		case 'h':

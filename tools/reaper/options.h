@@ -36,6 +36,7 @@ struct rp_config {
 	mode_t mode;
 	const char *user;
 	bool use_syslog;
+	unsigned lineup_flags; /* ST_LINEUP_* */
 };
 
 /** Usage text for --help. */

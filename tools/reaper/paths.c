@@ -10,23 +10,11 @@
 #include <unistd.h>
 
 #include "ffmpeg_argv.h"
+#include "st_chandir.h"
 
 /* Deeper than anything ffmpeg writes (DIR/<uuid>/<level>/seg.ts); a deeper
  * tree is not ours and is left alone. */
 #define MAX_DEPTH 6
-
-bool rp_chan_name_valid(const char *name)
-{
-	if (!name || strlen(name) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		char c = name[i];
-		bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
-		if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	}
-	return true;
-}
 
 int rp_outdir_open(const char *path, bool create, char *err, size_t errlen)
 {
@@ -90,14 +78,14 @@ static int remove_at(int parent, const char *name, int depth)
 
 int rp_chan_dir_remove(int outfd, const char *name)
 {
-	if (!rp_chan_name_valid(name))
+	if (!st_chan_name_valid(name))
 		return -EINVAL;
 	return remove_at(outfd, name, 0);
 }
 
 int rp_chan_dir_open(int outfd, const char *name)
 {
-	if (!rp_chan_name_valid(name))
+	if (!st_chan_name_valid(name))
 		return -EINVAL;
 	int fd = openat(outfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
@@ -105,7 +93,7 @@ int rp_chan_dir_open(int outfd, const char *name)
 
 int rp_chan_dir_create(int outfd, const char *name, const struct rp_ladder *lad)
 {
-	if (!rp_chan_name_valid(name))
+	if (!st_chan_name_valid(name))
 		return -EINVAL;
 	int rc = rp_chan_dir_remove(outfd, name);
 	if (rc)
@@ -199,7 +187,7 @@ int rp_outdir_sweep(int outfd, bool (*keep)(const char *name, void *ctx),
 	int removed = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
-		if (!rp_chan_name_valid(de->d_name))
+		if (!st_chan_name_valid(de->d_name))
 			continue;
 		if (keep && keep(de->d_name, ctx))
 			continue;

@@ -11,9 +11,6 @@
 
 #include "ladder.h"
 
-/** Whether name is a channel directory name: a lower-case canonical UUID. */
-bool rp_chan_name_valid(const char *name);
-
 /**
  * Open (and with create, make with mode 0755) the output directory; the
  * result is an O_DIRECTORY descriptor.  Its own path may be a symlink set

@@ -17,9 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "paths.h"
 #include "reaper.h"
+#include "st_chandir.h"
+#include "st_log.h"
 
 #define MS 1000000ull
 
@@ -42,7 +43,7 @@ void rp_event(const char *id_str, pid_t pid, sr_state from, sr_state to, const c
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof reason, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
 	va_end(ap);
-	rp_log(LOG_INFO, "channel=%s pid=%d state=%s->%s reason=\"%s\"", id_str, (int)pid,
+	st_log(LOG_INFO, "channel=%s pid=%d state=%s->%s reason=\"%s\"", id_str, (int)pid,
 	       state_or_none(from), state_or_none(to), reason);
 }
 
@@ -54,21 +55,12 @@ static int cmp_chan(const void *a, const void *b)
 
 struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id)
 {
-	size_t lo = 0, hi = r->nch;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = uuid_compare(id, r->ch[mid].id);
-		if (c == 0)
-			return &r->ch[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	struct rp_chan key;
+	memcpy(key.id, id, sizeof key.id);
+	return r->nch ? bsearch(&key, r->ch, r->nch, sizeof key, cmp_chan) : NULL;
 }
 
-int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
+int rp_chans_sync(struct reaper *r, struct st_lineup *fresh)
 {
 	size_t cap = fresh->n + r->nch;
 	struct rp_chan *nc = calloc(cap ? cap : 1, sizeof *nc);
@@ -76,7 +68,7 @@ int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
 		return -ENOMEM;
 	size_t n = 0, added = 0, removed = 0;
 	for (size_t i = 0; i < fresh->n; i++) {
-		const struct rp_channel *lc = &fresh->ch[i];
+		const struct st_channel *lc = &fresh->ch[i];
 		char *input = strdup(lc->input);
 		if (!input) {
 			for (size_t k = 0; k < n; k++)
@@ -102,7 +94,7 @@ int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
 		n++;
 	}
 	for (size_t i = 0; r->ch && i < r->nch; i++) {
-		if (rp_lineup_find(fresh, r->ch[i].id))
+		if (st_lineup_find(fresh, r->ch[i].id))
 			continue;
 		nc[n] = r->ch[i];
 		if (nc[n].in_lineup)
@@ -114,10 +106,10 @@ int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh)
 	free(r->ch);
 	r->ch = nc;
 	r->nch = n;
-	rp_lineup_free(&r->lineup);
+	st_lineup_free(&r->lineup);
 	r->lineup = *fresh;
 	memset(fresh, 0, sizeof *fresh);
-	rp_log(LOG_INFO, "lineup: %zu channels (%zu new, %zu removed)", r->lineup.n, added,
+	st_log(LOG_INFO, "lineup: %zu channels (%zu new, %zu removed)", r->lineup.n, added,
 	       removed);
 	return 0;
 }
@@ -129,13 +121,12 @@ void rp_insert_sessions(struct reaper *r)
 		struct rp_chan *c = &r->ch[i];
 		if (!c->in_lineup)
 			continue;
-		int n = snprintf(dir, sizeof dir, "%s/%s", r->outdir, c->id_str);
-		int rc =
-		    sr_session_insert(r->reg, c->id, n > 0 && (size_t)n < sizeof dir ? dir : NULL);
+		bool fits = st_chan_dir(dir, sizeof dir, r->outdir, c->id) == 0;
+		int rc = sr_session_insert(r->reg, c->id, fits ? dir : NULL);
 		if (rc == 0)
 			rp_event(c->id_str, 0, SR_STATE_IDLE, SR_STATE_IDLE, "session inserted");
 		else if (rc != -EEXIST)
-			rp_log(LOG_ERR, "channel=%s cannot insert session: %s (%s)", c->id_str,
+			st_log(LOG_ERR, "channel=%s cannot insert session: %s (%s)", c->id_str,
 			       sr_strerror(rc), sr_errdetail());
 	}
 }
@@ -150,7 +141,7 @@ int rp_attach(const struct rp_config *cfg, sr_registry **reg)
 		opt.mode = cfg->mode;
 		rc = sr_registry_create(cfg->registry, &opt, reg);
 		if (rc == 0) {
-			rp_log(LOG_INFO, "registry %s created with capacity %u", cfg->registry,
+			st_log(LOG_INFO, "registry %s created with capacity %u", cfg->registry,
 			       cfg->capacity);
 			return 0;
 		}
@@ -159,10 +150,10 @@ int rp_attach(const struct rp_config *cfg, sr_registry **reg)
 	}
 	if (rc) {
 		const char *d = sr_errdetail();
-		rp_log(LOG_ERR, "registry %s: %s%s%s%s", cfg->registry, sr_strerror(rc),
+		st_log(LOG_ERR, "registry %s: %s%s%s%s", cfg->registry, sr_strerror(rc),
 		       d[0] ? " (" : "", d, d[0] ? ")" : "");
 		if (rc == -ENOENT && !cfg->create)
-			rp_log(LOG_ERR, "use --create to create it");
+			st_log(LOG_ERR, "use --create to create it");
 	}
 	return rc;
 }
@@ -183,7 +174,7 @@ static void *bell_main(void *arg)
 			(void)w;
 		} else if (rc < 0) {
 			if (!warned)
-				rp_log(LOG_ERR, "doorbell wait failed: %s; relying on scans",
+				st_log(LOG_ERR, "doorbell wait failed: %s; relying on scans",
 				       sr_strerror(rc));
 			warned = true;
 			struct timespec ts = {0, 100 * 1000000L};
@@ -265,16 +256,16 @@ static void full_scan(struct reaper *r)
 	sr_recovery_report rep;
 	int rc = sr_registry_recover(r->reg, &rep);
 	if (rc < 0)
-		rp_log(LOG_WARNING, "recovery failed: %s (%s)", sr_strerror(rc), sr_errdetail());
+		st_log(LOG_WARNING, "recovery failed: %s (%s)", sr_strerror(rc), sr_errdetail());
 	else if (rep.procs_reclaimed || rep.lock_repaired || rep.records_repaired)
-		rp_log(LOG_INFO,
+		st_log(LOG_INFO,
 		       "recovery: %u dead processes reclaimed, %llu client counts released, "
 		       "lock repaired %u, records repaired %u",
 		       rep.procs_reclaimed, (unsigned long long)rep.leases_released,
 		       rep.lock_repaired, rep.records_repaired);
 	rc = get_briefs(r, &scratch);
 	if (rc) {
-		rp_log(LOG_WARNING, "scan failed: %s", sr_strerror(rc));
+		st_log(LOG_WARNING, "scan failed: %s", sr_strerror(rc));
 		return;
 	}
 	for (size_t i = 0; i < r->nch; i++)
@@ -316,17 +307,17 @@ static void full_scan(struct reaper *r)
 
 static void reload(struct reaper *r)
 {
-	struct rp_lineup fresh = {0};
+	struct st_lineup fresh = {0};
 	char err[512];
-	int rc = rp_lineup_load(r->cfg->lineup_path, &fresh, err, sizeof err);
+	int rc = st_lineup_load(r->cfg->lineup_path, r->cfg->lineup_flags, &fresh, err, sizeof err);
 	if (rc) {
-		rp_log(LOG_ERR, "SIGHUP: lineup not reloaded, keeping the old one: %s", err);
+		st_log(LOG_ERR, "SIGHUP: lineup not reloaded, keeping the old one: %s", err);
 		return;
 	}
 	rc = rp_chans_sync(r, &fresh);
 	if (rc) {
-		rp_lineup_free(&fresh);
-		rp_log(LOG_ERR, "SIGHUP: lineup not reloaded: %s", strerror(-rc));
+		st_lineup_free(&fresh);
+		st_log(LOG_ERR, "SIGHUP: lineup not reloaded: %s", strerror(-rc));
 		return;
 	}
 	rp_insert_sessions(r);
@@ -379,7 +370,7 @@ static bool poll_once(struct reaper *r, int timeout_ms)
 		free(owner);
 		if (e == EINTR)
 			return true;
-		rp_log(LOG_ERR, "poll: %s", strerror(e));
+		st_log(LOG_ERR, "poll: %s", strerror(e));
 		return false;
 	}
 	/* stderr first, so an exit is reported with the child's last words */
@@ -398,7 +389,7 @@ static bool poll_once(struct reaper *r, int timeout_ms)
 		while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 				if (!r->term)
-					rp_log(LOG_INFO, "%s: stopping every transcoder",
+					st_log(LOG_INFO, "%s: stopping every transcoder",
 					       strsignal((int)si.ssi_signo));
 				r->term = true;
 			} else if (si.ssi_signo == SIGHUP) {
@@ -461,7 +452,7 @@ static int bell_start(struct reaper *r)
 	atomic_store(&r->bell_stop, false);
 	int rc = pthread_create(&r->bell, NULL, bell_main, r);
 	if (rc) {
-		rp_log(LOG_ERR, "cannot start the doorbell thread: %s", strerror(rc));
+		st_log(LOG_ERR, "cannot start the doorbell thread: %s", strerror(rc));
 		return -1;
 	}
 	r->bell_running = true;
@@ -479,7 +470,7 @@ static void bell_join(struct reaper *r)
 
 static void log_watching(struct reaper *r, const char *again)
 {
-	rp_log(LOG_INFO,
+	st_log(LOG_INFO,
 	       "watching registry %s%s, output %s, ffmpeg %s, %zu variants, grace %llu ms",
 	       r->cfg->registry, again, r->outdir, r->cfg->ffmpeg, r->cfg->ladder.n,
 	       (unsigned long long)r->cfg->idle_grace_ms);
@@ -489,7 +480,7 @@ static void log_watching(struct reaper *r, const char *again)
  * started for the old one and serve the new one, created if --create. */
 static int reattach(struct reaper *r)
 {
-	rp_log(LOG_WARNING,
+	st_log(LOG_WARNING,
 	       "registry %s was destroyed or replaced: stopping every transcoder "
 	       "and attaching again",
 	       r->cfg->registry);
@@ -521,7 +512,7 @@ int rp_run(struct reaper *r)
 	struct timespec period = {(time_t)(iv / 1000000000ull), (long)(iv % 1000000000ull)};
 	struct itimerspec its = {.it_interval = period, .it_value = period};
 	if (timerfd_settime(r->tfd, 0, &its, NULL) < 0) {
-		rp_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
+		st_log(LOG_ERR, "timerfd_settime: %s", strerror(errno));
 		bell_join(r);
 		return 1;
 	}
@@ -548,6 +539,6 @@ int rp_run(struct reaper *r)
 	bell_join(r);
 	free(scratch.b);
 	memset(&scratch, 0, sizeof scratch);
-	rp_log(LOG_INFO, "exiting");
+	st_log(LOG_INFO, "exiting");
 	return status;
 }

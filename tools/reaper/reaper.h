@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lineup.h"
 #include "options.h"
 #include "spawn.h"
+#include "st_lineup.h"
 #include "streamreg.h"
 
 /** What the reaper is doing with a channel's transcoder. */
@@ -57,7 +57,7 @@ struct reaper {
 	sr_registry *reg;
 	int outfd;
 	char outdir[PATH_MAX];
-	struct rp_lineup lineup;
+	struct st_lineup lineup;
 	struct rp_chan *ch; /* sorted by id */
 	size_t nch;
 	int sigfd, evfd, tfd;
@@ -81,7 +81,7 @@ struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id);
 void rp_event(const char *id_str, pid_t pid, sr_state from, sr_state to, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /** Build the channel table from the lineup (or merge a reloaded one). */
-int rp_chans_sync(struct reaper *r, struct rp_lineup *fresh);
+int rp_chans_sync(struct reaper *r, struct st_lineup *fresh);
 /** Insert every lineup channel in the registry (existing ones are kept). */
 void rp_insert_sessions(struct reaper *r);
 int rp_run(struct reaper *r);

@@ -13,9 +13,9 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "paths.h"
 #include "reaper.h"
+#include "st_log.h"
 
 struct infos {
 	sr_session_info *v;
@@ -69,7 +69,7 @@ static void kill_orphan(const char *id, pid_t pid, uint64_t start)
 		return;
 	if (sr_pid_start_time(pid) == start) {
 		int rc = pidfd_send_signal(fd, SIGKILL, NULL, 0);
-		rp_log(LOG_WARNING, "channel=%s pid=%d orphaned transcoder killed%s%s", id,
+		st_log(LOG_WARNING, "channel=%s pid=%d orphaned transcoder killed%s%s", id,
 		       (int)pid, rc ? ": " : "", rc ? strerror(errno) : "");
 	}
 	close(fd);
@@ -133,9 +133,9 @@ static void on_removed(const char *name, int rc, void *ctx)
 {
 	(void)ctx;
 	if (rc)
-		rp_log(LOG_WARNING, "leftover directory %s not removed: %s", name, strerror(-rc));
+		st_log(LOG_WARNING, "leftover directory %s not removed: %s", name, strerror(-rc));
 	else
-		rp_log(LOG_INFO, "channel=%s leftover directory removed", name);
+		st_log(LOG_INFO, "channel=%s leftover directory removed", name);
 }
 
 int rp_reconcile(struct reaper *r)
@@ -144,7 +144,7 @@ int rp_reconcile(struct reaper *r)
 	int rc = sr_session_foreach(r->reg, collect, &s);
 	if (s.oom || rc < 0) {
 		free(s.v);
-		rp_log(LOG_ERR, "reconcile: cannot read the table: %s",
+		st_log(LOG_ERR, "reconcile: cannot read the table: %s",
 		       s.oom ? "out of memory" : sr_strerror(rc));
 		return s.oom ? -ENOMEM : rc;
 	}
@@ -154,6 +154,6 @@ int rp_reconcile(struct reaper *r)
 	/* nothing runs yet, so every channel directory is a leftover */
 	rc = rp_outdir_sweep(r->outfd, NULL, on_removed, NULL);
 	if (rc < 0)
-		rp_log(LOG_WARNING, "cannot sweep %s: %s", r->outdir, strerror(-rc));
+		st_log(LOG_WARNING, "cannot sweep %s: %s", r->outdir, strerror(-rc));
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "log.h"
+#include "st_log.h"
 #include "worker_internal.h"
 
 void conn_guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -99,7 +99,7 @@ unsigned conn_guard_sweep(struct worker *wk)
 	pthread_mutex_unlock(&wk->lock);
 	if (cut) {
 		atomic_fetch_add(&wk->header_cuts, cut);
-		srv_debug("closed %u connection(s) slower than the header timeout", cut);
+		st_debug("closed %u connection(s) slower than the header timeout", cut);
 	}
 	return cut;
 }

@@ -14,6 +14,8 @@
 
 #include <streamreg.h>
 
+#include "st_chandir.h"
+#include "st_file.h"
 #include "strbuf.h"
 
 static int open_beneath(int dirfd, const char *rel)
@@ -38,9 +40,7 @@ static int open_beneath(int dirfd, const char *rel)
 int hls_open(const char *output_dir, const uuid_t channel, const char *rel, off_t *size)
 {
 	char dir[PATH_MAX];
-	char id[SR_UUID_STR_LEN + 1];
-	sr_uuid_format(channel, id);
-	if (snprintf(dir, sizeof dir, "%s/%s", output_dir, id) >= (int)sizeof dir)
+	if (st_chan_dir(dir, sizeof dir, output_dir, channel) < 0)
 		return -ENAMETOOLONG;
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
@@ -60,36 +60,10 @@ int hls_open(const char *output_dir, const uuid_t channel, const char *rel, off_
 
 char *hls_read_all(int fd, size_t *len)
 {
-	char *buf = malloc(HLS_PLAYLIST_MAX + 1);
-	size_t n = 0;
-	if (!buf) {
-		close(fd);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, HLS_PLAYLIST_MAX + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			errno = e;
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > HLS_PLAYLIST_MAX) {
-			free(buf);
-			close(fd);
-			errno = EFBIG;
-			return NULL;
-		}
-	}
+	char *buf = st_read_fd(fd, HLS_PLAYLIST_MAX, len);
+	int e = errno;
 	close(fd);
-	buf[n] = '\0';
-	*len = n;
+	errno = e;
 	return buf;
 }
 

@@ -10,8 +10,9 @@
 
 #include "hls_files.h"
 #include "http_reply.h"
-#include "log.h"
 #include "route.h"
+#include "st_chandir.h"
+#include "st_log.h"
 #include "strbuf.h"
 #include "worker_internal.h"
 
@@ -26,13 +27,6 @@
 /* Playlists up to this size are sent from memory in one write. */
 #define SMALL_PLAYLIST_MAX ((off_t)64 * 1024)
 
-static void channel_dir(const struct worker *wk, const uuid_t id, char *out, size_t len)
-{
-	char text[SR_UUID_STR_LEN + 1];
-	sr_uuid_format(id, text);
-	snprintf(out, len, "%s/%s", wk->opt->output_dir, text);
-}
-
 /* The session exists once anyone asked for the channel. */
 static int ensure_session(struct worker *wk, const uuid_t id)
 {
@@ -40,8 +34,8 @@ static int ensure_session(struct worker *wk, const uuid_t id)
 	if (rc != -ENOENT)
 		return rc;
 	char dir[SR_PATH_MAX + 1];
-	channel_dir(wk, id, dir, sizeof dir);
-	rc = sr_session_insert(wk->reg, id, dir);
+	bool fits = st_chan_dir(dir, sizeof dir, wk->opt->output_dir, id) == 0;
+	rc = sr_session_insert(wk->reg, id, fits ? dir : NULL);
 	return rc == -EEXIST ? 0 : rc;
 }
 
@@ -94,7 +88,7 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 {
 	int rc = ensure_session(wk, r->channel);
 	if (rc < 0) {
-		srv_warn("session insert: %s (%s)", sr_strerror(rc), sr_errdetail());
+		st_warn("session insert: %s (%s)", sr_strerror(rc), sr_errdetail());
 		return reply_unavailable(wk, c, 5, sr_strerror(rc));
 	}
 	memcpy(rq->w.channel, r->channel, sizeof(uuid_t));
@@ -111,10 +105,10 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 		if (v == VIEWER_FULL || v == VIEWER_ERROR)
 			http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
 		if (v == VIEWER_FULL)
-			srv_warn("viewer table full (%u): raise --max-viewers",
-			         viewers_capacity(wk->vt));
+			st_warn("viewer table full (%u): raise --max-viewers",
+			        viewers_capacity(wk->vt));
 		else if (v == VIEWER_ERROR)
-			srv_warn("viewer lease refused: %s", sr_strerror(err));
+			st_warn("viewer lease refused: %s", sr_strerror(err));
 		sr_session_touch(wk->reg, r->channel);
 	}
 	sr_state st;
@@ -194,7 +188,7 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 	                playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
 }
 
-static void channel_json(struct worker *wk, struct strbuf *b, const struct lineup_channel *ch)
+static void channel_json(struct worker *wk, struct strbuf *b, const struct st_channel *ch)
 {
 	char id[SR_UUID_STR_LEN + 1];
 	sr_uuid_format(ch->id, id);
@@ -237,7 +231,7 @@ static enum MHD_Result handle_channels(struct worker *wk, struct MHD_Connection 
 	for (size_t i = 0; i < wk->lineup->n; i++) {
 		if (i)
 			strbuf_puts(&b, ",\n");
-		channel_json(wk, &b, &wk->lineup->channels[wk->lineup->order[i]]);
+		channel_json(wk, &b, &wk->lineup->ch[wk->lineup->order[i]]);
 	}
 	strbuf_puts(&b, "]\n");
 	size_t len;
@@ -257,7 +251,7 @@ static enum MHD_Result handle_index(struct worker *wk, struct MHD_Connection *c)
 	                "<a href=\"/api/sessions\">/api/sessions</a>, "
 	                "<a href=\"/metrics\">/metrics</a>.</p>\n<ul>\n");
 	for (size_t i = 0; i < wk->lineup->n; i++) {
-		const struct lineup_channel *ch = &wk->lineup->channels[wk->lineup->order[i]];
+		const struct st_channel *ch = &wk->lineup->ch[wk->lineup->order[i]];
 		char id[SR_UUID_STR_LEN + 1];
 		sr_uuid_format(ch->id, id);
 		strbuf_printf(&b, "<li><a href=\"/channels/%s/master.m3u8\">", id);
@@ -336,7 +330,8 @@ static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, con
 	if (status)
 		return reply_error(wk, c, (unsigned)status, why);
 	http_cur_route = metrics_route(&r);
-	if ((r.kind == ROUTE_MASTER || r.kind == ROUTE_FILE) && !lineup_find(wk->lineup, r.channel))
+	if ((r.kind == ROUTE_MASTER || r.kind == ROUTE_FILE) &&
+	    !st_lineup_find(wk->lineup, r.channel))
 		return reply_error(wk, c, 404, "unknown channel");
 	switch (r.kind) {
 	case ROUTE_INDEX:

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "st_log.h"
 
 _Thread_local const char *http_cur_method;
 _Thread_local const char *http_cur_url;
@@ -54,8 +54,8 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 		http_cur_status = status;
 	MHD_destroy_response(r);
 	if (wk->opt->verbose)
-		srv_debug("%s %s -> %u", http_cur_method ? http_cur_method : "?",
-		          http_cur_url ? http_cur_url : "?", status);
+		st_debug("%s %s -> %u", http_cur_method ? http_cur_method : "?",
+		         http_cur_url ? http_cur_url : "?", status);
 	return ret;
 }
 

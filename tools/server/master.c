@@ -29,7 +29,7 @@
 
 #include <streamreg.h>
 
-#include "log.h"
+#include "st_log.h"
 #include "viewers.h"
 #include "worker.h"
 
@@ -50,7 +50,7 @@ struct worker_slot {
 
 struct master {
 	const struct server_options *opt;
-	struct lineup *lineup;
+	struct st_lineup *lineup;
 	sr_registry *reg;
 	bool created;
 	struct viewer_table *vt;
@@ -81,7 +81,7 @@ static int bind_listen(const struct server_options *o, bool reuseport, uint16_t 
 	snprintf(port, sizeof port, "%u", port_num);
 	int rc = getaddrinfo(o->host, port, &hints, &res);
 	if (rc != 0) {
-		srv_error("cannot resolve %s: %s", o->host, gai_strerror(rc));
+		st_error("cannot resolve %s: %s", o->host, gai_strerror(rc));
 		return -1;
 	}
 	int fd = -1, err = 0;
@@ -106,7 +106,7 @@ static int bind_listen(const struct server_options *o, bool reuseport, uint16_t 
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		srv_error("cannot listen on %s:%u: %s", o->host, port_num, strerror(err));
+		st_error("cannot listen on %s:%u: %s", o->host, port_num, strerror(err));
 	return fd;
 }
 
@@ -180,17 +180,16 @@ static int open_registry(struct master *m)
 		rc = sr_registry_create(o->registry, &co, &m->reg);
 		if (rc == 0) {
 			m->created = true;
-			srv_info("created registry '%s' (capacity %u)", o->registry, o->capacity);
+			st_info("created registry '%s' (capacity %u)", o->registry, o->capacity);
 		} else if (rc == -EEXIST) {
 			rc = attach_patiently(o->registry, &m->reg);
 		}
 	}
 	if (rc < 0) {
-		srv_error("cannot attach registry '%s': %s (%s)%s", o->registry, sr_strerror(rc),
-		          sr_errdetail(),
-		          rc == -ENOENT
-		              ? "; start streamreg-reaper --create first, or pass --create"
-		              : "");
+		st_error("cannot attach registry '%s': %s (%s)%s", o->registry, sr_strerror(rc),
+		         sr_errdetail(),
+		         rc == -ENOENT ? "; start streamreg-reaper --create first, or pass --create"
+		                       : "");
 		return -1;
 	}
 	return 0;
@@ -202,7 +201,7 @@ static void spawn(struct master *m, unsigned idx)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
-		srv_error("fork: %s; retrying", strerror(errno));
+		st_error("fork: %s; retrying", strerror(errno));
 		s->respawn_at_ms = now_ms() + 500;
 		return;
 	}
@@ -229,7 +228,7 @@ static void spawn(struct master *m, unsigned idx)
 	s->pid = pid;
 	s->started_ms = now_ms();
 	s->retire = false;
-	srv_debug("worker %u started: pid %d", idx, (int)pid);
+	st_debug("worker %u started: pid %d", idx, (int)pid);
 }
 
 static void describe_status(int status, char *buf, size_t len)
@@ -266,15 +265,14 @@ static void reap(struct master *m)
 		sr_recovery_report rep = {0};
 		int rc = sr_registry_recover(m->reg, &rep);
 		if (rc < 0)
-			srv_warn("registry recovery: %s (%s)", sr_strerror(rc), sr_errdetail());
+			st_warn("registry recovery: %s (%s)", sr_strerror(rc), sr_errdetail());
 		viewers_worker_died(m->vt, idx);
 		bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (!m->stopping && !s->retire)
 			http_metrics_count(m->hm, HM_WORKER_RESTART);
 		if (m->stopping) {
 			if (!clean)
-				srv_warn("worker %u (pid %d) %s while stopping", idx, (int)pid,
-				         why);
+				st_warn("worker %u (pid %d) %s while stopping", idx, (int)pid, why);
 			continue;
 		}
 		uint64_t now = now_ms();
@@ -293,25 +291,26 @@ static void reap(struct master *m)
 				delay = RESPAWN_MAX_MS;
 		}
 		s->respawn_at_ms = now + delay;
-		srv_warn("worker %u (pid %d) %s; reclaimed %u process(es), %llu client lease(s); "
-		         "replacing it%s",
-		         idx, (int)pid, why, rep.procs_reclaimed,
-		         (unsigned long long)rep.leases_released,
-		         delay ? " after a delay (it died right after starting)" : "");
+		st_warn("worker %u (pid %d) %s; reclaimed %u process(es), %llu client lease(s); "
+		        "replacing it%s",
+		        idx, (int)pid, why, rep.procs_reclaimed,
+		        (unsigned long long)rep.leases_released,
+		        delay ? " after a delay (it died right after starting)" : "");
 	}
 }
 
 static void reload(struct master *m)
 {
-	struct lineup fresh;
+	struct st_lineup fresh;
 	char err[512];
-	if (lineup_load(m->opt->lineup_path, &fresh, err, sizeof err) < 0) {
-		srv_error("SIGHUP: keeping the old lineup: %s", err);
+	if (st_lineup_load(m->opt->lineup_path, m->opt->lineup_flags, &fresh, err, sizeof err) <
+	    0) {
+		st_error("SIGHUP: keeping the old lineup: %s", err);
 		return;
 	}
-	lineup_free(m->lineup);
+	st_lineup_free(m->lineup);
 	*m->lineup = fresh;
-	srv_info("SIGHUP: lineup reloaded (%zu channels); replacing the workers", fresh.n);
+	st_info("SIGHUP: lineup reloaded (%zu channels); replacing the workers", fresh.n);
 	for (unsigned i = 0; i < m->opt->workers; i++) {
 		if (m->w[i].pid > 0) {
 			m->w[i].retire = true;
@@ -324,7 +323,7 @@ static void begin_stop(struct master *m, int sig)
 {
 	if (m->stopping)
 		return;
-	srv_info("signal %d: stopping the workers", sig);
+	st_info("signal %d: stopping the workers", sig);
 	m->stopping = true;
 	m->stop_deadline_ms = now_ms() + STOP_TIMEOUT_MS;
 	for (unsigned i = 0; i < m->opt->workers; i++)
@@ -351,7 +350,7 @@ static void supervise(struct master *m)
 			if (now >= m->stop_deadline_ms) {
 				for (unsigned i = 0; i < m->opt->workers; i++) {
 					if (m->w[i].pid > 0) {
-						srv_warn(
+						st_warn(
 						    "worker %u (pid %d) ignored SIGTERM: SIGKILL",
 						    i, (int)m->w[i].pid);
 						kill(m->w[i].pid, SIGKILL);
@@ -377,7 +376,7 @@ static void supervise(struct master *m)
 		struct pollfd pfd = {.fd = m->sig_fd, .events = POLLIN};
 		int rc = poll(&pfd, 1, timeout);
 		if (rc < 0 && errno != EINTR) {
-			srv_error("poll: %s", strerror(errno));
+			st_error("poll: %s", strerror(errno));
 			begin_stop(m, SIGTERM);
 			continue;
 		}
@@ -401,11 +400,11 @@ static void supervise(struct master *m)
 	}
 }
 
-int master_run(const struct server_options *opt, struct lineup *lineup)
+int master_run(const struct server_options *opt, struct st_lineup *lineup)
 {
 	struct master m = {.opt = opt, .lineup = lineup, .listen_fd = -1, .sig_fd = -1};
 	int status = 1;
-	srv_log_set_role("master");
+	st_log_set_role("master");
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -417,31 +416,31 @@ int master_run(const struct server_options *opt, struct lineup *lineup)
 	m.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	m.w = calloc(opt->workers, sizeof *m.w);
 	if (m.sig_fd < 0 || !m.w) {
-		srv_error("setup: %s", strerror(errno));
+		st_error("setup: %s", strerror(errno));
 		goto out;
 	}
 	if (open_registry(&m) < 0)
 		goto out;
 	m.vt = viewers_create(opt->max_viewers);
 	if (!m.vt) {
-		srv_error("viewer table of %u: %s", opt->max_viewers, strerror(errno));
+		st_error("viewer table of %u: %s", opt->max_viewers, strerror(errno));
 		goto out;
 	}
 	m.hm = http_metrics_create();
 	if (!m.hm) {
-		srv_error("metrics block: %s", strerror(errno));
+		st_error("metrics block: %s", strerror(errno));
 		goto out;
 	}
 	if (open_listeners(&m) < 0)
 		goto out;
-	srv_info("listening on http://%s:%u/ with %u worker(s)%s; registry '%s', %zu channel(s), "
-	         "output %s",
-	         opt->host, bound_port(m.listen_fd), opt->workers,
-	         opt->reuseport ? " (SO_REUSEPORT socket each)" : "", opt->registry, lineup->n,
-	         opt->output_dir);
+	st_info("listening on http://%s:%u/ with %u worker(s)%s; registry '%s', %zu channel(s), "
+	        "output %s",
+	        opt->host, bound_port(m.listen_fd), opt->workers,
+	        opt->reuseport ? " (SO_REUSEPORT socket each)" : "", opt->registry, lineup->n,
+	        opt->output_dir);
 	supervise(&m);
 	status = 0;
-	srv_info("all workers stopped; exiting");
+	st_info("all workers stopped; exiting");
 out:
 	if (m.reg) {
 		sr_registry_recover(m.reg, NULL);

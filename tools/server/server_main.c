@@ -1,10 +1,10 @@
 /* streamreg-server: the pre-fork HLS server.  See docs/server.md. */
-#include <stdio.h>
+#include <syslog.h>
 
-#include "lineup.h"
-#include "log.h"
 #include "master.h"
 #include "server_options.h"
+#include "st_lineup.h"
+#include "st_log.h"
 
 int main(int argc, char **argv)
 {
@@ -13,15 +13,17 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc)
-		return 2;
-	srv_log_set_level(opt.verbose ? SRV_LOG_DEBUG : opt.quiet ? SRV_LOG_ERROR : SRV_LOG_INFO);
-	struct lineup lineup;
+		return ST_EXIT_USAGE;
+	st_log_init("streamreg-server", false);
+	st_log_set_level(opt.verbose ? LOG_DEBUG : opt.quiet ? LOG_ERR : LOG_INFO);
+	st_log_set_role("master");
+	struct st_lineup lineup;
 	char err[512];
-	if (lineup_load(opt.lineup_path, &lineup, err, sizeof err) < 0) {
-		fprintf(stderr, "streamreg-server: bad lineup: %s\n", err);
-		return 2;
+	if (st_lineup_load(opt.lineup_path, opt.lineup_flags, &lineup, err, sizeof err) < 0) {
+		st_error("lineup refused: %s", err);
+		return ST_EXIT_SETUP;
 	}
 	rc = master_run(&opt, &lineup);
-	lineup_free(&lineup);
+	st_lineup_free(&lineup);
 	return rc;
 }

@@ -11,6 +11,8 @@
 
 #include <streamreg.h>
 
+#include "st_lineup.h"
+#include "st_num.h"
 #include "viewers.h"
 
 static const char usage[] =
@@ -21,7 +23,9 @@ static const char usage[] =
     "to `starting` in the registry; streamreg-reaper runs the transcoders.\n"
     "\n"
     "  --registry NAME         registry to attach (read-write)\n"
-    "  --lineup FILE           IPTV M3U lineup (the reaper's)\n"
+    "  --lineup FILE           IPTV M3U lineup (the reaper's, read by the same rules)\n"
+    "  --lavfi-any             accept lavfi graphs beyond generator sources (give it\n"
+    "                          to both when the reaper runs with --lavfi-any)\n"
     "  --output-dir DIR        where the reaper writes DIR/<channel-uuid>/\n"
     "  --listen HOST:PORT      address to bind (default 127.0.0.1:8080)\n"
     "  --workers N             worker processes (default: number of CPUs)\n"
@@ -71,6 +75,7 @@ enum {
 	OPT_SENDFILE_PLAYLISTS,
 	OPT_REUSEPORT,
 	OPT_CAPACITY,
+	OPT_LAVFI_ANY,
 };
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,31 +93,20 @@ static int bad(const char *fmt, ...)
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-' || *s == '+')
+	uint64_t v;
+	if (st_parse_u64(s, min, max, &v) < 0)
 		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
+	*out = (unsigned long)v;
 	return 0;
 }
 
 /* Seconds with an optional fraction ("0.5"), into milliseconds. */
 static int parse_seconds_ms(const char *s, unsigned min_ms, unsigned max_ms, unsigned *out)
 {
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-' || *s == '+')
+	uint64_t v;
+	if (st_parse_seconds_ms(s, min_ms, max_ms, &v) < 0)
 		return -1;
-	double v = strtod(s, &end);
-	if (errno || *end || v != v)
-		return -1;
-	double ms = v * 1000.0;
-	if (ms < min_ms || ms > max_ms)
-		return -1;
-	*out = (unsigned)(ms + 0.5);
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -150,6 +144,7 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 	    {"sendfile-playlists", no_argument, NULL, OPT_SENDFILE_PLAYLISTS},
 	    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	    {"capacity", required_argument, NULL, OPT_CAPACITY},
+	    {"lavfi-any", no_argument, NULL, OPT_LAVFI_ANY},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -258,6 +253,9 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 				return bad("bad --capacity '%s'", arg);
 			o->capacity = (uint32_t)v;
 			capacity_set = true;
+			break;
+		case OPT_LAVFI_ANY:
+			o->lineup_flags |= ST_LINEUP_LAVFI_ANY;
 			break;
 		case 'v':
 			o->verbose = true;

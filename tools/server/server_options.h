@@ -25,6 +25,7 @@ struct server_options {
 	bool sendfile_playlists; /* playlists too, not only segments */
 	bool create;
 	uint32_t capacity;
+	unsigned lineup_flags; /* ST_LINEUP_* */
 	bool verbose;
 	bool quiet;
 };

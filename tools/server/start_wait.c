@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "st_log.h"
 #include "worker_internal.h"
 
 /*
@@ -29,10 +29,10 @@ void start_request(struct worker *wk, struct waiter *w)
 	if (rc == 0) {
 		char id[SR_UUID_STR_LEN + 1];
 		sr_uuid_format(w->channel, id);
-		srv_info("channel %s: %s -> starting (start requested)", id, sr_state_name(st));
+		st_info("channel %s: %s -> starting (start requested)", id, sr_state_name(st));
 		w->requested = true;
 	} else if (rc != -SR_ESTATE) {
-		srv_warn("start request: %s (%s)", sr_strerror(rc), sr_errdetail());
+		st_warn("start request: %s (%s)", sr_strerror(rc), sr_errdetail());
 	}
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_json.h"
+
 static bool grow(struct strbuf *b, size_t need)
 {
 	if (b->oom)
@@ -61,36 +63,14 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+static void strbuf_sink(void *ctx, const char *p, size_t n)
+{
+	strbuf_put(ctx, p, n);
+}
+
 void strbuf_json_string(struct strbuf *b, const char *s)
 {
-	strbuf_put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			strbuf_put(b, "\\\"", 2);
-			break;
-		case '\\':
-			strbuf_put(b, "\\\\", 2);
-			break;
-		case '\n':
-			strbuf_put(b, "\\n", 2);
-			break;
-		case '\r':
-			strbuf_put(b, "\\r", 2);
-			break;
-		case '\t':
-			strbuf_put(b, "\\t", 2);
-			break;
-		default:
-			if (*p < 0x20) {
-				char esc[8];
-				snprintf(esc, sizeof esc, "\\u%04x", *p);
-				strbuf_puts(b, esc);
-			} else
-				strbuf_put(b, (const char *)p, 1);
-		}
-	}
-	strbuf_put(b, "\"", 1);
+	st_json_string(strbuf_sink, b, s, (size_t)-1);
 }
 
 void strbuf_html(struct strbuf *b, const char *s)

@@ -7,7 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "log.h"
+#include "st_log.h"
 
 #define HOLDER_MASK 0xffffull
 #define NONCE_MASK  ((1ull << VIEWERS_NONCE_BITS) - 1)
@@ -123,7 +123,7 @@ static void drop_lease(sr_registry *reg, const uuid_t channel)
 		return;
 	int rc = sr_session_remove_client(reg, channel);
 	if (rc < 0 && rc != -ENOENT)
-		srv_debug("remove_client: %s", sr_strerror(rc));
+		st_debug("remove_client: %s", sr_strerror(rc));
 }
 
 /* Fill a slot we moved to "claiming" and publish it with nonce. */

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "route.h"
+#include "st_log.h"
 #include "worker_internal.h"
 
 /* How often the housekeeping thread looks at waiting start requests: the
@@ -51,7 +51,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	srv_debug("libmicrohttpd: %s", msg);
+	st_debug("libmicrohttpd: %s", msg);
 }
 
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -92,7 +92,7 @@ static void *housekeeper(void *arg)
 			conn_guard_sweep(wk);
 			unsigned n = viewers_sweep(wk->vt, wk->reg, wk->holder, viewer_timeout);
 			if (n)
-				srv_debug("%u viewer(s) expired", n);
+				st_debug("%u viewer(s) expired", n);
 		}
 		pthread_mutex_lock(&wk->lock);
 	}
@@ -137,8 +137,8 @@ static int attach_registry(struct worker *wk, const char *name)
 {
 	int rc = sr_registry_attach(name, 0, &wk->reg);
 	if (rc < 0) {
-		srv_error("cannot attach registry '%s': %s (%s)", name, sr_strerror(rc),
-		          sr_errdetail());
+		st_error("cannot attach registry '%s': %s (%s)", name, sr_strerror(rc),
+		         sr_errdetail());
 		return -1;
 	}
 	return 0;
@@ -148,7 +148,7 @@ int worker_run(const struct worker_config *cfg)
 {
 	char role[32];
 	snprintf(role, sizeof role, "worker %u", cfg->index);
-	srv_log_set_role(role);
+	st_log_set_role(role);
 	/* A worker never outlives its master: an orphan would keep
 	 * answering on the socket without supervision. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != cfg->master_pid)
@@ -184,13 +184,13 @@ int worker_run(const struct worker_config *cfg)
 		return 1;
 	pthread_t hk;
 	if (pthread_create(&hk, NULL, housekeeper, &wk) != 0) {
-		srv_error("cannot start the housekeeping thread");
+		st_error("cannot start the housekeeping thread");
 		sr_registry_close(wk.reg);
 		return 1;
 	}
 	wk.mhd = start_mhd(&wk, cfg->listen_fd);
 	if (!wk.mhd) {
-		srv_error("libmicrohttpd failed to start on the listen socket");
+		st_error("libmicrohttpd failed to start on the listen socket");
 		pthread_mutex_lock(&wk.lock);
 		wk.stopping = true;
 		pthread_cond_signal(&wk.wake);
@@ -199,8 +199,8 @@ int worker_run(const struct worker_config *cfg)
 		sr_registry_close(wk.reg);
 		return 1;
 	}
-	srv_debug("serving (holder %#x%s)", wk.holder,
-	          wk.registry_off ? ", registry calls off for file requests" : "");
+	st_debug("serving (holder %#x%s)", wk.holder,
+	         wk.registry_off ? ", registry calls off for file requests" : "");
 
 	int sig = 0;
 	for (;;) {
@@ -209,7 +209,7 @@ int worker_run(const struct worker_config *cfg)
 		if (sig != SIGHUP)
 			break; /* the master reloads; workers are replaced */
 	}
-	srv_debug("stopping on signal %d", sig);
+	st_debug("stopping on signal %d", sig);
 
 	MHD_socket lfd = MHD_quiesce_daemon(wk.mhd);
 	(void)lfd; /* shared with the master and siblings: stays open */
@@ -224,7 +224,7 @@ int worker_run(const struct worker_config *cfg)
 	MHD_stop_daemon(wk.mhd);
 	unsigned released = viewers_release_all(wk.vt, wk.reg, wk.holder);
 	if (released)
-		srv_debug("released %u viewer(s)", released);
+		st_debug("released %u viewer(s)", released);
 	sr_registry_close(wk.reg);
 	return 0;
 }

@@ -4,14 +4,14 @@
 
 #include <sys/types.h>
 
-#include "lineup.h"
 #include "server_options.h"
 #include "http_metrics.h"
+#include "st_lineup.h"
 #include "viewers.h"
 
 struct worker_config {
 	const struct server_options *opt;
-	const struct lineup *lineup;
+	const struct st_lineup *lineup;
 	struct viewer_table *vt;
 	struct http_metrics *hm;
 	unsigned index; /* 0..workers-1, stable across replacements */

@@ -11,8 +11,8 @@
 
 #include <streamreg.h>
 
-#include "lineup.h"
 #include "server_options.h"
+#include "st_lineup.h"
 #include "viewers.h"
 
 /* Outcome of a master.m3u8 request that waited for its channel. */
@@ -60,7 +60,7 @@ struct conn_track {
 
 struct worker {
 	const struct server_options *opt;
-	const struct lineup *lineup;
+	const struct st_lineup *lineup;
 	struct viewer_table *vt;
 	struct http_metrics *hm;
 	unsigned index;

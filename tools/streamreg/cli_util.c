@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "st_num.h"
+
 void cli_getopt_reset(void)
 {
 	/* 0, not 1: glibc then re-initialises completely, which the second
@@ -137,12 +139,8 @@ int cli_parse_uuid(const char *cmd, const char *text, uuid_t out)
 int cli_parse_u32(const char *cmd, const char *opt, const char *text, uint32_t min, uint32_t max,
                   uint32_t *out)
 {
-	char *end = NULL;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	/* strtoull accepts "-1" and leading blanks; an operator typing them
-	 * made a mistake, so only plain digits pass. */
-	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno == ERANGE || v < min || v > max)
+	uint64_t v;
+	if (st_parse_u64(text, min, max, &v) < 0)
 		return cli_usage_error(cmd, "%s must be a number from %u to %u, not '%s'", opt, min,
 		                       max, text);
 	*out = (uint32_t)v;
@@ -151,12 +149,9 @@ int cli_parse_u32(const char *cmd, const char *opt, const char *text, uint32_t m
 
 int cli_parse_mode(const char *cmd, const char *text, unsigned *out)
 {
-	char *end = NULL;
-	unsigned long v = strtoul(text, &end, 8);
-	if (text[0] < '0' || text[0] > '7' || *end != '\0' || v > 0777)
+	if (st_parse_mode(text, out) < 0)
 		return cli_usage_error(
 		    cmd, "--mode must be octal permission bits such as 0640, not '%s'", text);
-	*out = (unsigned)v;
 	return CLI_OK;
 }
 

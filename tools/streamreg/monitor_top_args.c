@@ -1,14 +1,14 @@
 #include "monitor_top_args.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "monitor_attach.h"
+#include "st_num.h"
 
-#define INTERVAL_MIN 0.05
-#define INTERVAL_MAX 86400.0
+#define INTERVAL_MIN_MS 50
+#define INTERVAL_MAX_MS 86400000
 
 void top_usage(FILE *f)
 {
@@ -53,17 +53,14 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt, 
 
 static int parse_interval(const char *text, double *out)
 {
-	char *end = NULL;
-	errno = 0;
-	double v = strtod(text, &end);
-	if (text[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < INTERVAL_MIN ||
-	    v > INTERVAL_MAX) {
+	uint64_t ms;
+	if (st_parse_seconds_ms(text, INTERVAL_MIN_MS, INTERVAL_MAX_MS, &ms) < 0) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "bad --interval '%.40s': seconds between %.2f and %.0f",
-		         text, INTERVAL_MIN, INTERVAL_MAX);
+		         text, INTERVAL_MIN_MS / 1000.0, INTERVAL_MAX_MS / 1000.0);
 		return mon_usage_error("top", msg);
 	}
-	*out = v;
+	*out = (double)ms / 1000.0;
 	return 0;
 }
 

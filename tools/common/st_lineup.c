@@ -1,4 +1,4 @@
-#include "lineup.h"
+#include "st_lineup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "st_file.h"
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -24,7 +26,7 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-int rp_uuid_canonical(const char *text, size_t len)
+int st_uuid_canonical(const char *text, size_t len)
 {
 	if (len != 36)
 		return 0;
@@ -50,7 +52,7 @@ static bool has_prefix(const char *s, const char *p)
 static const char *const url_schemes[] = {"http://",  "https://", "rtsp://", "rtsps://", "rtmp://",
                                           "rtmps://", "udp://",   "rtp://",  "srt://"};
 
-enum rp_input_kind rp_input_classify(const char *input, const char **why)
+enum st_input_kind st_input_classify(const char *input, const char **why)
 {
 	const char *dummy;
 	if (!why)
@@ -59,60 +61,164 @@ enum rp_input_kind rp_input_classify(const char *input, const char **why)
 	size_t len = strlen(input);
 	if (len == 0) {
 		*why = "empty input";
-		return RP_INPUT_BAD;
+		return ST_INPUT_BAD;
 	}
-	if (len > RP_INPUT_MAX) {
+	if (len > ST_INPUT_MAX) {
 		*why = "input longer than 2047 characters";
-		return RP_INPUT_BAD;
+		return ST_INPUT_BAD;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)input[i];
 		if (c < 0x20 || c == 0x7f) {
 			*why = "control character in input";
-			return RP_INPUT_BAD;
+			return ST_INPUT_BAD;
 		}
 	}
 	if (input[0] == '-') {
 		*why = "input begins with '-' and would be read by ffmpeg as an option";
-		return RP_INPUT_BAD;
+		return ST_INPUT_BAD;
 	}
 	if (has_prefix(input, "lavfi:")) {
 		if (input[6] == '\0') {
 			*why = "empty lavfi graph";
-			return RP_INPUT_BAD;
+			return ST_INPUT_BAD;
 		}
-		return RP_INPUT_LAVFI;
+		return ST_INPUT_LAVFI;
 	}
 	if (input[0] == '/')
-		return RP_INPUT_FILE;
+		return ST_INPUT_FILE;
 	if (has_prefix(input, "file:")) {
 		if (input[5] != '/') {
 			*why = "file input must be an absolute path";
-			return RP_INPUT_BAD;
+			return ST_INPUT_BAD;
 		}
-		return RP_INPUT_FILE;
+		return ST_INPUT_FILE;
 	}
 	for (size_t i = 0; i < sizeof url_schemes / sizeof url_schemes[0]; i++) {
 		size_t pl = strlen(url_schemes[i]);
 		if (strncasecmp(input, url_schemes[i], pl) == 0) {
 			if (input[pl] == '\0') {
 				*why = "URL without a host";
-				return RP_INPUT_BAD;
+				return ST_INPUT_BAD;
 			}
-			return RP_INPUT_URL;
+			return ST_INPUT_URL;
 		}
 	}
 	*why = "unsupported input (allowed: http(s), rtsp(s), rtmp(s), udp, rtp, srt URLs, "
 	       "absolute file paths, lavfi:GRAPH)";
-	return RP_INPUT_BAD;
+	return ST_INPUT_BAD;
+}
+
+/* Sources that synthesise frames or samples and never open anything. */
+static const char *const lavfi_generators[] = {
+    "allrgb",     "allyuv",        "anoisesrc", "anullsrc",    "cellauto",   "color",
+    "colorchart", "colorspectrum", "gradients", "haldclutsrc", "life",       "mandelbrot",
+    "nullsrc",    "pal100bars",    "pal75bars", "rgbtestsrc",  "sierpinski", "sine",
+    "smptebars",  "smptehdbars",   "testsrc",   "testsrc2",    "yuvtestsrc", "zoneplate",
+};
+
+static bool lavfi_generator(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof lavfi_generators / sizeof lavfi_generators[0]; i++)
+		if (strlen(lavfi_generators[i]) == n && memcmp(lavfi_generators[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/* Skip "[label]" link labels; false if one is not closed. */
+static bool skip_labels(const char **p, const char *end)
+{
+	while (*p < end && **p == '[') {
+		const char *close = memchr(*p, ']', (size_t)(end - *p));
+		if (!close)
+			return false;
+		*p = close + 1;
+	}
+	return true;
+}
+
+/* One filter of a chain: [in]name[@id][=key=value:key=value][out]. */
+static int lavfi_filter_allowed(const char *p, const char *end, const char **why)
+{
+	if (!skip_labels(&p, end)) {
+		*why = "unclosed '[' label in lavfi graph";
+		return -1;
+	}
+	const char *name = p;
+	while (p < end && *p != '=' && *p != '[' && *p != '@')
+		p++;
+	if (!lavfi_generator(name, (size_t)(p - name))) {
+		*why = "lavfi graph uses a filter that is not a generator source (allowed: "
+		       "testsrc, testsrc2, smptebars, color, sine, anullsrc, ...; "
+		       "--lavfi-any lifts this)";
+		return -1;
+	}
+	if (p < end && *p == '@')
+		while (p < end && *p != '=' && *p != '[')
+			p++;
+	if (p < end && *p == '=') {
+		/* Options as key=value only: a positional first option is a file
+		 * name for some generators (life=/etc/passwd). */
+		p++;
+		while (p < end && *p != '[') {
+			const char *k = p;
+			while (p < end && *p != '=' && *p != ':' && *p != '[')
+				p++;
+			size_t kn = (size_t)(p - k);
+			if (p >= end || *p != '=' || kn == 0) {
+				*why = "lavfi generator options must be key=value";
+				return -1;
+			}
+			if ((kn == 1 && *k == 'f') || (kn == 8 && memcmp(k, "filename", 8) == 0) ||
+			    (kn == 4 && memcmp(k, "file", 4) == 0)) {
+				*why = "lavfi generator options may not name a file";
+				return -1;
+			}
+			while (p < end && *p != ':' && *p != '[')
+				p++;
+			if (p < end && *p == ':')
+				p++;
+		}
+	}
+	if (!skip_labels(&p, end) || p != end) {
+		*why = "unexpected text after a lavfi filter's output label";
+		return -1;
+	}
+	return 0;
+}
+
+int st_lavfi_allowed(const char *graph, const char **why)
+{
+	const char *dummy;
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	/* Quotes and backslashes would hide ',' and ';' from the split below. */
+	if (strpbrk(graph, "'\\\"")) {
+		*why = "quotes and backslashes are not allowed in lavfi graphs";
+		return -1;
+	}
+	const char *p = graph;
+	for (;;) {
+		size_t n = strcspn(p, ",;");
+		if (n == 0) {
+			*why = "empty filter in lavfi graph";
+			return -1;
+		}
+		if (lavfi_filter_allowed(p, p + n, why) < 0)
+			return -1;
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
 }
 
 struct attrs {
 	char id[64];
 	size_t id_len;
 	bool has_id;
-	char tvg_name[RP_NAME_MAX + 1];
-	char name[RP_NAME_MAX + 1];
+	char tvg_name[ST_NAME_MAX + 1];
+	char name[ST_NAME_MAX + 1];
 };
 
 static void copy_cut(char *dst, size_t cap, const char *src, size_t n)
@@ -185,7 +291,7 @@ static int parse_extinf(const char *s, size_t n, unsigned lineno, struct attrs *
 	if (!a->has_id)
 		return fail(err, errlen, -EINVAL,
 		            "line %u: #EXTINF without tvg-id=\"<uuid>\" (the channel id)", lineno);
-	if (!rp_uuid_canonical(a->id, a->id_len))
+	if (!st_uuid_canonical(a->id, a->id_len))
 		return fail(err, errlen, -EINVAL,
 		            "line %u: tvg-id \"%.40s\" is not a UUID such as "
 		            "\"0b0e5d1c-4c1f-4d8e-9a3e-2f5b8c7d6e1a\"",
@@ -195,33 +301,35 @@ static int parse_extinf(const char *s, size_t n, unsigned lineno, struct attrs *
 
 static int cmp_channel(const void *a, const void *b)
 {
-	const struct rp_channel *x = a, *y = b;
+	const struct st_channel *x = a, *y = b;
 	return uuid_compare(x->id, y->id);
 }
 
-void rp_lineup_free(struct rp_lineup *l)
+void st_lineup_free(struct st_lineup *l)
 {
 	if (!l)
 		return;
 	for (size_t i = 0; i < l->n; i++)
 		free(l->ch[i].input);
 	free(l->ch);
+	free(l->order);
 	l->ch = NULL;
+	l->order = NULL;
 	l->n = 0;
 }
 
-static int add_channel(struct rp_lineup *l, size_t *cap, const struct attrs *a, unsigned line,
-                       const char *input, size_t ilen, enum rp_input_kind kind)
+static int add_channel(struct st_lineup *l, size_t *cap, const struct attrs *a, unsigned line,
+                       const char *input, size_t ilen, enum st_input_kind kind)
 {
 	if (l->n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
-		struct rp_channel *nc = realloc(l->ch, ncap * sizeof *nc);
+		struct st_channel *nc = realloc(l->ch, ncap * sizeof *nc);
 		if (!nc)
 			return -ENOMEM;
 		l->ch = nc;
 		*cap = ncap;
 	}
-	struct rp_channel *c = &l->ch[l->n];
+	struct st_channel *c = &l->ch[l->n];
 	memset(c, 0, sizeof *c);
 	c->input = strndup(input, ilen);
 	if (!c->input)
@@ -239,9 +347,18 @@ static int add_channel(struct rp_lineup *l, size_t *cap, const struct attrs *a, 
 	return 0;
 }
 
-int rp_lineup_parse(const char *buf, size_t len, struct rp_lineup *out, char *err, size_t errlen)
+/* Playlist order, by the line of each channel's #EXTINF. */
+static int cmp_line(const void *a, const void *b, void *arg)
 {
-	struct rp_lineup l = {0};
+	const struct st_channel *ch = arg;
+	unsigned x = ch[*(const size_t *)a].line, y = ch[*(const size_t *)b].line;
+	return x < y ? -1 : x > y;
+}
+
+int st_lineup_parse(const char *buf, size_t len, unsigned flags, struct st_lineup *out, char *err,
+                    size_t errlen)
+{
+	struct st_lineup l = {0};
 	size_t cap = 0;
 	struct attrs a;
 	unsigned pending = 0; /* line of an #EXTINF still waiting for its input */
@@ -252,9 +369,9 @@ int rp_lineup_parse(const char *buf, size_t len, struct rp_lineup *out, char *er
 
 	if (!buf && len)
 		return fail(err, errlen, -EINVAL, "no lineup buffer");
-	if (len > RP_LINEUP_MAX_BYTES)
+	if (len > ST_LINEUP_MAX_BYTES)
 		return fail(err, errlen, -EFBIG, "lineup larger than %u bytes",
-		            RP_LINEUP_MAX_BYTES);
+		            ST_LINEUP_MAX_BYTES);
 	while (pos < len) {
 		const char *s = buf + pos;
 		const char *nl = memchr(s, '\n', len - pos);
@@ -265,9 +382,9 @@ int rp_lineup_parse(const char *buf, size_t len, struct rp_lineup *out, char *er
 			s += 3;
 			n -= 3;
 		}
-		if (n > RP_LINE_MAX) {
+		if (n > ST_LINE_MAX) {
 			rc = fail(err, errlen, -EINVAL, "line %u: longer than %u characters",
-			          lineno, RP_LINE_MAX);
+			          lineno, ST_LINE_MAX);
 			goto out;
 		}
 		while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
@@ -317,23 +434,28 @@ int rp_lineup_parse(const char *buf, size_t len, struct rp_lineup *out, char *er
 			          "line %u: input without a preceding #EXTINF line", lineno);
 			goto out;
 		}
-		char input[RP_INPUT_MAX + 1];
-		if (n > RP_INPUT_MAX) {
+		char input[ST_INPUT_MAX + 1];
+		if (n > ST_INPUT_MAX) {
 			rc = fail(err, errlen, -EINVAL, "line %u: input longer than %u characters",
-			          lineno, RP_INPUT_MAX);
+			          lineno, ST_INPUT_MAX);
 			goto out;
 		}
 		memcpy(input, s, n);
 		input[n] = '\0';
 		const char *why;
-		enum rp_input_kind kind = rp_input_classify(input, &why);
-		if (kind == RP_INPUT_BAD) {
+		enum st_input_kind kind = st_input_classify(input, &why);
+		if (kind == ST_INPUT_BAD) {
 			rc = fail(err, errlen, -EINVAL, "line %u: %s", lineno, why);
 			goto out;
 		}
-		if (l.n >= RP_LINEUP_MAX_CHANNELS) {
+		if (kind == ST_INPUT_LAVFI && !(flags & ST_LINEUP_LAVFI_ANY) &&
+		    st_lavfi_allowed(input + 6, &why) < 0) {
+			rc = fail(err, errlen, -EINVAL, "line %u: %s", lineno, why);
+			goto out;
+		}
+		if (l.n >= ST_LINEUP_MAX_CHANNELS) {
 			rc = fail(err, errlen, -EINVAL, "line %u: more than %u channels", lineno,
-			          RP_LINEUP_MAX_CHANNELS);
+			          ST_LINEUP_MAX_CHANNELS);
 			goto out;
 		}
 		rc = add_channel(&l, &cap, &a, pending, input, n, kind);
@@ -365,18 +487,29 @@ int rp_lineup_parse(const char *buf, size_t len, struct rp_lineup *out, char *er
 			goto out;
 		}
 	}
+	l.order = malloc((l.n ? l.n : 1) * sizeof *l.order);
+	if (!l.order) {
+		rc = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		l.order[i] = i;
+	qsort_r(l.order, l.n, sizeof *l.order, cmp_line, l.ch);
 out:
 	if (rc) {
-		rp_lineup_free(&l);
+		st_lineup_free(&l);
 		return rc;
 	}
 	*out = l;
 	return 0;
 }
 
-int rp_lineup_load(const char *path, struct rp_lineup *out, char *err, size_t errlen)
+int st_lineup_load(const char *path, unsigned flags, struct st_lineup *out, char *err,
+                   size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer, and the caller's event loop with it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	struct stat st;
@@ -384,62 +517,32 @@ int rp_lineup_load(const char *path, struct rp_lineup *out, char *err, size_t er
 		close(fd);
 		return fail(err, errlen, -EINVAL, "%s: not a regular file", path);
 	}
-	if (st.st_size > (off_t)RP_LINEUP_MAX_BYTES) {
+	if (st.st_size > (off_t)ST_LINEUP_MAX_BYTES) {
 		close(fd);
 		return fail(err, errlen, -EFBIG, "%s: larger than %u bytes", path,
-		            RP_LINEUP_MAX_BYTES);
+		            ST_LINEUP_MAX_BYTES);
 	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return fail(err, errlen, -ENOMEM, "%s: out of memory", path);
-	}
-	for (;;) {
-		if (len == cap) {
-			/* the file grew while we read it: keep what fits the limit */
-			if (cap > RP_LINEUP_MAX_BYTES)
-				break;
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			return fail(err, errlen, -e, "%s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
+	size_t len;
+	char *buf = st_read_fd(fd, ST_LINEUP_MAX_BYTES, &len);
+	int e = errno;
 	close(fd);
+	if (!buf) {
+		if (e == EFBIG)
+			return fail(err, errlen, -EFBIG, "%s: larger than %u bytes", path,
+			            ST_LINEUP_MAX_BYTES);
+		return fail(err, errlen, -e, "%s: %s", path, strerror(e));
+	}
 	char msg[512];
-	int rc = rp_lineup_parse(buf, len, out, msg, sizeof msg);
+	int rc = st_lineup_parse(buf, len, flags, out, msg, sizeof msg);
 	free(buf);
 	if (rc)
 		return fail(err, errlen, rc, "%s: %s", path, msg);
 	return 0;
 }
 
-const struct rp_channel *rp_lineup_find(const struct rp_lineup *l, const uuid_t id)
+const struct st_channel *st_lineup_find(const struct st_lineup *l, const uuid_t id)
 {
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = uuid_compare(id, l->ch[mid].id);
-		if (c == 0)
-			return &l->ch[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	struct st_channel key;
+	memcpy(key.id, id, sizeof key.id);
+	return l->n ? bsearch(&key, l->ch, l->n, sizeof key, cmp_channel) : NULL;
 }
