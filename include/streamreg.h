@@ -34,10 +34,14 @@ extern "C" {
 
 /** Library version, also the version of this header. */
 #define SR_VERSION_MAJOR 1
-/** Minor version: new functions, same segment layout. */
-#define SR_VERSION_MINOR 0
-/** Version of the shared segment layout; attaching refuses any other. */
-#define SR_LAYOUT_VERSION 1
+/** Minor version: new functions (1: owner record, counters, larger sr_session_info). */
+#define SR_VERSION_MINOR 1
+/**
+ * Version of the shared segment layout; attaching refuses any other with
+ * SR_EVERSION.  2 added the reaper owner record, per-session counters and the
+ * start-latency histogram.  The registry holds soft state only: recreate it.
+ */
+#define SR_LAYOUT_VERSION 2
 
 /* ---- Limits (string lengths exclude the terminating NUL) ---------------- */
 
@@ -63,6 +67,10 @@ extern "C" {
 #define SR_PROCS_MAX 4096
 /** Largest per-process lease table a registry can be created with. */
 #define SR_LEASES_MAX 65536
+/** Longest info string of the owner record (the reaper puts its output directory). */
+#define SR_OWNER_INFO_MAX 255
+/** Buckets of the start-latency histogram, the last one unbounded (+Inf). */
+#define SR_LATENCY_BUCKETS 10
 
 /* ---- Error codes ---------------------------------------------------------- */
 
@@ -73,7 +81,8 @@ extern "C" {
  * argument), -ENOENT (no such session or registry), -EEXIST (already there),
  * -ENAMETOOLONG (string over its documented maximum), -EROFS (the handle is
  * read-only), -ETIMEDOUT (the registry lock was held too long by a live
- * process), -EACCES/-EPERM (permissions, owner), -ENOMEM.
+ * process), -EBUSY (the owner record is held by another live process),
+ * -EACCES/-EPERM (permissions, owner), -ENOMEM.
  */
 enum sr_error {
 	SR_EBASE = 4096, /**< First library code; not an error itself. */
@@ -90,6 +99,7 @@ enum sr_error {
 	SR_ENOCLIENT,    /**< Removing a client this process does not hold. */
 	SR_EBUSY,        /**< A record kept changing; retry later. */
 	SR_EOWNER,       /**< The segment belongs to another user. */
+	SR_ENOTOWNER,    /**< This process does not hold the owner record. */
 	SR_ELAST         /**< One past the last code; not an error itself. */
 };
 
@@ -144,7 +154,7 @@ typedef struct sr_registry sr_registry;
 /** Options for sr_registry_create(); start from sr_create_options_init(). */
 typedef struct sr_create_options {
 	uint32_t capacity;        /**< Sessions the table holds (default 1024). */
-	uint32_t max_procs;       /**< Processes attached read-write at once (default 128). */
+	uint32_t max_procs;       /**< Process table size: processes counting viewers at once, the owner included (default 128). */
 	uint32_t leases_per_proc; /**< Channels one process can count viewers on (default 1024). */
 	mode_t mode;              /**< Permission bits of the segment (default 0600). */
 } sr_create_options;
@@ -217,7 +227,7 @@ typedef struct sr_registry_stats {
 	uint32_t sessions;                 /**< Slots in use. */
 	uint32_t by_state[SR_STATE_COUNT]; /**< Sessions per state. */
 	uint32_t max_procs;                /**< Process table size. */
-	uint32_t procs_attached;           /**< Live read-write attachments. */
+	uint32_t procs_attached;           /**< Processes in the process table: those that counted a viewer, and the owner (reaper). */
 	uint32_t leases_per_proc;          /**< Lease table size per process. */
 	uint64_t clients;                  /**< Sum of all client counts. */
 	uint64_t procs_reclaimed;          /**< Dead processes reclaimed, ever. */
@@ -283,6 +293,84 @@ SR_API uint32_t sr_registry_doorbell(sr_registry *reg);
  */
 SR_API int sr_registry_verify(sr_registry *reg);
 
+/* ---- The owner record (one reaper per registry) ---------------------------- */
+
+/**
+ * Who holds a registry's owner record, as sr_registry_claim_owner() and
+ * sr_registry_get_owner() report it.
+ */
+typedef struct sr_owner_info {
+	pid_t pid;                          /**< Holder's pid. */
+	uint64_t start_time;                /**< Its start time (clock ticks since boot). */
+	bool alive;                         /**< pid and start time still name a live, non-zombie process. */
+	char info[SR_OWNER_INFO_MAX + 1];   /**< What it said when claiming (the reaper: its output directory). */
+	int64_t claimed_wall_ns;            /**< When it claimed, CLOCK_REALTIME. */
+	int64_t heartbeat_wall_ns;          /**< Its last heartbeat (or the claim), CLOCK_REALTIME. */
+	uint64_t heartbeat_age_ms;          /**< Time since that heartbeat, by CLOCK_MONOTONIC. */
+} sr_owner_info;
+
+/**
+ * Claim the registry's single owner record for the calling process, with a
+ * short info string (at most SR_OWNER_INFO_MAX characters, may be NULL).
+ * The reaper claims it so that exactly one reaper serves a registry.
+ *
+ * Returns 0 when the record is now this process's: it was free, or its
+ * holder is dead (pid and start time no longer name a live process; a zombie
+ * counts as dead), which is taken over at once; or this process already held
+ * it (the info is then replaced).  Among any number of concurrent claimers
+ * exactly one gets 0.  Returns -EBUSY when another live process holds it,
+ * with *holder filled (holder may be NULL).  -EROFS on a read-only handle,
+ * -ENAMETOOLONG for an overlong info.  Claiming also registers the process in
+ * the process table, so it counts in sr_registry_stats.procs_attached.
+ *
+ * The record belongs to the process, not the handle: a forked child does not
+ * inherit it.  It is released by sr_registry_release_owner(), by closing the
+ * handle that claimed it, or by the holder's death (no cleanup needed after
+ * SIGKILL: the next claimer takes it over).
+ */
+SR_API int sr_registry_claim_owner(sr_registry *reg, const char *info, sr_owner_info *holder);
+
+/**
+ * Refresh the owner record's heartbeat: the owner calls it on every loop
+ * turn, so monitors can tell a live but stuck owner (growing age) from a
+ * working one.  -SR_ENOTOWNER if this process does not hold the record.
+ */
+SR_API int sr_registry_owner_heartbeat(sr_registry *reg);
+
+/**
+ * Give the owner record up, so another process may claim it at once.
+ * -SR_ENOTOWNER if this process does not hold it.
+ */
+SR_API int sr_registry_release_owner(sr_registry *reg);
+
+/**
+ * Read the owner record into *out without changing anything (read-only
+ * handles may call it).  Returns 0 with *out filled while the record is
+ * claimed, by a live process (out->alive) or a dead one not yet replaced;
+ * -ENOENT if nobody holds it (never claimed, or released).
+ */
+SR_API int sr_registry_get_owner(sr_registry *reg, sr_owner_info *out);
+
+/**
+ * Registry-wide counters, as sr_registry_counters_get() reports them.  Every
+ * count only rises for the life of the registry.
+ */
+typedef struct sr_registry_counters {
+	uint64_t transitions[SR_STATE_COUNT]; /**< State changes, by target state. */
+	uint64_t restarts;                    /**< Transcoder restarts (see sr_session_set_restarts()). */
+	uint64_t start_timeouts;              /**< Starts counted by sr_session_count_start_timeout(). */
+	uint64_t owner_takeovers;             /**< Owner records taken over from a dead holder. */
+	/** Upper bounds of the latency buckets in ms; the last is UINT64_MAX (+Inf). */
+	uint64_t start_latency_bound_ms[SR_LATENCY_BUCKETS];
+	/** Starts (starting -> active) that took at most the bound: cumulative, as Prometheus wants. */
+	uint64_t start_latency_le[SR_LATENCY_BUCKETS];
+	uint64_t start_latency_count; /**< Starts measured (equals the last bucket). */
+	uint64_t start_latency_sum_ns; /**< Their total latency. */
+} sr_registry_counters;
+
+/** Fill *out.  Lock-free; read-only handles may call it. */
+SR_API int sr_registry_counters_get(sr_registry *reg, sr_registry_counters *out);
+
 /* ---- Sessions -------------------------------------------------------------- */
 
 /** One HLS quality variant produced for a channel. */
@@ -317,9 +405,16 @@ typedef struct sr_session_info {
 	char segment_path[SR_PATH_MAX + 1]; /**< Segment file pattern. */
 	pid_t pid;                          /**< Transcoder pid, or 0. */
 	uint64_t pid_start;                 /**< Its start time (clock ticks since boot). */
-	uint32_t restart_count;             /**< Consecutive restarts by the reaper. */
+	uint32_t restart_count;             /**< Consecutive failures: the reaper's current run of restarts (a gauge). */
 	uint32_t n_qualities;               /**< Valid entries in qualities. */
 	sr_quality qualities[SR_MAX_QUALITIES]; /**< HLS variants. */
+	/* Counters below only rise while the session exists; they start at 0 at insert. */
+	uint64_t transitions[SR_STATE_COUNT]; /**< Moves into each state; [SR_STATE_STARTING] = start requests. */
+	uint64_t restarts_total;             /**< Restarts ever (sum of the rises of restart_count). */
+	uint64_t start_timeouts_total;       /**< Starts counted by sr_session_count_start_timeout(). */
+	int64_t last_state_change_wall_ns;   /**< CLOCK_REALTIME of the last state change (insert counts). */
+	int64_t last_failure_wall_ns;        /**< CLOCK_REALTIME of the last move to failed, or 0. */
+	uint64_t start_latency_ns;           /**< Last start: request (-> starting) to active, or 0. */
 } sr_session_info;
 
 /**
@@ -355,7 +450,8 @@ SR_API int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out
  * state machine forbids it (nothing changes), -SR_ESTATE if the session is
  * no longer in `from` (another process won the race).  Moving to starting
  * counts as an access (touch) and rings the doorbell; moving to active
- * records the start time.
+ * records the start time and the start latency.  Every successful move adds
+ * to the session's and the registry's transition counters.
  */
 SR_API int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_state to);
 
@@ -435,8 +531,20 @@ SR_API int sr_session_set_pid(sr_registry *reg, const uuid_t id, pid_t pid, uint
 /** The recorded transcoder pid and start time (either pointer may be NULL). */
 SR_API int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *pid_start);
 
-/** Set the restart count (the reaper resets it to 0 after a healthy run). */
+/**
+ * Set the restart count, the run of consecutive failures (the reaper resets
+ * it to 0 after a healthy run).  Every rise is also added to the session's
+ * restarts_total and the registry's restarts counter, which never go back.
+ */
 SR_API int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts);
+
+/**
+ * Count one start that timed out (the reaper gave up waiting for the
+ * transcoder; a server that answered 503 because the channel stayed in
+ * starting may count it too).  Adds 1 to the session's start_timeouts_total
+ * and the registry's start_timeouts counter.
+ */
+SR_API int sr_session_count_start_timeout(sr_registry *reg, const uuid_t id);
 
 /**
  * A consistent copy of the whole session: never a mix of two updates.
@@ -497,8 +605,10 @@ SR_API int sr_registry_json(sr_registry *reg, char **out);
 
 /**
  * The registry in Prometheus text exposition format (version 0.0.4), into a
- * malloc'd string: per-state session gauges, per-channel clients and idle
- * seconds, error and restart counters, capacity and attached processes.
+ * malloc'd string: per-state session gauges, transition and restart
+ * counters, the start-latency histogram, the owner record (reaper up and its
+ * heartbeat age), per-channel clients, idle seconds, counters and
+ * timestamps, capacity and attached processes (docs/monitor.md lists them).
  * Works on read-only handles; serves `streamreg stats` and HTTP /metrics.
  */
 SR_API int sr_registry_prometheus(sr_registry *reg, char **out);

@@ -24,6 +24,7 @@ static const char *const messages[] = {
     [SR_ENOCLIENT - SR_EBASE] = "this process holds no client on the session",
     [SR_EBUSY - SR_EBASE] = "record kept changing under the reader; retry",
     [SR_EOWNER - SR_EBASE] = "registry is owned by another user",
+    [SR_ENOTOWNER - SR_EBASE] = "this process does not hold the registry's owner record",
 };
 
 const char *sr_strerror(int err)
@@ -49,6 +50,8 @@ const char *sr_strerror(int err)
 		return "registry handle is read-only";
 	case ETIMEDOUT:
 		return "registry lock held too long by a live process";
+	case EBUSY:
+		return "owner record held by another live process";
 	default:
 		break;
 	}

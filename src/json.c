@@ -134,6 +134,15 @@ static void put_info(struct buf *b, const sr_session_info *in)
 	     in->restart_count, in->slot, in->generation);
 	putf(b, ",\"created_wall_ns\":%" PRId64 ",\"started_wall_ns\":%" PRId64,
 	     in->created_wall_ns, in->started_wall_ns);
+	put(b, ",\"transitions\":{", 16);
+	for (int st = 0; st < SR_STATE_COUNT; st++)
+		putf(b, "%s\"%s\":%" PRIu64, st ? "," : "", sr_state_name((sr_state)st),
+		     in->transitions[st]);
+	putf(b, "},\"restarts_total\":%" PRIu64 ",\"start_timeouts_total\":%" PRIu64,
+	     in->restarts_total, in->start_timeouts_total);
+	putf(b, ",\"last_state_change_wall_ns\":%" PRId64 ",\"last_failure_wall_ns\":%" PRId64,
+	     in->last_state_change_wall_ns, in->last_failure_wall_ns);
+	putf(b, ",\"start_latency_ns\":%" PRIu64, in->start_latency_ns);
 	putf(b, ",\"last_access_wall_ns\":%" PRId64 ",\"output_dir\":", in->last_access_wall_ns);
 	put_str(b, in->output_dir, sizeof(in->output_dir));
 	put(b, ",\"segment_path\":", 16);

@@ -50,7 +50,10 @@ int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct 
 	    align_up(sizeof(struct sr_proc) + (uint64_t)g->lease_cells * sizeof(struct sr_lease),
 	             SR_CACHELINE);
 	g->off_procs = off;
-	off = align_up(off + (uint64_t)max_procs * g->proc_stride, 4096);
+	off = align_up(off + (uint64_t)max_procs * g->proc_stride, SR_CACHELINE);
+	/* Counters apart from the hot lines: written on state changes only. */
+	g->off_stats = off;
+	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_stats), 4096);
 	/* Cold records last: they are the bulk and mostly untouched. */
 	g->off_cold = off;
 	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_cold), 4096);
@@ -78,6 +81,12 @@ uint64_t sr__fingerprint(void)
 	    offsetof(struct sr_header, lock),
 	    offsetof(struct sr_header, wip),
 	    offsetof(struct sr_header, undo),
+	    offsetof(struct sr_header, transitions),
+	    offsetof(struct sr_header, owner),
+	    sizeof(struct sr_owner_rec),
+	    sizeof(struct sr_stats),
+	    SR_LATENCY_BUCKETS,
+	    SR_OWNER_INFO_MAX,
 	    sizeof(pthread_mutex_t),
 	    alignof(pthread_mutex_t),
 	    sizeof(struct sr_hot),
@@ -116,6 +125,7 @@ void sr__bind_geometry(struct sr_registry *r, const struct sr_geometry *g)
 	r->hdr = (struct sr_header *)(void *)r->base;
 	r->hot = (struct sr_hot *)(void *)(r->base + g->off_hot);
 	r->cold = (struct sr_cold *)(void *)(r->base + g->off_cold);
+	r->stats = (struct sr_stats *)(void *)(r->base + g->off_stats);
 	r->index[0] = (_Atomic uint64_t *)(void *)(r->base + g->off_index0);
 	r->index[1] = (_Atomic uint64_t *)(void *)(r->base + g->off_index1);
 	r->free_stack = (uint32_t *)(void *)(r->base + g->off_free);

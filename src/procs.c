@@ -32,6 +32,8 @@ static void after_fork_child(void)
 	for (struct sr_registry *r = handles; r; r = r->next_handle) {
 		pthread_mutex_init(&r->claim_lock, NULL);
 		atomic_store(&r->proc_idx, -1);
+		/* The owner record names the parent: the child holds nothing. */
+		atomic_store(&r->owner_word, 0);
 	}
 	pthread_mutex_unlock(&handles_lock);
 }
@@ -104,7 +106,7 @@ static int claim_proc(struct sr_registry *r)
 	                r->max_procs);
 }
 
-static int own_proc(struct sr_registry *r)
+int sr__own_proc(struct sr_registry *r)
 {
 	int idx = atomic_load_explicit(&r->proc_idx, memory_order_acquire);
 	if (idx >= 0)
@@ -263,7 +265,7 @@ static struct sr_lease *lease_claim(struct sr_registry *r, struct sr_proc *p, ui
 
 int sr__lease_add(struct sr_registry *r, uint32_t slot, uint32_t gen, int delta)
 {
-	int idx = own_proc(r);
+	int idx = sr__own_proc(r);
 	if (idx < 0)
 		return idx;
 	struct sr_proc *p = sr__proc(r, (uint32_t)idx);

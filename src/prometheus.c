@@ -23,6 +23,13 @@ struct prom_channel {
 	uint32_t n_qualities;
 	uint64_t idle_ms;
 	uint64_t uptime_ms;
+	uint64_t transitions[SR_STATE_COUNT];
+	uint64_t restarts_total;
+	uint64_t start_timeouts_total;
+	int64_t last_change_wall_ns;
+	int64_t last_failure_wall_ns;
+	int64_t last_start_wall_ns;
+	uint64_t start_latency_ns;
 };
 
 struct prom_walk {
@@ -60,6 +67,13 @@ static int collect(const sr_session_info *info, struct prom_walk *w)
 	c->restart_count = info->restart_count;
 	c->n_qualities = info->n_qualities;
 	c->idle_ms = info->idle_ms;
+	memcpy(c->transitions, info->transitions, sizeof(c->transitions));
+	c->restarts_total = info->restarts_total;
+	c->start_timeouts_total = info->start_timeouts_total;
+	c->last_change_wall_ns = info->last_state_change_wall_ns;
+	c->last_failure_wall_ns = info->last_failure_wall_ns;
+	c->last_start_wall_ns = info->started_wall_ns;
+	c->start_latency_ns = info->start_latency_ns;
 	/* started_mono_ns survives a stop, so uptime is only meaningful while active. */
 	c->uptime_ms = info->state == SR_STATE_ACTIVE && info->started_mono_ns != 0 &&
 	                       w->now_mono_ns > info->started_mono_ns
@@ -128,6 +142,79 @@ static void print_ms_as_seconds(FILE *f, uint64_t ms)
 	fprintf(f, "%" PRIu64 ".%03" PRIu64 "\n", ms / 1000, ms % 1000);
 }
 
+static void print_ns_as_seconds(FILE *f, uint64_t ns)
+{
+	fprintf(f, "%" PRIu64 ".%06" PRIu64 "\n", ns / 1000000000u, ns / 1000u % 1000000u);
+}
+
+/* A wall-clock time as a Unix timestamp in seconds; never called with 0. */
+static void print_wall(FILE *f, int64_t ns)
+{
+	print_ms_as_seconds(f, ns > 0 ? (uint64_t)ns / 1000000u : 0);
+}
+
+/* "0.25" for 250 ms: the bucket bounds as Prometheus clients print them. */
+static void format_le(char *buf, size_t n, uint64_t ms)
+{
+	if (ms == UINT64_MAX) {
+		snprintf(buf, n, "+Inf");
+		return;
+	}
+	if (ms % 1000 == 0) {
+		snprintf(buf, n, "%" PRIu64, ms / 1000);
+		return;
+	}
+	snprintf(buf, n, "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
+	size_t len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '0')
+		buf[--len] = '\0';
+}
+
+static void print_owner(FILE *f, sr_registry *reg)
+{
+	sr_owner_info o;
+	bool held = sr_registry_get_owner(reg, &o) == 0;
+	family(f, "streamreg_reaper_up", "gauge",
+	       "1 while a live process (the reaper) holds the registry's owner record, else 0.");
+	fprintf(f, "streamreg_reaper_up %d\n", held && o.alive);
+	family(f, "streamreg_reaper_heartbeat_age_seconds", "gauge",
+	       "Time since the owner record's holder last signalled it was working; absent "
+	       "when nobody holds the record.");
+	if (held) {
+		fprintf(f, "streamreg_reaper_heartbeat_age_seconds ");
+		print_ms_as_seconds(f, o.heartbeat_age_ms);
+	}
+}
+
+static void print_counters(FILE *f, const sr_registry_counters *c)
+{
+	family(f, "streamreg_state_transitions_total", "counter",
+	       "State changes of all sessions, by the state moved into (starting counts start "
+	       "requests).");
+	for (int s = 0; s < SR_STATE_COUNT; s++)
+		fprintf(f, "streamreg_state_transitions_total{state=\"%s\"} %" PRIu64 "\n",
+		        sr_state_name((sr_state)s), c->transitions[s]);
+	family(f, "streamreg_restarts_total", "counter", "Transcoder restarts by the reaper.");
+	fprintf(f, "streamreg_restarts_total %" PRIu64 "\n", c->restarts);
+	family(f, "streamreg_start_timeouts_total", "counter",
+	       "Starts that did not reach active in time.");
+	fprintf(f, "streamreg_start_timeouts_total %" PRIu64 "\n", c->start_timeouts);
+	family(f, "streamreg_reaper_takeovers_total", "counter",
+	       "Owner records taken over from a holder that had died.");
+	fprintf(f, "streamreg_reaper_takeovers_total %" PRIu64 "\n", c->owner_takeovers);
+	family(f, "streamreg_start_latency_seconds", "histogram",
+	       "Time from a start request (move to starting) to active.");
+	for (int b = 0; b < SR_LATENCY_BUCKETS; b++) {
+		char le[32];
+		format_le(le, sizeof(le), c->start_latency_bound_ms[b]);
+		fprintf(f, "streamreg_start_latency_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", le,
+		        c->start_latency_le[b]);
+	}
+	fprintf(f, "streamreg_start_latency_seconds_sum ");
+	print_ns_as_seconds(f, c->start_latency_sum_ns);
+	fprintf(f, "streamreg_start_latency_seconds_count %" PRIu64 "\n", c->start_latency_count);
+}
+
 static void print_registry(FILE *f, const sr_registry_stats *st, const struct prom_walk *w)
 {
 	family(f, "streamreg_registry_info", "gauge",
@@ -165,7 +252,8 @@ static void print_registry(FILE *f, const sr_registry_stats *st, const struct pr
 	fprintf(f, "streamreg_records_skipped %" PRIu32 "\n", w->skipped);
 
 	family(f, "streamreg_processes_attached", "gauge",
-	       "Processes attached read-write (monitors attach read-only and are not counted).");
+	       "Processes registered in the process table: those that counted a viewer, and the "
+	       "reaper (owner record holder); read-only monitors are not counted.");
 	fprintf(f, "streamreg_processes_attached %" PRIu32 "\n", st->procs_attached);
 	family(f, "streamreg_processes_max", "gauge",
 	       "Size of the process table: read-write attachments allowed at once.");
@@ -210,11 +298,68 @@ static void print_channels(FILE *f, const struct prom_walk *w)
 		fprintf(f, "streamreg_channel_errors_total{channel=\"%s\"} %" PRIu32 "\n",
 		        w->ch[i].id, w->ch[i].error_count);
 	family(f, "streamreg_channel_restarts_total", "counter",
-	       "Consecutive transcoder restarts by the reaper; reset to 0 after a healthy run, "
-	       "which Prometheus treats as a counter reset.");
+	       "Transcoder restarts of the channel by the reaper since it was registered.");
 	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_restarts_total{channel=\"%s\"} %" PRIu32 "\n",
+		fprintf(f, "streamreg_channel_restarts_total{channel=\"%s\"} %" PRIu64 "\n",
+		        w->ch[i].id, w->ch[i].restarts_total);
+	family(f, "streamreg_channel_consecutive_failures", "gauge",
+	       "Current run of failed transcoder starts; back to 0 after a healthy run.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_consecutive_failures{channel=\"%s\"} %" PRIu32 "\n",
 		        w->ch[i].id, w->ch[i].restart_count);
+	family(f, "streamreg_channel_transitions_total", "counter",
+	       "State changes of the channel by the state moved into (starting counts start "
+	       "requests).");
+	for (size_t i = 0; i < w->n; i++)
+		for (int s = 0; s < SR_STATE_COUNT; s++)
+			fprintf(f,
+			        "streamreg_channel_transitions_total{channel=\"%s\",state=\"%s\"} "
+			        "%" PRIu64 "\n",
+			        w->ch[i].id, sr_state_name((sr_state)s), w->ch[i].transitions[s]);
+	family(f, "streamreg_channel_start_timeouts_total", "counter",
+	       "Starts of the channel that did not reach active in time.");
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(f, "streamreg_channel_start_timeouts_total{channel=\"%s\"} %" PRIu64 "\n",
+		        w->ch[i].id, w->ch[i].start_timeouts_total);
+	family(f, "streamreg_channel_last_state_change_timestamp_seconds", "gauge",
+	       "When the channel last changed state (or was registered), seconds since the Unix "
+	       "epoch.");
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->ch[i].last_change_wall_ns <= 0)
+			continue;
+		fprintf(f, "streamreg_channel_last_state_change_timestamp_seconds{channel=\"%s\"} ",
+		        w->ch[i].id);
+		print_wall(f, w->ch[i].last_change_wall_ns);
+	}
+	family(f, "streamreg_channel_last_failure_timestamp_seconds", "gauge",
+	       "When the channel last moved to failed, seconds since the Unix epoch; absent if "
+	       "never.");
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->ch[i].last_failure_wall_ns <= 0)
+			continue;
+		fprintf(f, "streamreg_channel_last_failure_timestamp_seconds{channel=\"%s\"} ",
+		        w->ch[i].id);
+		print_wall(f, w->ch[i].last_failure_wall_ns);
+	}
+	family(f, "streamreg_channel_last_start_timestamp_seconds", "gauge",
+	       "When the channel's transcoder last became active, seconds since the Unix epoch; "
+	       "absent if never.");
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->ch[i].last_start_wall_ns <= 0)
+			continue;
+		fprintf(f, "streamreg_channel_last_start_timestamp_seconds{channel=\"%s\"} ",
+		        w->ch[i].id);
+		print_wall(f, w->ch[i].last_start_wall_ns);
+	}
+	family(f, "streamreg_channel_last_start_latency_seconds", "gauge",
+	       "Start request to active of the channel's last start; absent if never.");
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->ch[i].start_latency_ns == 0)
+			continue;
+		fprintf(f, "streamreg_channel_last_start_latency_seconds{channel=\"%s\"} ",
+		        w->ch[i].id);
+		print_ns_as_seconds(f, w->ch[i].start_latency_ns);
+	}
 	family(f, "streamreg_channel_variants", "gauge", "HLS quality variants of the channel.");
 	for (size_t i = 0; i < w->n; i++)
 		fprintf(f, "streamreg_channel_variants{channel=\"%s\"} %" PRIu32 "\n", w->ch[i].id,
@@ -231,6 +376,9 @@ int sr_registry_prometheus(sr_registry *reg, char **out)
 	int rc = sr_registry_stats_get(reg, &st);
 	if (rc < 0)
 		return rc;
+	sr_registry_counters counters;
+	if ((rc = sr_registry_counters_get(reg, &counters)) < 0)
+		return rc;
 	struct prom_walk w = {.now_mono_ns = sr_now_mono_ns()};
 	rc = walk(reg, st.sessions, &w);
 	if (rc < 0) {
@@ -245,6 +393,8 @@ int sr_registry_prometheus(sr_registry *reg, char **out)
 		return -ENOMEM;
 	}
 	print_registry(f, &st, &w);
+	print_owner(f, reg);
+	print_counters(f, &counters);
 	print_channels(f, &w);
 	bool failed = ferror(f) != 0;
 	if (fclose(f) != 0)

@@ -61,6 +61,7 @@ static void init_segment(struct sr_registry *r, const struct sr_geometry *g, mod
 	h->off_index1 = g->off_index1;
 	h->off_free = g->off_free;
 	h->off_procs = g->off_procs;
+	h->off_stats = g->off_stats;
 	h->proc_stride = g->proc_stride;
 	h->creator_pid = getpid();
 	h->creator_uid = geteuid();
@@ -182,7 +183,10 @@ static int validate_header(const struct sr_header *h, off_t file_size, struct sr
 		return sr__fail(-SR_EBADMAGIC,
 		                "bad magic: the segment is not a streamreg registry");
 	if (h->version != SR_LAYOUT_VERSION)
-		return sr__fail(-SR_EVERSION, "layout version %u, this library reads version %u",
+		return sr__fail(-SR_EVERSION,
+		                "layout version %u, this library reads version %u; the registry "
+		                "holds soft state only: stop its users, unlink it and create it "
+		                "again",
 		                h->version, SR_LAYOUT_VERSION);
 	if (h->header_size != sizeof(*h) || h->fingerprint != sr__fingerprint())
 		return sr__fail(
@@ -197,7 +201,8 @@ static int validate_header(const struct sr_header *h, off_t file_size, struct sr
 	    g->segment_size != h->segment_size || g->off_hot != h->off_hot ||
 	    g->off_cold != h->off_cold || g->off_index0 != h->off_index0 ||
 	    g->off_index1 != h->off_index1 || g->off_free != h->off_free ||
-	    g->off_procs != h->off_procs || g->proc_stride != h->proc_stride)
+	    g->off_procs != h->off_procs || g->off_stats != h->off_stats ||
+	    g->proc_stride != h->proc_stride)
 		return sr__fail(-SR_ECORRUPT, "header offsets disagree with its capacity");
 	if ((uint64_t)file_size < g->segment_size)
 		return sr__fail(-SR_ETRUNCATED, "segment is %lld bytes, its header says %llu",
@@ -292,8 +297,10 @@ void sr_registry_close(sr_registry *reg)
 	if (!reg)
 		return;
 	sr__unregister_handle(reg);
-	if (!reg->readonly)
+	if (!reg->readonly) {
+		sr__owner_release_handle(reg);
 		sr__proc_release_own(reg);
+	}
 	munmap(reg->base, reg->size);
 	pthread_mutex_destroy(&reg->claim_lock);
 	free(reg);

@@ -85,6 +85,7 @@ int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir)
 	d.created_mono_ns = now;
 	d.created_wall_ns = sr__now_wall_ns();
 	sr__cold_write(reg, slot, &d);
+	sr__stats_reset(reg, slot);
 	uint32_t gen = sr_sw_gen(sr__ld(&hot->state)) + 1;
 	/* The slot is free, but a slow reader may still hold it: the fence
 	 * orders "free" before the new key, and the new state word publishes it. */
@@ -216,8 +217,9 @@ static void transition_lost(struct sr_registry *r, uint32_t slot, sr_state to,
 	atomic_store_explicit(&r->hot[slot].started_wall, old->wall, memory_order_relaxed);
 }
 
-static void after_transition(struct sr_registry *r, uint32_t slot, sr_state to)
+static void after_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state to)
 {
+	sr__stats_transition(r, slot, gen, to);
 	/* A start request is an access: the idle grace runs from it. */
 	if (to == SR_STATE_STARTING) {
 		touch_slot(r, slot);
@@ -256,7 +258,7 @@ int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_s
 		                sr_state_name((sr_state)(sr_sw_code(expect) - 1)),
 		                sr_state_name(from));
 	}
-	after_transition(reg, slot, to);
+	after_transition(reg, slot, gen, to);
 	return 0;
 }
 
@@ -288,7 +290,7 @@ int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, sr_stat
 		                                 sr_sw_make(gen, to))) {
 			if (prev)
 				*prev = from;
-			after_transition(reg, slot, to);
+			after_transition(reg, slot, gen, to);
 			return 0;
 		}
 	}

@@ -249,15 +249,30 @@ int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *
 	return 0;
 }
 
+struct restarts_arg {
+	uint32_t to;
+	uint32_t rise; /* out: how much the count went up */
+};
+
 static int edit_restarts(struct sr_cold_data *d, const void *arg)
 {
-	d->restart_count = *(const uint32_t *)arg;
+	/* cold_update hands the edit a const argument; the rise is an output. */
+	struct restarts_arg *a = (struct restarts_arg *)(uintptr_t)arg;
+	a->rise = a->to > d->restart_count ? a->to - d->restart_count : 0;
+	d->restart_count = a->to;
 	return 0;
 }
 
 int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts)
 {
-	return cold_update(reg, id, edit_restarts, &restarts);
+	struct restarts_arg a = {restarts, 0};
+	int rc = cold_update(reg, id, edit_restarts, &a);
+	if (rc == 0 && a.rise) {
+		uint32_t slot = 0, gen = 0;
+		if (sr__resolve(reg, id, &slot, &gen) == 0)
+			sr__stats_add_restarts(reg, slot, gen, a.rise);
+	}
+	return rc;
 }
 
 /* Fill info from a cold copy plus the hot fields; false if the slot moved. */
@@ -271,6 +286,8 @@ static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
 	uint64_t la = atomic_load_explicit(&h->last_access, memory_order_relaxed);
 	uint64_t sm = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
 	uint64_t swall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
+	sr_session_info st;
+	sr__stats_fill(r, slot, &st);
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
 	if (sr_sw_gen(sw) != gen || sr_sw_gen(sw2) != gen || sr_sw_code(sw) == SR_SW_FREE ||
@@ -302,6 +319,12 @@ static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
 	out->n_qualities = d->n_qualities;
 	for (uint32_t i = 0; i < d->n_qualities; i++)
 		quality_out(&d->q[i], &out->qualities[i]);
+	memcpy(out->transitions, st.transitions, sizeof(out->transitions));
+	out->restarts_total = st.restarts_total;
+	out->start_timeouts_total = st.start_timeouts_total;
+	out->last_state_change_wall_ns = st.last_state_change_wall_ns;
+	out->last_failure_wall_ns = st.last_failure_wall_ns;
+	out->start_latency_ns = st.start_latency_ns;
 	return true;
 }
 

@@ -37,6 +37,22 @@ struct sr_hot {
 #define sr_sw_code(w)       ((uint32_t)((w)&0xffu))
 #define sr_sw_make(gen, st) (((uint64_t)(gen) << 32) | ((uint64_t)(st) + 1u))
 
+/* ---- Per-slot counters: written on state changes only, never on the hot
+ * path, so they live apart from the hot line.  Reset at insert, before the
+ * state word publishes the new generation; readers validate against the
+ * state word as for the hot record. */
+struct sr_stats {
+	_Atomic uint64_t into[SR_STATE_COUNT]; /* transitions into each state */
+	_Atomic uint64_t restarts;
+	_Atomic uint64_t start_timeouts;
+	_Atomic int64_t last_change_wall;
+	_Atomic int64_t last_failure_wall;
+	_Atomic uint64_t start_req_mono; /* CLOCK_MONOTONIC ns of the last move to starting */
+	_Atomic uint64_t start_latency;  /* ns, of the last move to active */
+	_Atomic uint64_t spare[5];
+};
+_Static_assert(sizeof(struct sr_stats) == 2 * SR_CACHELINE, "stats are two cache lines");
+
 /* ---- Cold record: everything else, behind a seqlock ---------------------- */
 struct sr_quality_data {
 	char level[SR_LEVEL_MAX + 1];
@@ -110,6 +126,32 @@ struct sr_proc {
 /* ---- Work in progress of the writer holding the lock -------------------- */
 enum { SR_WIP_NONE = 0, SR_WIP_INSERT, SR_WIP_DELETE, SR_WIP_COLD, SR_WIP_REBUILD };
 
+/* ---- Owner record ---------------------------------------------------------
+ * word: state in bits 56..63, a claim generation in bits 32..55 (bumped on
+ * every claim, so a reader that saw the same word twice read one holder's
+ * fields), pid in bits 0..31.  Only the claimer writes the other fields,
+ * while the word says CLAIMING with its pid. */
+enum { SR_OWN_FREE = 0, SR_OWN_CLAIMING = 1, SR_OWN_LIVE = 2 };
+#define sr_own_state(w)           ((unsigned)((w) >> 56))
+#define sr_own_gen(w)             ((uint32_t)(((w) >> 32) & 0xffffffu))
+#define sr_own_pid(w)             ((pid_t)(uint32_t)((w)&0xffffffffu))
+#define sr_own_make(st, gen, pid) \
+	(((uint64_t)(st) << 56) | ((uint64_t)((gen)&0xffffffu) << 32) | (uint64_t)(uint32_t)(pid))
+#define SR_OWNER_INFO_WORDS ((SR_OWNER_INFO_MAX + 1) / 8)
+
+struct sr_owner_rec {
+	_Atomic uint64_t word;
+	_Atomic uint64_t start_time;
+	_Atomic uint64_t heartbeat_mono; /* CLOCK_MONOTONIC ns */
+	_Atomic int64_t heartbeat_wall;
+	_Atomic int64_t claimed_wall;
+	_Atomic uint64_t spare[3];
+	_Atomic uint64_t info[SR_OWNER_INFO_WORDS];
+};
+
+/* Upper bounds of the start-latency buckets, ms; the last is +Inf. */
+#define SR_LATENCY_BOUNDS_MS {100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000, UINT64_MAX}
+
 /* ---- Header ----------------------------------------------------------------
  * The part up to `checksum` is written once at creation and covered by the
  * checksum; attach copies the geometry out of it and never trusts it again. */
@@ -123,7 +165,7 @@ struct sr_header {
 	uint32_t leases_per_proc;
 	uint32_t index_size;
 	uint64_t segment_size;
-	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs;
+	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs, off_stats;
 	uint64_t proc_stride;
 	int32_t creator_pid;
 	uint32_t creator_uid;
@@ -145,6 +187,17 @@ struct sr_header {
 	_Atomic uint64_t leases_reclaimed;
 	_Atomic uint64_t locks_repaired;
 	_Atomic int32_t lock_owner_pid; /* diagnostics only */
+
+	/* Registry-wide counters; they only rise. */
+	alignas(SR_CACHELINE) _Atomic uint64_t transitions[SR_STATE_COUNT];
+	_Atomic uint64_t restarts;
+	_Atomic uint64_t start_timeouts;
+	_Atomic uint64_t owner_takeovers;
+	_Atomic uint64_t latency_count;
+	_Atomic uint64_t latency_sum_ns;
+	_Atomic uint64_t latency_bucket[SR_LATENCY_BUCKETS]; /* not cumulative */
+
+	alignas(SR_CACHELINE) struct sr_owner_rec owner;
 
 	/* Writer lock and what it protects. */
 	alignas(SR_CACHELINE) pthread_mutex_t lock;
@@ -172,6 +225,7 @@ struct sr_registry {
 	struct sr_header *hdr;
 	struct sr_hot *hot;
 	struct sr_cold *cold;
+	struct sr_stats *stats;
 	_Atomic uint64_t *index[2];
 	uint32_t *free_stack;
 	unsigned char *procs;
@@ -179,6 +233,9 @@ struct sr_registry {
 	/* This process's slot in the process table, claimed on first need. */
 	pthread_mutex_t claim_lock;
 	_Atomic int proc_idx; /* -1 until claimed */
+	/* The owner word this process set by claiming through this handle, or 0;
+	 * a forked child forgets it. */
+	_Atomic uint64_t owner_word;
 	struct sr_registry *next_handle;
 };
 
@@ -200,7 +257,7 @@ int sr__copy_str(char *dst, size_t cap, const char *src, const char *what);
 /* layout.c */
 struct sr_geometry {
 	uint32_t capacity, max_procs, leases_per_proc, lease_cells, index_size;
-	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs;
+	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs, off_stats;
 	uint64_t proc_stride, segment_size;
 };
 int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct sr_geometry *g);
@@ -252,6 +309,16 @@ int sr__lease_add(struct sr_registry *r, uint32_t slot, uint32_t gen, int delta)
 void sr__proc_release_own(struct sr_registry *r);
 int sr__recover_procs(struct sr_registry *r, sr_recovery_report *rep);
 void sr__register_handle(struct sr_registry *r);
+int sr__own_proc(struct sr_registry *r);
+
+/* owner.c */
+void sr__owner_release_handle(struct sr_registry *r);
+
+/* stats.c */
+void sr__stats_reset(struct sr_registry *r, uint32_t slot);
+void sr__stats_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state to);
+void sr__stats_add_restarts(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t n);
+void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out);
 void sr__unregister_handle(struct sr_registry *r);
 
 /* session.c */

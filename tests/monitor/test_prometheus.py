@@ -59,6 +59,9 @@ def main():
         check(sample(m, "streamreg_records_skipped") == 0, "records skipped on a quiet table")
         check(sample(m, "streamreg_processes_attached") >= 1, "fixture attached")
         check(sample(m, "streamreg_processes_max") >= 1, "process table size")
+        check(sample(m, "streamreg_reaper_up") == 0, "no reaper holds the registry")
+        check(sample(m, "streamreg_state_transitions_total", state="failed") ==
+              sum(1 for x in SPEC if x["state"] == "failed"), "transitions into failed")
         check(sample(m, "streamreg_registry_age_seconds") >= 0, "age")
         for s in SPEC:
             ch = s["id"]
@@ -68,6 +71,14 @@ def main():
                   len(s.get("errors", [])), "errors of %s" % ch)
             check(sample(m, "streamreg_channel_restarts_total", channel=ch) ==
                   s.get("restarts", 0), "restarts of %s" % ch)
+            check(sample(m, "streamreg_channel_consecutive_failures", channel=ch) ==
+                  s.get("restarts", 0), "consecutive failures of %s" % ch)
+            # The fixture walks each channel to its state: one move into starting at most.
+            check(sample(m, "streamreg_channel_transitions_total", channel=ch,
+                         state="starting") == (0 if s["state"] == "idle" else 1),
+                  "start requests of %s" % ch)
+            check(sample(m, "streamreg_channel_last_state_change_timestamp_seconds",
+                         channel=ch) > 1e9, "last state change of %s" % ch)
             check(sample(m, "streamreg_channel_variants", channel=ch) ==
                   len(s.get("variants", [])), "variants of %s" % ch)
             for st in STATES:
