@@ -153,8 +153,9 @@ typedef struct sr_registry sr_registry;
 
 /** Options for sr_registry_create(); start from sr_create_options_init(). */
 typedef struct sr_create_options {
-	uint32_t capacity;        /**< Sessions the table holds (default 1024). */
-	uint32_t max_procs;       /**< Process table size: processes counting viewers at once, the owner included (default 128). */
+	uint32_t capacity;  /**< Sessions the table holds (default 1024). */
+	uint32_t max_procs; /**< Process table size: processes counting viewers at once, the owner
+	                       included (default 128). */
 	uint32_t leases_per_proc; /**< Channels one process can count viewers on (default 1024). */
 	mode_t mode;              /**< Permission bits of the segment (default 0600). */
 } sr_create_options;
@@ -227,18 +228,19 @@ typedef struct sr_registry_stats {
 	uint32_t sessions;                 /**< Slots in use. */
 	uint32_t by_state[SR_STATE_COUNT]; /**< Sessions per state. */
 	uint32_t max_procs;                /**< Process table size. */
-	uint32_t procs_attached;           /**< Processes in the process table: those that counted a viewer, and the owner (reaper). */
-	uint32_t leases_per_proc;          /**< Lease table size per process. */
-	uint64_t clients;                  /**< Sum of all client counts. */
-	uint64_t procs_reclaimed;          /**< Dead processes reclaimed, ever. */
-	uint64_t leases_reclaimed;         /**< Client counts released from dead processes, ever. */
-	uint64_t locks_repaired;           /**< Writer locks taken over from dead owners, ever. */
-	uint64_t segment_size;             /**< Bytes of the shm segment. */
-	uint64_t slot_bytes;               /**< Bytes per session slot, index included. */
-	int64_t created_wall_ns;           /**< Creation time, CLOCK_REALTIME. */
-	uint64_t age_ms;                   /**< Time since creation. */
-	pid_t creator_pid;                 /**< Process that created it. */
-	uint64_t birth_id;                 /**< Random id chosen at creation. */
+	uint32_t procs_attached;   /**< Processes in the process table: those that counted a viewer,
+	                              and the owner (reaper). */
+	uint32_t leases_per_proc;  /**< Lease table size per process. */
+	uint64_t clients;          /**< Sum of all client counts. */
+	uint64_t procs_reclaimed;  /**< Dead processes reclaimed, ever. */
+	uint64_t leases_reclaimed; /**< Client counts released from dead processes, ever. */
+	uint64_t locks_repaired;   /**< Writer locks taken over from dead owners, ever. */
+	uint64_t segment_size;     /**< Bytes of the shm segment. */
+	uint64_t slot_bytes;       /**< Bytes per session slot, index included. */
+	int64_t created_wall_ns;   /**< Creation time, CLOCK_REALTIME. */
+	uint64_t age_ms;           /**< Time since creation. */
+	pid_t creator_pid;         /**< Process that created it. */
+	uint64_t birth_id;         /**< Random id chosen at creation. */
 } sr_registry_stats;
 
 /** Fill *st. */
@@ -300,13 +302,14 @@ SR_API int sr_registry_verify(sr_registry *reg);
  * sr_registry_get_owner() report it.
  */
 typedef struct sr_owner_info {
-	pid_t pid;                          /**< Holder's pid. */
-	uint64_t start_time;                /**< Its start time (clock ticks since boot). */
-	bool alive;                         /**< pid and start time still name a live, non-zombie process. */
-	char info[SR_OWNER_INFO_MAX + 1];   /**< What it said when claiming (the reaper: its output directory). */
-	int64_t claimed_wall_ns;            /**< When it claimed, CLOCK_REALTIME. */
-	int64_t heartbeat_wall_ns;          /**< Its last heartbeat (or the claim), CLOCK_REALTIME. */
-	uint64_t heartbeat_age_ms;          /**< Time since that heartbeat, by CLOCK_MONOTONIC. */
+	pid_t pid;           /**< Holder's pid. */
+	uint64_t start_time; /**< Its start time (clock ticks since boot). */
+	bool alive;          /**< pid and start time still name a live, non-zombie process. */
+	char info[SR_OWNER_INFO_MAX +
+	          1]; /**< What it said when claiming (the reaper: its output directory). */
+	int64_t claimed_wall_ns;   /**< When it claimed, CLOCK_REALTIME. */
+	int64_t heartbeat_wall_ns; /**< Its last heartbeat (or the claim), CLOCK_REALTIME. */
+	uint64_t heartbeat_age_ms; /**< Time since that heartbeat, by CLOCK_MONOTONIC. */
 } sr_owner_info;
 
 /**
@@ -357,14 +360,15 @@ SR_API int sr_registry_get_owner(sr_registry *reg, sr_owner_info *out);
  */
 typedef struct sr_registry_counters {
 	uint64_t transitions[SR_STATE_COUNT]; /**< State changes, by target state. */
-	uint64_t restarts;                    /**< Transcoder restarts (see sr_session_set_restarts()). */
-	uint64_t start_timeouts;              /**< Starts counted by sr_session_count_start_timeout(). */
-	uint64_t owner_takeovers;             /**< Owner records taken over from a dead holder. */
+	uint64_t restarts;        /**< Transcoder restarts (see sr_session_set_restarts()). */
+	uint64_t start_timeouts;  /**< Starts counted by sr_session_count_start_timeout(). */
+	uint64_t owner_takeovers; /**< Owner records taken over from a dead holder. */
 	/** Upper bounds of the latency buckets in ms; the last is UINT64_MAX (+Inf). */
 	uint64_t start_latency_bound_ms[SR_LATENCY_BUCKETS];
-	/** Starts (starting -> active) that took at most the bound: cumulative, as Prometheus wants. */
+	/** Starts (starting -> active) that took at most the bound: cumulative, as Prometheus
+	 * wants. */
 	uint64_t start_latency_le[SR_LATENCY_BUCKETS];
-	uint64_t start_latency_count; /**< Starts measured (equals the last bucket). */
+	uint64_t start_latency_count;  /**< Starts measured (equals the last bucket). */
 	uint64_t start_latency_sum_ns; /**< Their total latency. */
 } sr_registry_counters;
 
@@ -405,16 +409,19 @@ typedef struct sr_session_info {
 	char segment_path[SR_PATH_MAX + 1]; /**< Segment file pattern. */
 	pid_t pid;                          /**< Transcoder pid, or 0. */
 	uint64_t pid_start;                 /**< Its start time (clock ticks since boot). */
-	uint32_t restart_count;             /**< Consecutive failures: the reaper's current run of restarts (a gauge). */
-	uint32_t n_qualities;               /**< Valid entries in qualities. */
+	uint32_t restart_count; /**< Consecutive failures: the reaper's current run of restarts (a
+	                           gauge). */
+	uint32_t n_qualities;   /**< Valid entries in qualities. */
 	sr_quality qualities[SR_MAX_QUALITIES]; /**< HLS variants. */
 	/* Counters below only rise while the session exists; they start at 0 at insert. */
-	uint64_t transitions[SR_STATE_COUNT]; /**< Moves into each state; [SR_STATE_STARTING] = start requests. */
-	uint64_t restarts_total;             /**< Restarts ever (sum of the rises of restart_count). */
-	uint64_t start_timeouts_total;       /**< Starts counted by sr_session_count_start_timeout(). */
-	int64_t last_state_change_wall_ns;   /**< CLOCK_REALTIME of the last state change (insert counts). */
-	int64_t last_failure_wall_ns;        /**< CLOCK_REALTIME of the last move to failed, or 0. */
-	uint64_t start_latency_ns;           /**< Last start: request (-> starting) to active, or 0. */
+	uint64_t transitions[SR_STATE_COUNT]; /**< Moves into each state; [SR_STATE_STARTING] =
+	                                         start requests. */
+	uint64_t restarts_total;       /**< Restarts ever (sum of the rises of restart_count). */
+	uint64_t start_timeouts_total; /**< Starts counted by sr_session_count_start_timeout(). */
+	int64_t last_state_change_wall_ns; /**< CLOCK_REALTIME of the last state change (insert
+	                                      counts). */
+	int64_t last_failure_wall_ns;      /**< CLOCK_REALTIME of the last move to failed, or 0. */
+	uint64_t start_latency_ns; /**< Last start: request (-> starting) to active, or 0. */
 } sr_session_info;
 
 /**

@@ -113,7 +113,8 @@ int sr_registry_claim_owner(sr_registry *reg, const char *info, sr_owner_info *h
 			if (st == SR_OWN_LIVE && sr_own_pid(w) == me &&
 			    atomic_load(&o->start_time) == start) {
 				/* Already ours: a new claim replaces the info. */
-				uint64_t claiming = sr_own_make(SR_OWN_CLAIMING, sr_own_gen(w) + 1, me);
+				uint64_t claiming =
+				    sr_own_make(SR_OWN_CLAIMING, sr_own_gen(w) + 1, me);
 				if (!atomic_compare_exchange_strong(&o->word, &w, claiming))
 					continue;
 				owner_fill(o, start, info);
@@ -128,9 +129,9 @@ int sr_registry_claim_owner(sr_registry *reg, const char *info, sr_owner_info *h
 			if (seen.alive) {
 				if (holder)
 					*holder = seen;
-				return sr__fail(-EBUSY,
-				                "the registry is owned by live pid %d (%s)",
-				                (int)seen.pid, seen.info[0] ? seen.info : "no info");
+				return sr__fail(-EBUSY, "the registry is owned by live pid %d (%s)",
+				                (int)seen.pid,
+				                seen.info[0] ? seen.info : "no info");
 			}
 			takeover = true;
 		} else if (st != SR_OWN_FREE) {

@@ -132,10 +132,10 @@ enum { SR_WIP_NONE = 0, SR_WIP_INSERT, SR_WIP_DELETE, SR_WIP_COLD, SR_WIP_REBUIL
  * fields), pid in bits 0..31.  Only the claimer writes the other fields,
  * while the word says CLAIMING with its pid. */
 enum { SR_OWN_FREE = 0, SR_OWN_CLAIMING = 1, SR_OWN_LIVE = 2 };
-#define sr_own_state(w)           ((unsigned)((w) >> 56))
-#define sr_own_gen(w)             ((uint32_t)(((w) >> 32) & 0xffffffu))
-#define sr_own_pid(w)             ((pid_t)(uint32_t)((w)&0xffffffffu))
-#define sr_own_make(st, gen, pid) \
+#define sr_own_state(w) ((unsigned)((w) >> 56))
+#define sr_own_gen(w)   ((uint32_t)(((w) >> 32) & 0xffffffu))
+#define sr_own_pid(w)   ((pid_t)(uint32_t)((w)&0xffffffffu))
+#define sr_own_make(st, gen, pid)                                                                  \
 	(((uint64_t)(st) << 56) | ((uint64_t)((gen)&0xffffffu) << 32) | (uint64_t)(uint32_t)(pid))
 #define SR_OWNER_INFO_WORDS ((SR_OWNER_INFO_MAX + 1) / 8)
 
@@ -150,7 +150,10 @@ struct sr_owner_rec {
 };
 
 /* Upper bounds of the start-latency buckets, ms; the last is +Inf. */
-#define SR_LATENCY_BOUNDS_MS {100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000, UINT64_MAX}
+#define SR_LATENCY_BOUNDS_MS                                                                       \
+	{                                                                                          \
+		100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000, UINT64_MAX                   \
+	}
 
 /* ---- Header ----------------------------------------------------------------
  * The part up to `checksum` is written once at creation and covered by the

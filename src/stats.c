@@ -69,7 +69,8 @@ void sr__stats_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr
 		atomic_store_explicit(&s->start_req_mono, now_mono_precise(), memory_order_relaxed);
 	if (to == SR_STATE_ACTIVE) {
 		/* Only one mover wins starting -> active, so the request is taken once. */
-		uint64_t req = atomic_exchange_explicit(&s->start_req_mono, 0, memory_order_relaxed);
+		uint64_t req =
+		    atomic_exchange_explicit(&s->start_req_mono, 0, memory_order_relaxed);
 		uint64_t now = now_mono_precise();
 		if (req != 0 && now >= req) {
 			atomic_store_explicit(&s->start_latency, now - req, memory_order_relaxed);
@@ -95,7 +96,8 @@ void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out)
 	out->start_timeouts_total = atomic_load_explicit(&s->start_timeouts, memory_order_relaxed);
 	out->last_state_change_wall_ns =
 	    atomic_load_explicit(&s->last_change_wall, memory_order_relaxed);
-	out->last_failure_wall_ns = atomic_load_explicit(&s->last_failure_wall, memory_order_relaxed);
+	out->last_failure_wall_ns =
+	    atomic_load_explicit(&s->last_failure_wall, memory_order_relaxed);
 	out->start_latency_ns = atomic_load_explicit(&s->start_latency, memory_order_relaxed);
 }
 
@@ -123,7 +125,8 @@ int sr_registry_counters_get(sr_registry *reg, sr_registry_counters *out)
 	memset(out, 0, sizeof(*out));
 	struct sr_header *h = reg->hdr;
 	for (int i = 0; i < SR_STATE_COUNT; i++)
-		out->transitions[i] = atomic_load_explicit(&h->transitions[i], memory_order_relaxed);
+		out->transitions[i] =
+		    atomic_load_explicit(&h->transitions[i], memory_order_relaxed);
 	out->restarts = atomic_load_explicit(&h->restarts, memory_order_relaxed);
 	out->start_timeouts = atomic_load_explicit(&h->start_timeouts, memory_order_relaxed);
 	out->owner_takeovers = atomic_load_explicit(&h->owner_takeovers, memory_order_relaxed);
