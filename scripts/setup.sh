@@ -7,17 +7,41 @@ cd "$(dirname "$0")/.."
 packages=(gcc g++ make cmake pkg-config git ca-certificates uuid-dev libcmocka-dev libncurses-dev
 	libmicrohttpd-dev ffmpeg procps psmisc curl python3 tmux util-linux
 	redis-server libhiredis-dev liblmdb-dev libtdb-dev prometheus wrk gnuplot-nox gcovr
-	clang libclang-rt-14-dev valgrind)
+	clang libclang-rt-14-dev valgrind clang-tidy cppcheck dpkg-dev)
 
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Another apt or dpkg (unattended-upgrades, a second setup) may hold apt's
+# locks: wait for it rather than fail with rc 100.  DPkg::Lock::Timeout makes
+# apt wait for the dpkg frontend lock, but apt 2.6 does not wait for the lists
+# lock (apt-get update) nor the archives lock: those it refuses at once, so
+# retry while its error names a lock, up to the same 10 minutes.
+apt_wait=600
+apt_get_waiting() {
+	local deadline=$((SECONDS + apt_wait)) err rc said=0
+	err=$(mktemp)
+	while :; do
+		rc=0
+		apt-get -o DPkg::Lock::Timeout="$apt_wait" "$@" 2>"$err" || rc=$?
+		if ((rc != 0)) && grep -q 'Could not get lock' "$err" && ((SECONDS < deadline)); then
+			((said++)) || echo "setup: waiting up to ${apt_wait} s for another apt process:" \
+				"$(grep -m1 'Could not get lock' "$err")" >&2
+			sleep 5
+			continue
+		fi
+		cat "$err" >&2
+		rm -f "$err"
+		return "$rc"
+	done
+}
+
 if ((${#missing[@]})); then
 	echo "setup: installing ${missing[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt_get_waiting update -qq
+	apt_get_waiting install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 build=${BUILD_DIR:-build}
