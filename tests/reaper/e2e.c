@@ -88,6 +88,11 @@ void e2e_start(struct e2e *f, const char *const *extra)
 		argv[n++] = extra[i];
 	}
 	argv[n] = NULL;
+	e2e_start_argv(f, argv);
+}
+
+void e2e_start_argv(struct e2e *f, const char *const *argv)
+{
 	fflush(NULL);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -295,4 +300,21 @@ int e2e_children(pid_t pid)
 	for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n"))
 		count++;
 	return count;
+}
+
+int e2e_fixture_setup(void **state)
+{
+	struct e2e *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+int e2e_fixture_teardown(void **state)
+{
+	struct e2e *f = *state;
+	int rc = e2e_cleanup(f);
+	free(f);
+	return rc;
 }

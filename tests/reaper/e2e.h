@@ -28,6 +28,8 @@ void e2e_init(struct e2e *f, const char *tag);
 void e2e_lineup(struct e2e *f, const char *const *ids, const char *const *inputs, size_t n);
 /** Start the reaper with the tiny encoding settings plus extra (NULL-terminated). */
 void e2e_start(struct e2e *f, const char *const *extra);
+/** Start the reaper with exactly this argv (NULL-terminated), stderr to f->log. */
+void e2e_start_argv(struct e2e *f, const char *const *argv);
 /** Start it and wait until it watches the registry; attaches f->reg. */
 void e2e_start_ready(struct e2e *f, const char *const *extra);
 /** Send sig and wait for the exit; returns the wait status. */
@@ -37,6 +39,10 @@ int e2e_wait_exit(struct e2e *f, int ms);
 /** Stop the reaper (it must exit 0 and its log hold no sanitizer report),
  * remove everything; 0, or -1 if the reaper misbehaved. */
 int e2e_cleanup(struct e2e *f);
+
+/** cmocka setup/teardown: a zeroed fixture in *state; e2e_cleanup() then free. */
+int e2e_fixture_setup(void **state);
+int e2e_fixture_teardown(void **state);
 
 /** Wait up to ms for the channel to reach want; 0 or -1. */
 int e2e_wait_state(struct e2e *f, const char *id, sr_state want, int ms);

@@ -27,23 +27,6 @@
 #define B "9f8e7d6c-5b4a-4321-8fed-cba987654321"
 #define C "5a5a5a5a-1111-4222-8333-444444444444"
 
-static int setup(void **state)
-{
-	struct e2e *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct e2e *f = *state;
-	int rc = e2e_cleanup(f);
-	free(f);
-	return rc;
-}
-
 static void one_channel(struct e2e *f, const char *tag, const char *input)
 {
 	e2e_init(f, tag);
@@ -836,24 +819,38 @@ static void test_cycles_200(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_start_active, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_race, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_idle_stop, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_kill_ffmpeg, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_never_works, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_start_timeout, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_kill_reaper, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_lineup, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_foreign_changes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_registry_replaced, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reconcile_orphan, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_start_is_access, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hung_stop, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_user, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cycles_200, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_start_active, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_race, e2e_fixture_setup, e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_stop, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_ffmpeg, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_stalled, e2e_fixture_setup, e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_never_works, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_start_timeout, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_kill_reaper, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_lineup, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload, e2e_fixture_setup, e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_foreign_changes, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_registry_replaced, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reconcile_orphan, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_start_is_access, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_hung_stop, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_user, e2e_fixture_setup, e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_cycles_ffmpeg, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_cycles_200, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
 	};
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);

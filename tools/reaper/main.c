@@ -16,6 +16,7 @@
 
 #include "paths.h"
 #include "reaper.h"
+#include "setup_checks.h"
 #include "st_log.h"
 
 /* Pipes created later must never land on 0-2, where a child's dup2 would
@@ -33,24 +34,42 @@ static void ensure_std_fds(void)
 	}
 }
 
-static int drop_privileges(const char *user, int outfd, bool created)
+static struct passwd *lookup_user(const char *user)
 {
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
 		st_log(LOG_ERR, "--user: no user named \"%s\"", user);
-		return -1;
+		return NULL;
 	}
-	if (geteuid() != 0) {
-		if (pw->pw_uid == geteuid())
-			return 0;
+	if (geteuid() != 0 && pw->pw_uid != geteuid()) {
 		st_log(LOG_ERR, "--user %s: only root can switch user", user);
-		return -1;
+		return NULL;
 	}
-	if (created && fchown(outfd, pw->pw_uid, pw->pw_gid) < 0) {
+	return pw;
+}
+
+/* A directory the reaper created as root belongs to the transcoders' user,
+ * before the probe checks that they can write there. */
+static int hand_over_outdir(const char *user, int outfd)
+{
+	struct passwd *pw = lookup_user(user);
+	if (!pw)
+		return -1;
+	if (geteuid() == 0 && fchown(outfd, pw->pw_uid, pw->pw_gid) < 0) {
 		st_log(LOG_ERR, "--user: cannot hand the output directory to %s: %s", user,
 		       strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = lookup_user(user);
+	if (!pw)
+		return -1;
+	if (geteuid() != 0)
+		return 0;
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
 		st_log(LOG_ERR, "--user %s: %s", user, strerror(errno));
 		return -1;
@@ -114,6 +133,18 @@ int main(int argc, char **argv)
 		st_log(LOG_ERR, "lineup refused: %s", err);
 		return 1;
 	}
+	if (lineup.n > cfg.capacity) {
+		if (cfg.capacity_set) {
+			st_log(
+			    LOG_ERR,
+			    "--capacity %u is below the lineup's %zu channels: every channel needs "
+			    "a session",
+			    cfg.capacity, lineup.n);
+			return 1;
+		}
+		/* only used if this reaper creates the registry */
+		cfg.capacity = (uint32_t)lineup.n;
+	}
 	struct stat st;
 	bool created = stat(cfg.output_dir, &st) < 0 && errno == ENOENT;
 	r.outfd = rp_outdir_open(cfg.output_dir, true, err, sizeof err);
@@ -132,11 +163,23 @@ int main(int argc, char **argv)
 		       errno == EWOULDBLOCK ? "locked" : strerror(errno));
 		return 1;
 	}
+	if (created && cfg.user && hand_over_outdir(cfg.user, r.outfd) != 0)
+		return 1;
+	if (cfg.user && !lookup_user(cfg.user))
+		return 1;
+	if (rp_probe_outdir(r.outfd, r.outdir, cfg.user, err, sizeof err) != 0) {
+		st_log(LOG_ERR, "%s", err);
+		return 1;
+	}
 	if (rp_attach(&cfg, &r.reg) != 0)
 		return 1;
+	if (rp_check_capacity(r.reg, cfg.registry, lineup.n, err, sizeof err) != 0) {
+		st_log(LOG_ERR, "%s", err);
+		return 1;
+	}
 	if (setup_fds(&r) != 0)
 		return 1;
-	if (cfg.user && drop_privileges(cfg.user, r.outfd, created) != 0)
+	if (cfg.user && drop_privileges(cfg.user) != 0)
 		return 1;
 	if (rp_chans_sync(&r, &lineup) != 0) {
 		st_log(LOG_ERR, "out of memory");

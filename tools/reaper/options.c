@@ -47,11 +47,13 @@ void rp_usage(FILE *out)
 	    "  --backoff-max SECONDS   restart delay cap (60)\n"
 	    "  --healthy-after SECONDS a run this long resets the failure count (30)\n"
 	    "  --stall-timeout SECONDS an active transcoder whose playlists stop changing this\n"
-	    "                          long has failed (default 5 segments, at least 10; 0: off)\n"
+	    "                          long has failed (default 5 segments, at least 10;\n"
+	    "                          at least 2 segments; 0: off)\n"
 	    "  --scan-interval SECONDS idle scan period (default 0.25)\n"
 	    "Registry and process:\n"
 	    "  --create                create the registry if it does not exist\n"
-	    "  --capacity N            its session capacity (default 1024)\n"
+	    "  --capacity N            its session capacity (default 1024, or the\n"
+	    "                          lineup's channel count if larger)\n"
 	    "  --mode OCTAL            its permission bits (default 0600)\n"
 	    "  --user NAME             drop privileges to NAME after setup\n"
 	    "  --syslog                log to syslog instead of stderr\n"
@@ -303,6 +305,7 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			if ((rc = parse_uint("--capacity", optarg, 1, 1u << 24, &u, err, errlen)))
 				return rc;
 			cfg->capacity = (uint32_t)u;
+			cfg->capacity_set = true;
 			break;
 		case OPT_MODE: {
 			unsigned m;
@@ -352,6 +355,18 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 		cfg->stall_ms = 5000ull * cfg->hls_time;
 		if (cfg->stall_ms < 10000)
 			cfg->stall_ms = 10000;
+	}
+	/* A healthy ffmpeg rewrites each playlist once per segment, so a
+	 * playlist is routinely almost one segment old: a shorter timeout would
+	 * fail every channel right after it goes active. */
+	if (cfg->stall_ms && cfg->stall_ms < 2000ull * cfg->hls_time) {
+		snprintf(err, errlen,
+		         "--stall-timeout %.3g s is shorter than two segment durations "
+		         "(--hls-time %u: %u s): healthy transcoders rewrite their playlists "
+		         "only once per segment; use at least %u, or 0 to turn it off",
+		         (double)cfg->stall_ms / 1000.0, cfg->hls_time, 2 * cfg->hls_time,
+		         2 * cfg->hls_time);
+		return -EINVAL;
 	}
 	if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
 		snprintf(err, errlen, "--backoff-max must not be below --backoff-min");

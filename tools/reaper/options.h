@@ -33,6 +33,7 @@ struct rp_config {
 	unsigned audio_kbps;
 	bool create;
 	uint32_t capacity;
+	bool capacity_set; /* given on the command line, so never raised */
 	mode_t mode;
 	const char *user;
 	bool use_syslog;

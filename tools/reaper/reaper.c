@@ -19,6 +19,7 @@
 
 #include "paths.h"
 #include "reaper.h"
+#include "setup_checks.h"
 #include "st_chandir.h"
 #include "st_log.h"
 
@@ -311,6 +312,11 @@ static void reload(struct reaper *r)
 	char err[512];
 	int rc = st_lineup_load(r->cfg->lineup_path, r->cfg->lineup_flags, &fresh, err, sizeof err);
 	if (rc) {
+		st_log(LOG_ERR, "SIGHUP: lineup not reloaded, keeping the old one: %s", err);
+		return;
+	}
+	if (rp_check_capacity(r->reg, r->cfg->registry, fresh.n, err, sizeof err) != 0) {
+		st_lineup_free(&fresh);
 		st_log(LOG_ERR, "SIGHUP: lineup not reloaded, keeping the old one: %s", err);
 		return;
 	}
