@@ -602,8 +602,9 @@ SR_API int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx);
 
 /**
  * Render one session as a JSON object into a malloc'd string (*out, free()
- * it).  Keys: channel_id, state, clients, idle_ms, error_count, last_error,
- * qualities, pid, and the rest of sr_session_info.
+ * it).  One key per sr_session_info field, named as the field (channel_id
+ * as canonical text, state by name, qualities as an array of objects with
+ * one key per sr_quality field plus "resolution", "WxH").
  */
 SR_API int sr_session_info_json(const sr_session_info *info, char **out);
 

@@ -143,6 +143,10 @@ static void put_info(struct buf *b, const sr_session_info *in)
 	putf(b, ",\"last_state_change_wall_ns\":%" PRId64 ",\"last_failure_wall_ns\":%" PRId64,
 	     in->last_state_change_wall_ns, in->last_failure_wall_ns);
 	putf(b, ",\"start_latency_ns\":%" PRIu64, in->start_latency_ns);
+	putf(b, ",\"created_mono_ns\":%" PRIu64 ",\"started_mono_ns\":%" PRIu64,
+	     in->created_mono_ns, in->started_mono_ns);
+	putf(b, ",\"last_access_mono_ns\":%" PRIu64 ",\"n_qualities\":%" PRIu32,
+	     in->last_access_mono_ns, in->n_qualities);
 	putf(b, ",\"last_access_wall_ns\":%" PRId64 ",\"output_dir\":", in->last_access_wall_ns);
 	put_str(b, in->output_dir, sizeof(in->output_dir));
 	put(b, ",\"segment_path\":", 16);
@@ -154,6 +158,7 @@ static void put_info(struct buf *b, const sr_session_info *in)
 		put_str(b, q->level, sizeof(q->level));
 		putf(b, ",\"bitrate_kbps\":%" PRIu32 ",\"resolution\":\"%" PRIu32 "x%" PRIu32 "\"",
 		     q->bitrate_kbps, q->width, q->height);
+		putf(b, ",\"width\":%" PRIu32 ",\"height\":%" PRIu32, q->width, q->height);
 		put(b, ",\"codec\":", 9);
 		put_str(b, q->codec, sizeof(q->codec));
 		put(b, ",\"segment_path\":", 16);

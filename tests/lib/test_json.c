@@ -1,7 +1,9 @@
 /* JSON of one session and of the registry, checked by python3; Prometheus by promtool. */
 #include "support/srt.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +279,86 @@ static void test_prometheus_many(void **state)
 	srt_cleanup_names();
 }
 
+/* Field names of `typedef struct NAME {...} NAME;` in the public header, as a
+ * python list literal: the JSON must carry every one, whatever the header
+ * gains later. */
+static void struct_fields(const char *name, char *out, size_t len)
+{
+	FILE *f = fopen(SRT_PUBLIC_HEADER, "r");
+	assert_non_null(f);
+	char line[512], open_[128];
+	snprintf(open_, sizeof(open_), "typedef struct %s {", name);
+	bool inside = false;
+	size_t used = 0;
+	out[used++] = '[';
+	while (fgets(line, sizeof(line), f)) {
+		if (!inside) {
+			inside = strstr(line, open_) != NULL;
+			continue;
+		}
+		if (line[0] == '}')
+			break;
+		/* "	type name[...];  / * comment * /": the name ends at ';' or '['. */
+		char *end = strpbrk(line, ";[");
+		char *comment = strstr(line, "/*");
+		if (!end || (comment && comment < end))
+			continue;
+		char *start = end;
+		while (start > line && (isalnum((unsigned char)start[-1]) || start[-1] == '_'))
+			start--;
+		int n = snprintf(out + used, len - used, "%s\"%.*s\"", used > 1 ? "," : "",
+		                 (int)(end - start), start);
+		assert_true(n > 0 && (size_t)n < len - used);
+		used += (size_t)n;
+	}
+	fclose(f);
+	assert_true(used > 1);
+	assert_true(used + 2 < len);
+	out[used++] = ']';
+	out[used] = '\0';
+}
+
+static void test_json_has_every_field(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t id;
+	sr_session_info info;
+	sr_quality q = {.level = "720p", .bitrate_kbps = 1, .width = 2, .height = 3};
+	char *json = NULL, fields[2048], expr[4096], out[4096];
+
+	srt_uuid(id);
+	assert_int_equal(sr_session_insert(fx->reg, id, "/o"), 0);
+	assert_int_equal(sr_session_set_qualities(fx->reg, id, &q, 1), 0);
+	assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_STARTING, NULL), 0);
+	assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_ACTIVE, NULL), 0);
+	assert_int_equal(sr_session_snapshot(fx->reg, id, &info), 0);
+	assert_int_equal(sr_session_info_json(&info, &json), 0);
+
+	/* Session fields missing from the object, then variant fields missing
+	 * from the variant; both lists must be empty. */
+	struct_fields("sr_session_info", fields, sizeof(fields));
+	char qfields[1024];
+	struct_fields("sr_quality", qfields, sizeof(qfields));
+	snprintf(expr, sizeof(expr),
+	         "[[k for k in %s if k not in d], [k for k in %s if k not in d[\"qualities\"][0]]]",
+	         fields, qfields);
+	int rc = srt_json_query(json, expr, out, sizeof(out));
+	if (rc != 0 || strcmp(out, "[[], []]") != 0)
+		fail_msg("fields missing from the JSON: %s (python status %d)\njson: %s", out, rc,
+		         json);
+	/* The values are the struct's, not placeholders. */
+	char want[256];
+	snprintf(want, sizeof(want), "[%llu, %llu, %llu, 1, 2, 3]",
+	         (unsigned long long)info.created_mono_ns, (unsigned long long)info.started_mono_ns,
+	         (unsigned long long)info.last_access_mono_ns);
+	expect_query(json,
+	             "[d[\"created_mono_ns\"], d[\"started_mono_ns\"], d[\"last_access_mono_ns\"], "
+	             "d[\"n_qualities\"], d[\"qualities\"][0][\"width\"], "
+	             "d[\"qualities\"][0][\"height\"]]",
+	             want);
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +375,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_registry_json, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_prometheus, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_prometheus_many),
+	    cmocka_unit_test_setup_teardown(test_json_has_every_field, srt_setup_small, srt_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();
