@@ -281,7 +281,10 @@ SR_API int sr_registry_replaced(sr_registry *reg);
  * or timeout_ms passes (negative: no limit).  Read-write handles only
  * (-EROFS otherwise).  *seen carries the doorbell value between calls:
  * initialise it with sr_registry_doorbell().  Returns 1 if rung, 0 on
- * timeout.  Lets the reaper react within microseconds without polling.
+ * timeout.  A signal handled meanwhile does not end the wait early: it
+ * resumes for the time left (a caller that must notice a signal flag waits
+ * with a bounded timeout).  Lets the reaper react within microseconds
+ * without polling.
  */
 SR_API int sr_registry_wait(sr_registry *reg, uint32_t *seen, int timeout_ms);
 

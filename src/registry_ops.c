@@ -89,13 +89,29 @@ int sr_registry_wait(sr_registry *reg, uint32_t *seen, int timeout_ms)
 		*seen = now;
 		return 1;
 	}
-	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+	/* An absolute deadline: a handled signal interrupts the futex wait, and
+	 * the loop resumes it for the time that is left, not a fresh timeout. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
 	atomic_fetch_add(&h->doorbell_waiters, 1);
-	/* The kernel compares the word with *seen atomically: a ring between
-	 * our load and the wait makes the wait return at once. */
-	if (atomic_load(&h->doorbell) == *seen)
-		syscall(SYS_futex, &h->doorbell, FUTEX_WAIT, *seen, timeout_ms < 0 ? NULL : &ts,
-		        NULL, 0);
+	for (;;) {
+		/* The kernel compares the word with *seen atomically: a ring between
+		 * our load and the wait makes the wait return at once. */
+		if (atomic_load(&h->doorbell) != *seen)
+			break;
+		long rc = syscall(SYS_futex, &h->doorbell, FUTEX_WAIT_BITSET, *seen,
+		                  timeout_ms < 0 ? NULL : &deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+		/* EINTR: a handler ran; EAGAIN: rung before we slept.  Anything
+		 * else (the deadline passed) ends the wait. */
+		if (rc != 0 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
 	atomic_fetch_sub(&h->doorbell_waiters, 1);
 	now = atomic_load(&h->doorbell);
 	if (now != *seen) {

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -138,6 +140,42 @@ static void test_wait_without_timeout(void **state)
 	assert_int_equal(w.seen, sr_registry_doorbell(fx->reg));
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* A handled signal (installed without SA_RESTART, so the kernel interrupts the
+ * wait) must not end the wait early: it resumes with the time that is left. */
+static void test_wait_survives_signals(void **state)
+{
+	struct srt_fx *fx = *state;
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	/* A signal every 50 ms, the first after 20 ms. */
+	struct itimerval it = {{0, 50000}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+	alarms = 0;
+	uint32_t seen = sr_registry_doorbell(fx->reg);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	double t0 = srt_now_ms();
+	int rc = sr_registry_wait(fx->reg, &seen, 600);
+	double waited = srt_now_ms() - t0;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	print_message("waited %.0f ms through %d signals\n", waited, (int)alarms);
+	assert_int_equal(rc, 0);
+	/* Otherwise no signal interrupted the wait and nothing was tested. */
+	assert_true(alarms > 0);
+	/* A lower bound: load can only make the wait longer. */
+	assert_true(waited >= 599.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +186,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wait_without_timeout, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_from_other_process, srt_setup_small,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_survives_signals, srt_setup_small,
 	                                    srt_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
