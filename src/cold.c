@@ -13,6 +13,8 @@
 
 #define SR_READ_WAIT_NS (20 * 1000000ull)
 
+_Thread_local uint64_t sr__odd_reads;
+
 static void copy_out(uint64_t *dst, _Atomic uint64_t *src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -57,6 +59,7 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 			return -ENOENT;
 		uint64_t s1 = sr__ld(&c->seq);
 		if (s1 & 1) {
+			sr__odd_reads++;
 			/* Spin briefly, then yield; past SR_READ_WAIT_NS of a record
 			 * held odd (a preempted or dead writer), give up: on a
 			 * loaded machine yields alone could take seconds. */

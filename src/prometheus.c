@@ -1,17 +1,16 @@
 /*
- * The registry in Prometheus text exposition format 0.0.4, built only from
- * the public API so it works on a read-only handle: `streamreg stats
- * --prometheus` and the HTTP server's /metrics print the same text.
+ * The registry in Prometheus text exposition format 0.0.4, built from what
+ * a read-only handle can read: `streamreg stats --prometheus` and the HTTP
+ * server's /metrics print the same text.
  * docs/monitor.md lists every metric.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "streamreg.h"
+#include "sr_internal.h"
 
 /* Per-channel figures copied out of the walk, so each family can be printed whole. */
 struct prom_channel {
@@ -41,9 +40,6 @@ struct prom_walk {
 	uint64_t clients;
 	uint32_t skipped; /* records that kept changing, or stuck mid-update */
 };
-
-/* A writer holds a record for microseconds; a few spaced retries outlast it. */
-enum { SNAPSHOT_TRIES = 4, LIST_TRIES = 4 };
 
 static int collect(const sr_session_info *info, struct prom_walk *w)
 {
@@ -85,49 +81,22 @@ static int collect(const sr_session_info *info, struct prom_walk *w)
 }
 
 /*
- * Every session's ids, then one snapshot each: unlike sr_session_foreach()
- * this knows exactly how many records it had to leave out, and a scrape
- * still answers (with streamreg_records_skipped) when a writer died inside a
- * call and left a record stuck, which is when the metrics matter most.
+ * The same walk as sr_session_foreach(), with its patience budget: a record
+ * stuck mid-update costs the first one full patience and the rest a few
+ * tries, so a scrape of a table full of stuck records (a writer died inside
+ * a call) still answers in milliseconds, counting what it left out in
+ * streamreg_records_skipped; that is when the metrics matter most.
  */
-static int walk(sr_registry *reg, uint32_t hint, struct prom_walk *w)
+static int collect_cb(const sr_session_info *info, void *ctx)
 {
-	size_t cap = (size_t)hint + 16, n = 0;
-	uuid_t *ids = NULL;
-	for (int attempt = 0; attempt < LIST_TRIES; attempt++) {
-		uuid_t *grown = realloc(ids, cap * sizeof *ids);
-		if (grown == NULL) {
-			free(ids);
-			return -ENOMEM;
-		}
-		ids = grown;
-		int rc = sr_session_list(reg, ids, cap, &n);
-		if (rc < 0) {
-			free(ids);
-			return rc;
-		}
-		if (n <= cap)
-			break;
-		cap = n + n / 4 + 16; /* sessions were inserted meanwhile */
-	}
-	if (n > cap)
-		n = cap;
-	sr_session_info *info = malloc(sizeof *info);
-	int rc = info == NULL ? -ENOMEM : 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		int got = -SR_EBUSY;
-		for (int t = 0; t < SNAPSHOT_TRIES && got == -SR_EBUSY; t++) {
-			if (t > 0)
-				sched_yield();
-			got = sr_session_snapshot(reg, ids[i], info);
-		}
-		if (got == 0)
-			rc = collect(info, w);
-		else if (got != -ENOENT) /* ENOENT: deleted since the listing */
-			w->skipped++;
-	}
-	free(info);
-	free(ids);
+	return collect(info, ctx);
+}
+
+static int walk(sr_registry *reg, struct prom_walk *w)
+{
+	uint32_t busy = 0;
+	int rc = sr__walk(reg, collect_cb, w, &busy);
+	w->skipped += busy;
 	return rc;
 }
 
@@ -380,7 +349,7 @@ int sr_registry_prometheus(sr_registry *reg, char **out)
 	if ((rc = sr_registry_counters_get(reg, &counters)) < 0)
 		return rc;
 	struct prom_walk w = {.now_mono_ns = sr_now_mono_ns()};
-	rc = walk(reg, st.sessions, &w);
+	rc = walk(reg, &w);
 	if (rc < 0) {
 		free(w.ch);
 		return rc;

@@ -146,45 +146,52 @@ int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n)
 	return 0;
 }
 
-int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx)
+int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 {
-	SR_CHECK_REG(reg);
-	if (!cb)
-		return sr__fail(-EINVAL, "callback is NULL");
-	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	*busy = 0;
+	uint64_t *per = malloc((size_t)r->capacity * sizeof(*per));
 	sr_session_info *info = malloc(sizeof(*info));
 	int rc = 0;
 	if (!per || !info) {
 		rc = sr__fail(-ENOMEM, "out of memory");
 		goto out;
 	}
-	sr__clients_all(reg, per);
+	sr__clients_all(r, per);
 	unsigned tries = SR_TRIES_FULL;
-	uint32_t busy = 0;
-	for (uint32_t s = 0; s < reg->capacity && rc == 0; s++) {
-		uint64_t sw = sr__ld(&reg->hot[s].state);
+	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
+		uint64_t sw = sr__ld(&r->hot[s].state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
 			continue;
 		/* Never show a mix: a record deleted meanwhile is skipped, one
-		 * stuck mid-update is counted and reported after the walk. */
-		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(reg, per, s, gen);
-		int src = sr__snapshot_slot(reg, s, gen, n, info, tries);
-		if (src == -SR_EBUSY && sr__walk_busy(reg, &tries))
-			src = sr__snapshot_slot(reg, s, gen, n, info, tries);
+		 * stuck mid-update is counted and left out. */
+		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
+		int src = sr__snapshot_slot(r, s, gen, n, info, tries);
+		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
+			src = sr__snapshot_slot(r, s, gen, n, info, tries);
 		if (src == -SR_EBUSY)
-			busy++;
+			(*busy)++;
 		if (src != 0)
 			continue;
 		rc = cb(info, ctx);
 	}
+out:
+	free(per);
+	free(info);
+	return rc;
+}
+
+int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx)
+{
+	SR_CHECK_REG(reg);
+	if (!cb)
+		return sr__fail(-EINVAL, "callback is NULL");
+	uint32_t busy = 0;
+	int rc = sr__walk(reg, cb, ctx, &busy);
 	if (rc == 0 && busy)
 		rc = sr__fail(-SR_EBUSY,
 		              "%u records were stuck mid-update and left out (a writer died "
 		              "inside a call? a read-write attach or recovery repairs them)",
 		              busy);
-out:
-	free(per);
-	free(info);
 	return rc;
 }
 

@@ -291,6 +291,9 @@ void sr__free_rebuild(struct sr_registry *r);
 #define SR_TRIES_WALK_BUSY 8u
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d,
                   unsigned tries);
+/* Read attempts this thread made on a record held mid-update: the work a
+ * walk spends on stuck records, which tests bound instead of timing it. */
+extern _Thread_local uint64_t sr__odd_reads;
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d);
 void sr__cold_repair(struct sr_registry *r, uint32_t slot);
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries);
@@ -332,6 +335,10 @@ void sr__ring(struct sr_registry *r);
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
                       sr_session_info *out, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);
+
+/* registry_ops.c: every session's snapshot to cb, in slot order, with the
+ * walk's patience budget; *busy gets how many stuck records were left out. */
+int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy);
 
 static inline uint64_t sr__ld(_Atomic uint64_t *p)
 {
