@@ -42,6 +42,11 @@ int hls_open(const char *output_dir, const uuid_t channel, const char *rel, off_
 	char dir[PATH_MAX];
 	if (st_chan_dir(dir, sizeof dir, output_dir, channel) < 0)
 		return -ENAMETOOLONG;
+	return hls_open_beneath(dir, rel, size);
+}
+
+int hls_open_beneath(const char *dir, const char *rel, off_t *size)
+{
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return errno == ENOTDIR || errno == ELOOP ? -ENOENT : -errno;

@@ -21,6 +21,8 @@
  * (-ENOENT when it is not there).
  */
 int hls_open(const char *output_dir, const uuid_t channel, const char *rel, off_t *size);
+/* The same beneath any directory (the player page's files). */
+int hls_open_beneath(const char *dir, const char *rel, off_t *size);
 
 /*
  * Rewrite a master playlist for one viewer: every relative URI (the URI

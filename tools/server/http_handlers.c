@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "hls_files.h"
@@ -14,6 +15,7 @@
 #include "st_chandir.h"
 #include "st_log.h"
 #include "strbuf.h"
+#include "web_files.h"
 #include "worker_internal.h"
 
 /* Per-viewer master playlists must never be shared or reused: they carry
@@ -181,11 +183,26 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 		char *body = hls_read_all(fd, &len);
 		if (!body)
 			return reply_error(wk, c, 500, "cannot read the playlist");
-		return reply_owned(wk, c, 200, route_content_type(r->file_type), CACHE_PLAYLIST,
-		                   body, len);
+		return reply_file_mem(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST,
+		                      body, len);
 	}
-	return reply_fd(wk, c, route_content_type(r->file_type),
-	                playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
+	return reply_file(wk, c, route_content_type(r->file_type),
+	                  playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
+}
+
+/* The player page and its files.  They may change with an upgrade, so
+ * browsers revalidate (ETag, 304) rather than keep a stale copy. */
+static enum MHD_Result handle_static(struct worker *wk, struct MHD_Connection *c,
+                                     const char *name)
+{
+	if (!wk->opt->web_root[0])
+		return reply_error(wk, c, 404, "the player page is not installed");
+	off_t size;
+	const char *ctype;
+	int fd = web_open(wk->opt->web_root, name, &size, &ctype);
+	if (fd < 0)
+		return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
+	return reply_file(wk, c, ctype, "no-cache", fd, (size_t)size);
 }
 
 static void channel_json(struct worker *wk, struct strbuf *b, const struct st_channel *ch)
@@ -241,8 +258,12 @@ static enum MHD_Result handle_channels(struct worker *wk, struct MHD_Connection 
 	return reply_owned(wk, c, 200, "application/json", "no-store", body, len);
 }
 
+/* Without the page's files (--web-root names none, or an install without
+ * them): a plain list of links that players open. */
 static enum MHD_Result handle_index(struct worker *wk, struct MHD_Connection *c)
 {
+	if (wk->opt->web_root[0])
+		return handle_static(wk, c, "index.html");
 	struct strbuf b = {0};
 	strbuf_puts(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 	                "<title>streamreg channels</title></head><body>\n"
@@ -317,6 +338,8 @@ static enum hm_route metrics_route(const struct route *r)
 		return HM_ROUTE_METRICS;
 	case ROUTE_HEALTH:
 		return HM_ROUTE_HEALTH;
+	case ROUTE_STATIC:
+		return HM_ROUTE_STATIC;
 	}
 	return HM_ROUTE_INVALID;
 }
@@ -346,6 +369,8 @@ static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, con
 		return handle_library_text(wk, c, false);
 	case ROUTE_METRICS:
 		return handle_library_text(wk, c, true);
+	case ROUTE_STATIC:
+		return handle_static(wk, c, r.file);
 	case ROUTE_HEALTH: {
 		char msg[64];
 		int n =
@@ -360,6 +385,68 @@ static enum MHD_Result dispatch(struct worker *wk, struct MHD_Connection *c, con
 	return reply_error(wk, c, 404, "no such resource");
 }
 
+void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	/* Called with the request target as received, before libmicrohttpd
+	 * cuts off the query and decodes it: the one moment its length can be
+	 * measured (see request_defect()). */
+	struct request *rq = calloc(1, sizeof *rq);
+	if (rq) {
+		rq->raw_uri = uri;
+		rq->raw_uri_len = strlen(uri);
+	}
+	return rq;
+}
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		++*(unsigned *)cls;
+	return MHD_YES;
+}
+
+/* What libmicrohttpd 0.9.75 lets through that HTTP does not allow; NULL if
+ * the request is fine. */
+static const char *request_defect(const struct request *rq, struct MHD_Connection *c,
+                                  const char *url, const char *version)
+{
+	/* libmicrohttpd ends the target at the space before the version with a
+	 * NUL; a NUL received inside the target ends the C string earlier, and
+	 * the handler would see only the part before it (a playlist name
+	 * followed by "\0.ts", say). */
+	if (rq->raw_uri == url && version[0] && url + rq->raw_uri_len + 1 != version)
+		return "NUL byte in the request target";
+	unsigned hosts = 0;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_host, &hosts);
+	/* RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than
+	 * one, gets 400. */
+	if (hosts > 1)
+		return "more than one Host header";
+	if (hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+		return "HTTP/1.1 request without a Host header (RFC 9112 section 3.2)";
+	return NULL;
+}
+
+static enum MHD_Result handle_options(struct worker *wk, struct MHD_Connection *c,
+                                      const char *url)
+{
+	/* "OPTIONS *" asks about the server; any other target is checked like a
+	 * GET so that traversal gets no 2xx, but a path naming nothing still
+	 * gets its preflight: the GET that follows says 404. */
+	if (strcmp(url, "*") != 0) {
+		struct route r;
+		const char *why;
+		if (route_parse(url, &r, &why) == 400)
+			return reply_error(wk, c, 400, why);
+	}
+	return reply_options(wk, c);
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -367,25 +454,29 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 {
 	struct worker *wk = cls;
 	struct request *rq = *con_cls;
-	(void)version;
 	(void)upload_data;
 	http_cur_method = method;
 	http_cur_url = url;
-	if (!rq) {
+	if (!rq || !rq->seen) {
 		/* Headers are in.  Answer on a later call, once MHD has the whole
 		 * request: a response queued now would force Connection: close. */
 		conn_guard_headers_done(wk, conn);
 		atomic_fetch_add_explicit(&wk->requests, 1, memory_order_relaxed);
-		rq = calloc(1, sizeof *rq);
-		if (!rq)
-			return MHD_NO;
-		*con_cls = rq;
+		if (!rq) {
+			rq = calloc(1, sizeof *rq);
+			if (!rq)
+				return MHD_NO;
+			*con_cls = rq;
+		}
+		rq->seen = true;
 		rq->t0_ns = worker_now_ns();
 		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		rq->options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
 		/* A wrong method is refused before its body is read: answering
 		 * now also closes the connection, so a slow body cannot hold it. */
-		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !rq->head)
-			return reply_error(wk, conn, 405, "only GET and HEAD");
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !rq->head && !rq->options)
+			return reply_error(wk, conn, 405, "only GET, HEAD and OPTIONS");
+		rq->defect = request_defect(rq, conn, url, version);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -399,6 +490,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		http_cur_route = HM_ROUTE_MASTER; /* only master requests wait */
 		return finish_wait(wk, conn, rq);
 	}
+	if (rq->defect)
+		return reply_error(wk, conn, 400, rq->defect);
+	if (rq->options)
+		return handle_options(wk, conn, url);
 	return dispatch(wk, conn, url, rq);
 }
 

@@ -1,10 +1,14 @@
 #include "http_reply.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "http_range.h"
 #include "st_log.h"
 
 _Thread_local const char *http_cur_method;
@@ -12,24 +16,58 @@ _Thread_local const char *http_cur_url;
 _Thread_local unsigned http_cur_status;
 _Thread_local enum hm_route http_cur_route;
 
-static const char *reason(unsigned status)
+/* Browsers cache a preflight for at most this long (Chromium's cap). */
+#define PREFLIGHT_MAX_AGE "7200"
+/* Longest Access-Control-Request-Headers echoed back. */
+#define MAX_REQUEST_HEADERS_LIST 1024
+
+const char *http_reason(unsigned status)
 {
 	switch (status) {
 	case 200:
 		return "OK";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 404:
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 416:
+		return "Range Not Satisfiable";
+	case 431:
+		return "Request Header Fields Too Large";
 	case 500:
 		return "Internal Server Error";
 	case 503:
 		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
 	default:
 		return "Error";
 	}
+}
+
+void http_common_headers(struct MHD_Response *r, unsigned worker_index)
+{
+	/* Browser players (hls.js) fetch playlists and segments cross-origin. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+	MHD_add_response_header(r, "Access-Control-Expose-Headers",
+	                        "Content-Length, Content-Range, X-Streamreg-Worker");
+	/* Which worker answered: lets tests and operators see requests of one
+	 * viewer spread over the workers. */
+	char idx[12];
+	snprintf(idx, sizeof idx, "%u", worker_index);
+	MHD_add_response_header(r, "X-Streamreg-Worker", idx);
 }
 
 static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsigned status,
@@ -37,19 +75,14 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 {
 	if (!r)
 		return MHD_NO; /* out of memory: MHD closes the connection */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (ctype)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (cache)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
-	/* Browser players (hls.js) fetch playlists and segments cross-origin. */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
 	if (status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	/* Which worker answered: lets tests and operators see requests of one
-	 * viewer spread over the workers. */
-	char idx[12];
-	snprintf(idx, sizeof idx, "%u", wk->index);
-	MHD_add_response_header(r, "X-Streamreg-Worker", idx);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_METHODS);
+	http_common_headers(r, wk->index);
+	enum MHD_Result ret = http_queue(c, status, r);
 	if (ret == MHD_YES)
 		http_cur_status = status;
 	MHD_destroy_response(r);
@@ -59,31 +92,28 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 	return ret;
 }
 
-enum MHD_Result reply_error(struct worker *wk, struct MHD_Connection *c, unsigned status,
-                            const char *detail)
+static struct MHD_Response *text_body(unsigned status, const char *detail)
 {
 	char body[SR_ERROR_MAX + 128];
-	int n = snprintf(body, sizeof body, "%u %s: %s\n", status, reason(status), detail);
+	int n = snprintf(body, sizeof body, "%u %s: %s\n", status, http_reason(status), detail);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof body)
 		n = (int)sizeof body - 1;
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-	return queue(wk, c, status, r, "text/plain; charset=utf-8", "no-store");
+	return MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+}
+
+enum MHD_Result reply_error(struct worker *wk, struct MHD_Connection *c, unsigned status,
+                            const char *detail)
+{
+	return queue(wk, c, status, text_body(status, detail), "text/plain; charset=utf-8",
+	             "no-store");
 }
 
 enum MHD_Result reply_unavailable(struct worker *wk, struct MHD_Connection *c, unsigned retry_s,
                                   const char *detail)
 {
-	char body[SR_ERROR_MAX + 128];
-	int n = snprintf(body, sizeof body, "503 Service Unavailable: %s\n", detail);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof body)
-		n = (int)sizeof body - 1;
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = text_body(503, detail);
 	if (r) {
 		char retry[16];
 		snprintf(retry, sizeof retry, "%u", retry_s);
@@ -101,13 +131,159 @@ enum MHD_Result reply_owned(struct worker *wk, struct MHD_Connection *c, unsigne
 	return queue(wk, c, status, r, ctype, cache);
 }
 
-enum MHD_Result reply_fd(struct worker *wk, struct MHD_Connection *c, const char *ctype,
-                         const char *cache, int fd, size_t size)
+/* The range a request gets.  Range applies to GET only (RFC 9110 §14.2);
+ * If-Range must name the current validator exactly, or the whole file is
+ * sent (§13.1.5). */
+static enum range_kind select_range(struct MHD_Connection *c, uint64_t size, const char *etag,
+                                    const char *modified, uint64_t *first, uint64_t *len)
 {
-	struct MHD_Response *r = MHD_create_response_from_fd(size, fd);
+	if (!http_cur_method || strcmp(http_cur_method, MHD_HTTP_METHOD_GET) != 0)
+		return RANGE_FULL;
+	const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+	if (!range)
+		return RANGE_FULL;
+	const char *if_range =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+	if (if_range && !((etag && strcmp(if_range, etag) == 0) ||
+	                  (modified && strcmp(if_range, modified) == 0)))
+		return RANGE_FULL;
+	return range_select(range, size, first, len);
+}
+
+static void range_headers(struct MHD_Response *r, enum range_kind k, uint64_t first,
+                          uint64_t len, uint64_t size)
+{
+	char v[80];
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (k == RANGE_PARTIAL) {
+		snprintf(v, sizeof v, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
+		         first + len - 1, size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, v);
+	} else if (k == RANGE_UNSATISFIABLE) {
+		snprintf(v, sizeof v, "bytes */%" PRIu64, size);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, v);
+	}
+}
+
+static enum MHD_Result reply_unsatisfiable(struct worker *wk, struct MHD_Connection *c,
+                                           uint64_t size)
+{
+	char msg[64];
+	snprintf(msg, sizeof msg, "the file has %" PRIu64 " bytes", size);
+	struct MHD_Response *r = text_body(416, msg);
+	if (r)
+		range_headers(r, RANGE_UNSATISFIABLE, 0, 0, size);
+	return queue(wk, c, 416, r, "text/plain; charset=utf-8", "no-store");
+}
+
+enum MHD_Result reply_file_mem(struct worker *wk, struct MHD_Connection *c, const char *ctype,
+                               const char *cache, char *body, size_t len)
+{
+	uint64_t first = 0, n = len;
+	enum range_kind k = select_range(c, len, NULL, NULL, &first, &n);
+	if (k == RANGE_UNSATISFIABLE) {
+		free(body);
+		return reply_unsatisfiable(wk, c, len);
+	}
+	struct MHD_Response *r;
+	if (k == RANGE_PARTIAL) {
+		r = MHD_create_response_from_buffer((size_t)n, body + first, MHD_RESPMEM_MUST_COPY);
+		free(body);
+	} else {
+		r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (!r)
+			free(body);
+	}
+	if (r)
+		range_headers(r, k, first, n, len);
+	return queue(wk, c, k == RANGE_PARTIAL ? 206 : 200, r, ctype, cache);
+}
+
+enum MHD_Result reply_file(struct worker *wk, struct MHD_Connection *c, const char *ctype,
+                           const char *cache, int fd, size_t size)
+{
+	/* Validators from the open file: a strong ETag (a segment's bytes never
+	 * change under its name; a rewritten file gets a new inode or mtime). */
+	char etag[80] = "", modified[40] = "";
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		snprintf(etag, sizeof etag, "\"%jx-%jx-%jx\"", (uintmax_t)st.st_ino,
+		         (uintmax_t)st.st_size,
+		         (uintmax_t)st.st_mtim.tv_sec * 1000000000u + (uintmax_t)st.st_mtim.tv_nsec);
+		struct tm tm;
+		if (gmtime_r(&st.st_mtim.tv_sec, &tm))
+			strftime(modified, sizeof modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	}
+	const char *inm =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm && etag[0] && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+		/* The browser's copy is current (the page's files, hls.js). */
+		close(fd);
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		return queue(wk, c, 304, r, NULL, cache);
+	}
+	uint64_t first = 0, n = size;
+	enum range_kind k = select_range(c, size, etag[0] ? etag : NULL,
+	                                 modified[0] ? modified : NULL, &first, &n);
+	if (k == RANGE_UNSATISFIABLE) {
+		close(fd);
+		return reply_unsatisfiable(wk, c, size);
+	}
+	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(n, fd, (int64_t)first);
 	if (!r) {
 		close(fd);
 		return reply_error(wk, c, 500, "out of memory");
 	}
-	return queue(wk, c, 200, r, ctype, cache);
+	range_headers(r, k, first, n, size);
+	if (etag[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	if (modified[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, modified);
+	return queue(wk, c, k == RANGE_PARTIAL ? 206 : 200, r, ctype, cache);
+}
+
+/* A header list is echoed only if it is made of field-name tokens
+ * (RFC 9110 §5.1) separated by commas and spaces. */
+static int header_list_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n > MAX_REQUEST_HEADERS_LIST)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!(ch == ',' || ch == ' ' || ch == '\t' || (ch > 0x20 && ch < 0x7f &&
+		                                                !strchr("\"(),/:;<=>?@[\\]{}", ch))))
+			return 0;
+	}
+	return 1;
+}
+
+enum MHD_Result reply_options(struct worker *wk, struct MHD_Connection *c)
+{
+	const char *method = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                                 "Access-Control-Request-Method");
+	const char *headers = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                                  "Access-Control-Request-Headers");
+	if (headers && !header_list_ok(headers))
+		return reply_error(wk, c, 400, "malformed Access-Control-Request-Headers");
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_METHODS);
+	if (method) {
+		/* A preflight: the real request may follow from any origin, with
+		 * whatever headers it announced (an auth token, say).  The answer
+		 * depends on them, so caches must key on them. */
+		MHD_add_response_header(r, "Access-Control-Allow-Methods", HTTP_METHODS);
+		if (headers && *headers)
+			MHD_add_response_header(r, "Access-Control-Allow-Headers", headers);
+		MHD_add_response_header(r, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
+		                        "Origin, Access-Control-Request-Method, "
+		                        "Access-Control-Request-Headers");
+	}
+	return queue(wk, c, 204, r, NULL, "no-store");
 }

@@ -210,6 +210,13 @@ int route_parse(const char *path, struct route *out, const char **why)
 		out->kind = ROUTE_METRICS;
 		return 0;
 	}
+	if (n == 2 && part_is(&parts[0], "static")) {
+		int rc = check_name(&parts[1], out->file, why);
+		if (rc)
+			return rc;
+		out->kind = ROUTE_STATIC;
+		return 0;
+	}
 	if (n == 1 && part_is(&parts[0], "healthz")) {
 		out->kind = ROUTE_HEALTH;
 		return 0;

@@ -25,6 +25,7 @@ enum route_kind {
 	ROUTE_SESSIONS, /* GET /api/sessions */
 	ROUTE_METRICS,  /* GET /metrics */
 	ROUTE_HEALTH,   /* GET /healthz     liveness of the worker that answers */
+	ROUTE_STATIC,   /* GET /static/{name}  a file of the player page (name in file) */
 };
 
 enum route_file_type {

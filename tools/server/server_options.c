@@ -76,6 +76,7 @@ enum {
 	OPT_REUSEPORT,
 	OPT_CAPACITY,
 	OPT_LAVFI_ANY,
+	OPT_WEB_ROOT,
 };
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -145,6 +146,7 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 	    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
 	    {"capacity", required_argument, NULL, OPT_CAPACITY},
 	    {"lavfi-any", no_argument, NULL, OPT_LAVFI_ANY},
+	    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -238,6 +240,11 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 			if (parse_uint(arg, 1, 1u << 24, &v) < 0)
 				return bad("bad --max-viewers '%s': expected 1..16777216", arg);
 			o->max_viewers = (unsigned)v;
+			break;
+		case OPT_WEB_ROOT:
+			if (!*arg)
+				return bad("%s", "--web-root needs a directory");
+			o->web_root_opt = arg;
 			break;
 		case OPT_CREATE:
 			o->create = true;

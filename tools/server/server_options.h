@@ -10,6 +10,8 @@ struct server_options {
 	const char *registry;
 	const char *lineup_path;
 	const char *output_dir;
+	const char *web_root_opt; /* --web-root, or NULL */
+	char web_root[4096];      /* the one in use (web_root_find()); "" if none */
 	char host[64];
 	uint16_t port;
 	unsigned workers;

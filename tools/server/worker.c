@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_reply.h"
 #include "route.h"
 #include "st_log.h"
 #include "worker_internal.h"
@@ -113,6 +114,7 @@ static struct MHD_Daemon *start_mhd(struct worker *wk, int listen_fd)
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->conn_memory, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL);
 	OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL);
+	OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)http_uri_log, wk);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, wk);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_guard_notify, wk);
 	if (o->threads > 1)
@@ -188,7 +190,12 @@ int worker_run(const struct worker_config *cfg)
 		sr_registry_close(wk.reg);
 		return 1;
 	}
-	wk.mhd = start_mhd(&wk, cfg->listen_fd);
+	if (http_mhd_errors_init(wk.index, cfg->opt->conn_memory) < 0) {
+		st_error("libmicrohttpd's MHD_queue_response not found");
+		wk.mhd = NULL;
+	} else {
+		wk.mhd = start_mhd(&wk, cfg->listen_fd);
+	}
 	if (!wk.mhd) {
 		st_error("libmicrohttpd failed to start on the listen socket");
 		pthread_mutex_lock(&wk.lock);

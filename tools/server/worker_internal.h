@@ -36,10 +36,15 @@ struct waiter {
 	char error[SR_ERROR_MAX + 1];
 };
 
-/* Per-request context (MHD's *con_cls). */
+/* Per-request context (MHD's *con_cls), made by http_uri_log(). */
 struct request {
+	const char *raw_uri; /* the target as received, NUL-terminated by MHD */
+	size_t raw_uri_len;  /* its strlen() before MHD touched it */
+	bool seen;           /* the access handler was called */
+	const char *defect;  /* why the request gets 400, or NULL */
 	bool suspended;
-	bool head; /* HEAD: a probe, not a viewer */
+	bool options;        /* OPTIONS: CORS preflight or capability query */
+	bool head;           /* HEAD: a probe, not a viewer */
 	struct waiter w;
 	uint64_t t0_ns; /* headers complete: the latency metric starts here */
 	bool has_viewer;
@@ -89,6 +94,8 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
                             size_t *upload_data_size, void **con_cls);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe);
+/* MHD_OPTION_URI_LOG_CALLBACK: makes the request's context. */
+void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* start_wait.c */
 /* Ask for a start if the channel is idle or failed; sets w->requested. */
