@@ -174,7 +174,10 @@ cat <<EOT
 
 streamreg demo: reaper pid $reaper_pid, server pid $server_pid ($workers workers), registry '$name'
 
-Open a channel in VLC, ffplay or Safari (a transcoder starts on the first
+Watch in a browser:  $base/
+  (the channels, a player with the server's own hls.js, and the live sessions)
+
+Or open a channel in VLC, ffplay or Safari (a transcoder starts on the first
 request and stops $((20 + 10))-odd seconds after the last viewer leaves):
 EOT
 for i in "${!ids[@]}"; do
@@ -185,7 +188,7 @@ cat <<EOT
   e.g.  ffplay $base/channels/${ids[0]}/master.m3u8
         vlc $base/channels/${ids[1]}/master.m3u8
 
-In a browser:  $base/  (channel list)   $base/channels   $base/api/sessions   $base/metrics
+JSON and metrics:  $base/channels   $base/api/sessions   $base/metrics
 Watch it live: $build/tools/streamreg/streamreg top $name
 Logs:          $work/server.log  $work/reaper.log
 

@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 packages=(gcc g++ make cmake pkg-config git ca-certificates uuid-dev libcmocka-dev libncurses-dev
 	libmicrohttpd-dev ffmpeg procps psmisc curl python3 tmux util-linux
 	redis-server libhiredis-dev liblmdb-dev libtdb-dev prometheus wrk gnuplot-nox gcovr
-	clang libclang-rt-14-dev valgrind clang-tidy cppcheck dpkg-dev)
+	clang libclang-rt-14-dev valgrind clang-tidy cppcheck dpkg-dev
+	chromium)
+# The player page's hls.js comes from the npm registry: any node with npm does
+# (a nodejs from elsewhere may bundle npm and conflict with Debian's npm).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -42,6 +46,15 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt_get_waiting update -qq
 	apt_get_waiting install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# hls.js for the player page, at the version web/package-lock.json pins
+# (npm ci: exactly the lock file, integrity-checked); skipped when it is there.
+pinned=$(sed -n '/"node_modules\/hls.js"/,/}/s/.*"version": *"\([^"]*\)".*/\1/p' web/package-lock.json)
+have=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' web/node_modules/hls.js/package.json 2>/dev/null || true)
+if [[ $have != "$pinned" ]]; then
+	echo "setup: installing hls.js $pinned from the npm registry (web/)" >&2
+	npm ci --prefix web --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 fi
 
 build=${BUILD_DIR:-build}

@@ -31,6 +31,13 @@ try:
     check(len(urls) == 3, f"the demo prints 3 channel URLs ({len(urls)})")
     check(any("streamreg top streamreg_demo_" in ln for ln in out),
           "the demo prints the streamreg top command")
+    page = next((m.group(1) for ln in out
+                 for m in [re.match(r"Watch in a browser:\s+(http://127\.0\.0\.1:\d+/)$", ln.strip())]
+                 if m), None)
+    check(page is not None, f"the banner points at the player page ({page})")
+    if page:
+        r = subprocess.run(["curl", "-sS", "-m", "10", page], capture_output=True, timeout=30)
+        check(b"/static/hls.min.js" in r.stdout, "the page it names is the player page")
     workdir = next((m.group(1) for ln in out
                     for m in [re.search(r"(/tmp/streamreg-demo\.\w+)/server\.log", ln)] if m), None)
     t0 = time.monotonic()

@@ -7,6 +7,7 @@ must keep serving normal requests throughout."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -75,17 +76,117 @@ try:
     st, hdrs, body = http(port, "/channels", method="HEAD")
     check(st == 200 and body == b"", "HEAD /channels -> 200 without body")
 
+    def parse(resp):
+        """(status, lower-case header dict, body) of a raw response."""
+        head, _, body = resp.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        hdrs = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        return (int(m.group(1)) if m else 0), hdrs, body
+
+    def ours(resp, want, what):
+        """An answer with the server's headers and a plain, one-line body
+        that starts with its status, whoever made it (libmicrohttpd's own
+        answers included)."""
+        st, h, body = parse(resp)
+        check(st == want and h.get("access-control-allow-origin") == "*"
+              and h.get("x-streamreg-worker", "").isdigit()
+              and h.get("content-type", "").startswith("text/plain")
+              and body.startswith(f"{want} ".encode()) and b"<html" not in body.lower()
+              and body.count(b"\n") == 1,
+              f"{what} -> {want} with CORS, worker id and a plain message "
+              f"(got {st}, {body[:100]!r})")
+        return body
+
     # Huge headers: over --max-header-bytes the request is refused, not served.
     big = "A" * 20000
     st, resp = raw(port, f"GET /channels HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n".encode())
-    check(st in (413, 431), f"20 KB header -> 431 (got {st})")
+    body = ours(resp, 431, "20 KB header")
+    check(b"--max-header-bytes" in body, f"431 names the option ({body!r})")
     st, resp = raw(port, f"GET /channels/{'a' * 20000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    check(st in (414, 431), f"20 KB URL -> 414/431 (got {st})")
+    body = ours(resp, 414, "20 KB URL")
+    check(b"request line" in body and b"header was too big" not in body,
+          f"414 says the request line is too long ({body!r})")
     many = "".join(f"X-H{i}: v\r\n" for i in range(2000))
     st, resp = raw(port, f"GET /channels HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())
-    check(st in (413, 431), f"2000 header lines -> 431 (got {st})")
+    ours(resp, 431, "2000 header lines")
+    st, resp = raw(port, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+    ours(resp, 505, "HTTP/2.0 request line")
+    st, resp = raw(port, b"GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n")
+    ours(resp, 505, "HTTP/0.9 request line")
+    st, resp = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nbroken header line\r\n\r\n")
+    ours(resp, 400, "a header line without a colon")
     st, resp = raw(port, b"GARBAGE\r\n\r\n")
     check(st == 400 or st == 0, f"garbage request line -> 400 or closed (got {st})")
+    # RFC 9112 §3.2: HTTP/1.1 needs exactly one Host; HTTP/1.0 may omit it.
+    st, resp = raw(port, b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+    body = ours(resp, 400, "HTTP/1.1 without Host")
+    check(b"Host" in body, f"the 400 says Host is missing ({body!r})")
+    st, resp = raw(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n")
+    ours(resp, 400, "two Host headers")
+    st, resp = raw(port, b"GET /healthz HTTP/1.0\r\n\r\n")
+    check(st == 200, f"HTTP/1.0 without Host -> 200 (got {st})")
+    # A raw NUL in the target must not cut the path short (the playlist
+    # would be served under a .ts name); an encoded one is refused too.
+    for target in (f"/channels/{cid}/180p/index.m3u8\0.ts".encode(),
+                   b"/healthz\0", b"/\0/../etc/passwd", b"/healthz?a=\0b"):
+        st, resp = raw(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = ours(resp, 400, f"raw NUL in {target!r}")
+        check(b"NUL" in body, f"the 400 names the NUL ({body!r})")
+    st, resp = raw(port, b"GET /healthz?a=b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(st == 200, f"a query string is still fine (got {st})")
+
+    # CORS: a preflight (a player adding an auth header) gets 204 with what
+    # it may do; a plain OPTIONS gets Allow.
+    st, h, body = http(port, env.master_path(0), method="OPTIONS", headers={
+        "Origin": "http://player.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization, x-token"})
+    check(st == 204 and body == b"" and h.get("access-control-allow-origin") == "*"
+          and "GET" in h.get("access-control-allow-methods", "")
+          and h.get("access-control-allow-headers") == "authorization, x-token"
+          and int(h.get("access-control-max-age", "0")) > 0
+          and "content-length" not in h and h.get("x-streamreg-worker", "").isdigit(),
+          f"CORS preflight -> 204 with Allow-Methods/Headers/Max-Age ({st}, {h})")
+    st, h, body = http(port, "/static/hls.min.js", method="OPTIONS", headers={
+        "Origin": "http://x", "Access-Control-Request-Method": "GET"})
+    check(st == 204 and "access-control-allow-headers" not in h,
+          f"preflight without headers -> 204, no Allow-Headers ({st})")
+    st, resp = raw(port, b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    st, h, body = parse(resp)
+    check(st == 204 and h.get("allow") == "GET, HEAD, OPTIONS", f"OPTIONS * -> 204 with Allow ({st}, {h.get('allow')})")
+    st, h, body = http(port, f"/channels/{cid}/../x", method="OPTIONS",
+                       headers={"Origin": "http://x", "Access-Control-Request-Method": "GET"})
+    check(st == 400, f"preflight of a traversal path -> 400 ({st})")
+    st, h, body = http(port, "/", method="OPTIONS", headers={
+        "Origin": "http://x", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x\"y"})
+    check(st == 400, f"preflight with a malformed header list -> 400 ({st})")
+
+    # The player page: served by the server itself, hls.js and its license
+    # from the npm package installed by scripts/setup.sh; hostile names refused.
+    st, h, body = http(port, "/")
+    check(st == 200 and h.get("content-type", "").startswith("text/html")
+          and b"/static/hls.min.js" in body and b"/static/player.js" in body,
+          f"/ is the player page ({st}, {h.get('content-type')})")
+    st, h, body = http(port, "/static/hls.min.js")
+    check(st == 200 and h.get("content-type", "").startswith("text/javascript")
+          and len(body) > 100000 and b"Hls" in body[:200000],
+          f"/static/hls.min.js is hls.js ({st}, {len(body)} bytes)")
+    etag = h.get("etag")
+    st, h2, body = http(port, "/static/hls.min.js", headers={"If-None-Match": etag or "x"})
+    check(st == 304 and body == b"", f"hls.js revalidated with its ETag -> 304 ({st})")
+    st, h, body = http(port, "/static/hls.js-LICENSE.txt")
+    check(st == 200 and b"Apache License" in body, f"hls.js's license is served ({st})")
+    for path, want in (("/static/style.css", 200), ("/static/player.js", 200),
+                       ("/static/../../etc/passwd", 400), ("/static/%2e%2e%2fCMakeLists.txt", 400),
+                       ("/static/..%2f..%2fREADME.md", 400), ("/static/.gitignore", 400),
+                       ("/static/nothing.js", 404), ("/static/README.md", 404),
+                       ("/static/page", 404), ("/static/index.html/x", 404)):
+        st, h, body = http(port, path)
+        check(st == want, f"GET {path} -> {want} (got {st})")
 
     # Slowloris: connections that dribble header bytes forever must be cut
     # by the header deadline while normal requests keep being served.
@@ -165,6 +266,42 @@ try:
     check(st == 200 and h.get("content-type") == "video/mp2t" and len(body) == 188
           and "max-age" in h.get("cache-control", ""),
           f"segment: 200, video/mp2t, max-age ({st}, {h.get('content-type')}, {len(body)} bytes)")
+    # Byte ranges (RFC 9110 §14): 206 with Content-Range, 416 past the end,
+    # the whole file for what a server may ignore.
+    seg = f"/channels/{cid}/180p/seg_00001.ts"
+    with open(os.path.join(cdir, "180p", "seg_00001.ts"), "rb") as f:
+        whole = f.read()
+    for rng, want_st, want_body, want_cr in (
+            ("bytes=0-99", 206, whole[0:100], "bytes 0-99/188"),
+            ("bytes=100-", 206, whole[100:], "bytes 100-187/188"),
+            ("bytes=-8", 206, whole[-8:], "bytes 180-187/188"),
+            ("bytes=150-999", 206, whole[150:], "bytes 150-187/188"),
+            ("bytes=188-", 416, None, "bytes */188"),
+            ("bytes=-0", 416, None, "bytes */188"),
+            ("bytes=0-1,5-6", 200, whole, None),
+            ("bytes=9-2", 200, whole, None),
+            ("lines=1-2", 200, whole, None)):
+        st, h, body = http(port, seg, headers={"Range": rng})
+        ok = st == want_st and h.get("accept-ranges") == "bytes" \
+            and h.get("content-range") == want_cr
+        if want_body is not None:
+            ok = ok and body == want_body and int(h.get("content-length", -1)) == len(want_body)
+        else:
+            ok = ok and body.startswith(b"416 ")
+        check(ok, f"segment with Range: {rng} -> {want_st} {want_cr or ''} "
+                  f"(got {st}, {h.get('content-range')}, {len(body)} bytes)")
+    st, h, body = http(port, seg)
+    etag = h.get("etag", "")
+    check(st == 200 and h.get("accept-ranges") == "bytes" and etag.startswith('"'),
+          f"a segment advertises Accept-Ranges and a strong ETag ({h.get('etag')})")
+    st, h, body = http(port, seg, headers={"Range": "bytes=0-9", "If-Range": etag})
+    check(st == 206 and body == whole[:10], f"If-Range with the current ETag -> 206 ({st})")
+    st, h, body = http(port, seg, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
+    check(st == 200 and body == whole, f"If-Range with another ETag -> 200 whole ({st})")
+    st, h, body = http(port, seg, method="HEAD", headers={"Range": "bytes=0-9"})
+    check(st == 200, f"HEAD ignores Range (RFC 9110 §14.2) ({st})")
+    st, h, body = http(port, f"/channels/{cid}/180p/index.m3u8", headers={"Range": "bytes=0-6"})
+    check(st == 206 and body == b"#EXTM3U", f"a playlist from memory honours Range too ({st}, {body!r})")
     for path in (f"/channels/{cid}/180p/evil.ts", f"/channels/{cid}/link/seg_00001.ts",
                  f"/channels/{cid}/180p/dir.ts", f"/channels/{other}/180p/seg_00001.ts"):
         st, h, body = http(port, path)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "hls_files.h"
+#include "http_range.h"
 #include "route.h"
 
 #define CH "11111111-2222-4333-8444-555555555555"
@@ -195,14 +196,72 @@ static void test_rewrite_master(void **state)
 	free(out);
 }
 
+static void test_static_route(void **state)
+{
+	(void)state;
+	struct route r;
+	const char *why;
+	assert_int_equal(route_parse("/static/player.js", &r, &why), 0);
+	assert_int_equal(r.kind, ROUTE_STATIC);
+	assert_string_equal(r.file, "player.js");
+	assert_int_equal(route_parse("/static/..", &r, &why), 400);
+	assert_int_equal(route_parse("/static/.env", &r, &why), 400);
+	assert_int_equal(route_parse("/static/a/b.js", &r, &why), 404);
+	assert_int_equal(route_parse("/static/a\\b", &r, &why), 400);
+	assert_int_equal(route_parse("/static/", &r, &why), 400);
+}
+
+static void expect_range(const char *hdr, uint64_t size, enum range_kind want, uint64_t first,
+                         uint64_t len)
+{
+	uint64_t f = 12345, n = 12345;
+	enum range_kind k = range_select(hdr, size, &f, &n);
+	if (k != want)
+		fail_msg("Range '%s' on %llu bytes: kind %d, want %d", hdr ? hdr : "(none)",
+		         (unsigned long long)size, (int)k, (int)want);
+	if (want == RANGE_PARTIAL && (f != first || n != len))
+		fail_msg("Range '%s' on %llu bytes: [%llu, +%llu), want [%llu, +%llu)", hdr,
+		         (unsigned long long)size, (unsigned long long)f, (unsigned long long)n,
+		         (unsigned long long)first, (unsigned long long)len);
+}
+
+static void test_ranges(void **state)
+{
+	(void)state;
+	expect_range(NULL, 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=0-99", 1000, RANGE_PARTIAL, 0, 100);
+	expect_range("bytes=0-0", 1000, RANGE_PARTIAL, 0, 1);
+	expect_range("bytes=500-", 1000, RANGE_PARTIAL, 500, 500);
+	expect_range("bytes=900-5000", 1000, RANGE_PARTIAL, 900, 100); /* last clamped */
+	expect_range("bytes=-100", 1000, RANGE_PARTIAL, 900, 100);
+	expect_range("bytes=-5000", 1000, RANGE_PARTIAL, 0, 1000);
+	expect_range(" Bytes = 10-19 ", 1000, RANGE_PARTIAL, 10, 10);
+	expect_range("bytes=999-999", 1000, RANGE_PARTIAL, 999, 1);
+	/* Unsatisfiable (RFC 9110 §14.1.2): first-pos past the end, empty suffix. */
+	expect_range("bytes=1000-", 1000, RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=5000-6000", 1000, RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=-0", 1000, RANGE_UNSATISFIABLE, 0, 0);
+	/* Ignored: invalid, other units, several ranges, empty file. */
+	expect_range("bytes=10-5", 1000, RANGE_FULL, 0, 0);
+	expect_range("items=0-1", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=0-1,5-6", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=-", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=a-b", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=0-99x", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=1234567890123456789-", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes 0-99", 1000, RANGE_FULL, 0, 0);
+	expect_range("bytes=0-99", 0, RANGE_FULL, 0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fixed_routes),    cmocka_unit_test(test_channel_routes),
 	    cmocka_unit_test(test_bad_channel_ids), cmocka_unit_test(test_traversal),
 	    cmocka_unit_test(test_long_names),      cmocka_unit_test(test_unescape),
-
-	    cmocka_unit_test(test_rewrite_master),
+	    cmocka_unit_test(test_rewrite_master),  cmocka_unit_test(test_static_route),
+	    cmocka_unit_test(test_ranges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http_metrics.h"
 #include "http_reply.h"
 
 typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int,
@@ -25,11 +26,14 @@ typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int,
 static queue_fn real_queue;
 static unsigned our_index;
 static size_t header_limit;
+static struct http_metrics *metrics;
 
-int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes)
+int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes,
+                         struct http_metrics *hm)
 {
 	our_index = worker_index;
 	header_limit = max_header_bytes;
+	metrics = hm;
 	/* ISO C has no conversion from void * to a function pointer; POSIX
 	 * guarantees the representation, so copy it. */
 	void *sym = dlsym(RTLD_NEXT, "MHD_queue_response");
@@ -88,5 +92,8 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *c, unsigned int status
 	http_common_headers(r, our_index);
 	enum MHD_Result ret = real_queue(c, status, r);
 	MHD_destroy_response(r);
+	/* Refused before routing; the time to refuse is not worth a sample. */
+	if (metrics)
+		http_metrics_observe(metrics, HM_ROUTE_INVALID, status, 0);
 	return ret;
 }

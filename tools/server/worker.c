@@ -190,7 +190,7 @@ int worker_run(const struct worker_config *cfg)
 		sr_registry_close(wk.reg);
 		return 1;
 	}
-	if (http_mhd_errors_init(wk.index, cfg->opt->conn_memory) < 0) {
+	if (http_mhd_errors_init(wk.index, cfg->opt->conn_memory, wk.hm) < 0) {
 		st_error("libmicrohttpd's MHD_queue_response not found");
 		wk.mhd = NULL;
 	} else {
