@@ -42,7 +42,12 @@ static bool slot_holds(struct sr_registry *r, uint32_t slot, const uint64_t u[2]
 
 int sr__lookup(struct sr_registry *r, const uint64_t u[2], uint32_t *slot, uint64_t *sw)
 {
-	uint64_t hash = sr__hash(r, u);
+	return sr__lookup_hashed(r, u, sr__hash(r, u), slot, sw);
+}
+
+int sr__lookup_hashed(struct sr_registry *r, const uint64_t u[2], uint64_t hash, uint32_t *slot,
+                      uint64_t *sw)
+{
 	uint32_t mask = r->index_size - 1;
 	for (int attempt = 0; attempt < SR_LOOKUP_RETRIES; attempt++) {
 		uint32_t seq = atomic_load_explicit(&r->hdr->index_seq, memory_order_acquire);
@@ -67,10 +72,9 @@ int sr__lookup(struct sr_registry *r, const uint64_t u[2], uint32_t *slot, uint6
 	return -ENOENT;
 }
 
-/* Under the writer lock: the key is known to be absent. */
-int sr__index_insert(struct sr_registry *r, const uint64_t u[2], uint32_t slot)
+/* Under the writer lock: the key (whose sr__hash is given) is known to be absent. */
+int sr__index_insert(struct sr_registry *r, uint64_t hash, uint32_t slot)
 {
-	uint64_t hash = sr__hash(r, u);
 	uint32_t mask = r->index_size - 1;
 	_Atomic uint64_t *ix = active_index(r);
 	uint32_t pos = (uint32_t)hash & mask;
@@ -89,9 +93,8 @@ int sr__index_insert(struct sr_registry *r, const uint64_t u[2], uint32_t slot)
 /* Under the writer lock.  A tombstone followed by an empty cell ends no live
  * probe chain, so it (and tombstones before it) can become empty again:
  * readers mid-probe cannot be looking for anything beyond it. */
-void sr__index_remove(struct sr_registry *r, const uint64_t u[2], uint32_t slot)
+void sr__index_remove(struct sr_registry *r, uint64_t hash, uint32_t slot)
 {
-	uint64_t hash = sr__hash(r, u);
 	uint32_t mask = r->index_size - 1;
 	_Atomic uint64_t *ix = active_index(r);
 	uint32_t pos = (uint32_t)hash & mask;

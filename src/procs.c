@@ -27,8 +27,23 @@ static void after_fork_parent(void)
 	pthread_mutex_unlock(&handles_lock);
 }
 
+/* getpid() is a system call in glibc 2.36; the writer lock records it on
+ * every acquisition.  Forgotten in a forked child. */
+static _Atomic pid_t self_pid;
+
+pid_t sr__self_pid(void)
+{
+	pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
+	if (p == 0) {
+		p = getpid();
+		atomic_store_explicit(&self_pid, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 static void after_fork_child(void)
 {
+	atomic_store_explicit(&self_pid, 0, memory_order_relaxed);
 	for (struct sr_registry *r = handles; r; r = r->next_handle) {
 		pthread_mutex_init(&r->claim_lock, NULL);
 		atomic_store(&r->proc_idx, -1);

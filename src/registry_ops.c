@@ -151,12 +151,14 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 	*busy = 0;
 	uint64_t *per = malloc((size_t)r->capacity * sizeof(*per));
 	sr_session_info *info = malloc(sizeof(*info));
+	struct sr_cold_copy *copy = malloc(sizeof(*copy));
 	int rc = 0;
-	if (!per || !info) {
+	if (!per || !info || !copy) {
 		rc = sr__fail(-ENOMEM, "out of memory");
 		goto out;
 	}
 	sr__clients_all(r, per);
+	sr__cold_copy_init(copy);
 	unsigned tries = SR_TRIES_FULL;
 	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
 		uint64_t sw = sr__ld(&r->hot[s].state);
@@ -165,9 +167,9 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 		/* Never show a mix: a record deleted meanwhile is skipped, one
 		 * stuck mid-update is counted and left out. */
 		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
-		int src = sr__snapshot_slot(r, s, gen, n, info, tries);
+		int src = sr__snapshot_slot(r, s, gen, n, copy, info, tries);
 		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
-			src = sr__snapshot_slot(r, s, gen, n, info, tries);
+			src = sr__snapshot_slot(r, s, gen, n, copy, info, tries);
 		if (src == -SR_EBUSY)
 			(*busy)++;
 		if (src != 0)
@@ -177,6 +179,7 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 out:
 	free(per);
 	free(info);
+	free(copy);
 	return rc;
 }
 

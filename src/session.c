@@ -38,19 +38,17 @@ int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir)
 {
 	SR_CHECK_RW(reg);
 	SR_CHECK_ID(id);
-	struct sr_cold_data d;
-	memset(&d, 0, sizeof(d));
 	int rc;
-	if (output_dir &&
-	    (rc = sr__copy_str(d.output_dir, sizeof(d.output_dir), output_dir, "output_dir")))
-		return rc;
+	if (output_dir && strnlen(output_dir, SR_PATH_MAX + 1) > SR_PATH_MAX)
+		return sr__fail(-ENAMETOOLONG, "output_dir longer than %d characters", SR_PATH_MAX);
 	uint64_t u[2], sw = 0;
 	uint32_t slot = 0;
 	sr__uuid_words(id, u);
+	uint64_t hash = sr__hash(reg, u);
 	if ((rc = sr__lock(reg)))
 		return rc;
 	struct sr_header *h = reg->hdr;
-	if (sr__lookup(reg, u, &slot, &sw) == 0) {
+	if (sr__lookup_hashed(reg, u, hash, &slot, &sw) == 0) {
 		sr__unlock(reg);
 		char text[SR_UUID_STR_LEN + 1];
 		sr_uuid_format(id, text);
@@ -82,9 +80,7 @@ int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir)
 	h->free_top--;
 	struct sr_hot *hot = &reg->hot[slot];
 	uint64_t now = sr_now_mono_ns();
-	d.created_mono_ns = now;
-	d.created_wall_ns = sr__now_wall_ns();
-	sr__cold_write(reg, slot, &d);
+	sr__cold_init(reg, slot, now, sr__now_wall_coarse_ns(), output_dir);
 	sr__stats_reset(reg, slot);
 	uint32_t gen = sr_sw_gen(sr__ld(&hot->state)) + 1;
 	/* The slot is free, but a slow reader may still hold it: the fence
@@ -96,8 +92,10 @@ int sr_session_insert(sr_registry *reg, const uuid_t id, const char *output_dir)
 	atomic_store_explicit(&hot->started_mono, 0, memory_order_relaxed);
 	atomic_store_explicit(&hot->started_wall, 0, memory_order_relaxed);
 	atomic_store_explicit(&hot->state, sr_sw_make(gen, SR_STATE_IDLE), memory_order_release);
-	rc = sr__index_insert(reg, u, slot);
-	atomic_fetch_add(&h->sessions, 1);
+	rc = sr__index_insert(reg, hash, slot);
+	/* Only lock holders write it: no read-modify-write needed. */
+	atomic_store_explicit(&h->sessions, atomic_load_explicit(&h->sessions, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 	sr__wip_end(reg);
 	if (rc) {
 		sr__index_rebuild(reg);
@@ -114,10 +112,11 @@ int sr_session_delete(sr_registry *reg, const uuid_t id)
 	uint64_t u[2], sw = 0;
 	uint32_t slot = 0;
 	sr__uuid_words(id, u);
+	uint64_t hash = sr__hash(reg, u);
 	int rc = sr__lock(reg);
 	if (rc)
 		return rc;
-	if (sr__lookup(reg, u, &slot, &sw) != 0) {
+	if (sr__lookup_hashed(reg, u, hash, &slot, &sw) != 0) {
 		sr__unlock(reg);
 		char text[SR_UUID_STR_LEN + 1];
 		sr_uuid_format(id, text);
@@ -131,10 +130,11 @@ int sr_session_delete(sr_registry *reg, const uuid_t id)
 	while (!atomic_compare_exchange_weak(&reg->hot[slot].state, &cur,
 	                                     (uint64_t)sr_sw_gen(cur) << 32))
 		;
-	sr__index_remove(reg, u, slot);
+	sr__index_remove(reg, hash, slot);
 	if (h->free_top < reg->capacity)
 		reg->free_stack[h->free_top++] = slot;
-	atomic_fetch_sub(&h->sessions, 1);
+	atomic_store_explicit(&h->sessions, atomic_load_explicit(&h->sessions, memory_order_relaxed) - 1,
+	                      memory_order_relaxed);
 	sr__wip_end(reg);
 	sr__unlock(reg);
 	return 0;

@@ -17,21 +17,23 @@ static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, c
 	if (rc)
 		return rc;
 	uint32_t slot = 0, gen = 0;
-	struct sr_cold_data d;
+	struct sr_cold_copy c;
+	sr__cold_copy_init(&c);
 	if ((rc = sr__resolve(r, id, &slot, &gen)) == 0 &&
-	    (rc = sr__cold_read(r, slot, gen, &d, SR_TRIES_FULL)) == 0 &&
-	    (rc = edit(&d, arg)) == 0) {
+	    (rc = sr__cold_read(r, slot, gen, &c, SR_TRIES_FULL)) == 0 &&
+	    (rc = edit(&c.u.d, arg)) == 0) {
 		uint64_t u[2];
 		sr__uuid_words(id, u);
 		sr__wip_begin(r, SR_WIP_COLD, slot, u);
-		sr__cold_write(r, slot, &d);
+		sr__cold_write(r, slot, &c.u.d);
 		sr__wip_end(r);
 	}
 	sr__unlock(r);
 	return rc;
 }
 
-static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_data *d,
+/* c is initialised here; its record is c->u.d. */
+static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy *c,
                      uint32_t *slot_out, uint32_t *gen_out)
 {
 	SR_CHECK_REG(r);
@@ -41,13 +43,14 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_data
 	int rc = sr__resolve(r, id, &slot, &gen);
 	if (rc)
 		return rc;
-	rc = sr__cold_read(r, slot, gen, d, SR_TRIES_FULL);
+	sr__cold_copy_init(c);
+	rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
 	if (rc == -SR_EBUSY && !r->readonly) {
 		/* Stuck odd sequence: its writer may be dead; taking the lock
 		 * repairs that, then one more read settles it. */
 		if (sr__lock(r) == 0)
 			sr__unlock(r);
-		rc = sr__cold_read(r, slot, gen, d, SR_TRIES_FULL);
+		rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
 	}
 	if (rc == 0 && slot_out) {
 		*slot_out = slot;
@@ -81,10 +84,11 @@ int sr_session_error_count(sr_registry *reg, const uuid_t id, uint32_t *out)
 {
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	struct sr_cold_data d;
-	int rc = read_cold(reg, id, &d, NULL, NULL);
+	struct sr_cold_copy c;
+	const struct sr_cold_data *d = &c.u.d;
+	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc == 0)
-		*out = d.error_count;
+		*out = d->error_count;
 	return rc;
 }
 
@@ -92,17 +96,18 @@ int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t l
 {
 	if (!buf || len == 0)
 		return sr__fail(-EINVAL, "buffer is NULL or empty");
-	struct sr_cold_data d;
-	int rc = read_cold(reg, id, &d, NULL, NULL);
+	struct sr_cold_copy c;
+	const struct sr_cold_data *d = &c.u.d;
+	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
-	size_t n = strlen(d.last_error);
+	size_t n = strlen(d->last_error);
 	if (n >= len) {
 		buf[0] = '\0';
 		return sr__fail(-ENAMETOOLONG, "last error needs %zu bytes, buffer has %zu", n + 1,
 		                len);
 	}
-	memcpy(buf, d.last_error, n + 1);
+	memcpy(buf, d->last_error, n + 1);
 	return 0;
 }
 
@@ -165,13 +170,14 @@ int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, s
 {
 	if (!n || (cap && !q))
 		return sr__fail(-EINVAL, "output is NULL");
-	struct sr_cold_data d;
-	int rc = read_cold(reg, id, &d, NULL, NULL);
+	struct sr_cold_copy c;
+	const struct sr_cold_data *d = &c.u.d;
+	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < d.n_qualities && i < cap; i++)
-		quality_out(&d.q[i], &q[i]);
-	*n = d.n_qualities;
+	for (size_t i = 0; i < d->n_qualities && i < cap; i++)
+		quality_out(&d->q[i], &q[i]);
+	*n = d->n_qualities;
 	return 0;
 }
 
@@ -204,14 +210,15 @@ int sr_session_set_paths(sr_registry *reg, const uuid_t id, const char *output_d
 
 int sr_session_get_paths(sr_registry *reg, const uuid_t id, char *output_dir, char *segment_path)
 {
-	struct sr_cold_data d;
-	int rc = read_cold(reg, id, &d, NULL, NULL);
+	struct sr_cold_copy c;
+	const struct sr_cold_data *d = &c.u.d;
+	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
 	if (output_dir)
-		memcpy(output_dir, d.output_dir, SR_PATH_MAX + 1);
+		memcpy(output_dir, d->output_dir, SR_PATH_MAX + 1);
 	if (segment_path)
-		memcpy(segment_path, d.segment_path, SR_PATH_MAX + 1);
+		memcpy(segment_path, d->segment_path, SR_PATH_MAX + 1);
 	return 0;
 }
 
@@ -238,14 +245,15 @@ int sr_session_set_pid(sr_registry *reg, const uuid_t id, pid_t pid, uint64_t pi
 
 int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *pid_start)
 {
-	struct sr_cold_data d;
-	int rc = read_cold(reg, id, &d, NULL, NULL);
+	struct sr_cold_copy c;
+	const struct sr_cold_data *d = &c.u.d;
+	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
 	if (pid)
-		*pid = d.pid;
+		*pid = d->pid;
 	if (pid_start)
-		*pid_start = d.pid_start;
+		*pid_start = d->pid_start;
 	return 0;
 }
 
@@ -329,14 +337,13 @@ static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
 }
 
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      sr_session_info *out, unsigned tries)
+                      struct sr_cold_copy *c, sr_session_info *out, unsigned tries)
 {
-	struct sr_cold_data d;
 	for (int i = 0; i < 8; i++) {
-		int rc = sr__cold_read(r, slot, gen, &d, tries);
+		int rc = sr__cold_read(r, slot, gen, c, tries);
 		if (rc)
 			return rc;
-		if (fill_info(r, slot, gen, &d, clients, out))
+		if (fill_info(r, slot, gen, &c->u.d, clients, out))
 			return 0;
 	}
 	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
@@ -346,15 +353,15 @@ int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 {
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	struct sr_cold_data d;
+	struct sr_cold_copy c;
 	uint32_t slot = 0, gen = 0;
-	int rc = read_cold(reg, id, &d, &slot, &gen);
+	int rc = read_cold(reg, id, &c, &slot, &gen);
 	if (rc)
 		return rc;
 	uint32_t clients = sr__clients_of(reg, slot, gen);
-	if (fill_info(reg, slot, gen, &d, clients, out))
+	if (fill_info(reg, slot, gen, &c.u.d, clients, out))
 		return 0;
-	return sr__snapshot_slot(reg, slot, gen, clients, out, SR_TRIES_FULL);
+	return sr__snapshot_slot(reg, slot, gen, clients, &c, out, SR_TRIES_FULL);
 }
 
 /* A walk met a record stuck mid-update.  A read-write handle takes the lock

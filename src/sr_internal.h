@@ -254,6 +254,7 @@ uint64_t sr__hash(const struct sr_registry *r, const uint64_t u[2]);
 void sr__uuid_words(const uuid_t id, uint64_t w[2]);
 void sr__words_uuid(const uint64_t w[2], uuid_t id);
 int64_t sr__now_wall_ns(void);
+int64_t sr__now_wall_coarse_ns(void);
 bool sr__pid_alive(pid_t pid, uint64_t start_time);
 int sr__copy_str(char *dst, size_t cap, const char *src, const char *what);
 
@@ -277,8 +278,11 @@ void sr__wip_end(struct sr_registry *r);
 
 /* index.c */
 int sr__lookup(struct sr_registry *r, const uint64_t u[2], uint32_t *slot, uint64_t *sw);
-int sr__index_insert(struct sr_registry *r, const uint64_t u[2], uint32_t slot);
-void sr__index_remove(struct sr_registry *r, const uint64_t u[2], uint32_t slot);
+/* The writers hash once and pass the hash (sr__hash of the key) along. */
+int sr__lookup_hashed(struct sr_registry *r, const uint64_t u[2], uint64_t hash, uint32_t *slot,
+                      uint64_t *sw);
+int sr__index_insert(struct sr_registry *r, uint64_t hash, uint32_t slot);
+void sr__index_remove(struct sr_registry *r, uint64_t hash, uint32_t slot);
 void sr__index_rebuild(struct sr_registry *r);
 void sr__free_rebuild(struct sr_registry *r);
 
@@ -289,13 +293,30 @@ void sr__free_rebuild(struct sr_registry *r);
  * table of stuck records costs milliseconds, not seconds. */
 #define SR_TRIES_FULL      2000u
 #define SR_TRIES_WALK_BUSY 8u
-int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_data *d,
+/* A private copy of a cold record.  Only the words holding data are copied
+ * (cold.c); the marks remember how far each string span was written, so a
+ * copy reused across records is zeroed again only where it was written. */
+struct sr_cold_marks {
+	uint16_t str[3 + 2 * SR_MAX_QUALITIES];
+	uint8_t nq;
+};
+struct sr_cold_copy {
+	union {
+		uint64_t w[SR_COLD_WORDS];
+		struct sr_cold_data d;
+	} u;
+	struct sr_cold_marks mark;
+};
+void sr__cold_copy_init(struct sr_cold_copy *c);
+int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries);
 /* Read attempts this thread made on a record held mid-update: the work a
  * walk spends on stuck records, which tests bound instead of timing it. */
 extern _Thread_local uint64_t sr__odd_reads;
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d);
-void sr__cold_repair(struct sr_registry *r, uint32_t slot);
+void sr__cold_init(struct sr_registry *r, uint32_t slot, uint64_t created_mono,
+                   int64_t created_wall, const char *output_dir);
+void sr__cold_repair(struct sr_registry *r, uint32_t slot, bool restore);
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries);
 
 /* procs.c */
@@ -316,6 +337,7 @@ void sr__proc_release_own(struct sr_registry *r);
 int sr__recover_procs(struct sr_registry *r, sr_recovery_report *rep);
 void sr__register_handle(struct sr_registry *r);
 int sr__own_proc(struct sr_registry *r);
+pid_t sr__self_pid(void);
 
 /* owner.c */
 void sr__owner_release_handle(struct sr_registry *r);
@@ -332,8 +354,9 @@ int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t
 void sr__ring(struct sr_registry *r);
 
 /* session_data.c */
+/* c: a copy initialised once and reused along a walk (cheaper than a fresh one). */
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      sr_session_info *out, unsigned tries);
+                      struct sr_cold_copy *c, sr_session_info *out, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);
 
 /* registry_ops.c: every session's snapshot to cb, in slot order, with the

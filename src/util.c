@@ -131,6 +131,15 @@ int64_t sr__now_wall_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+/* The wall clock at the resolution of the coarse monotonic clock, for
+ * display-only times on write paths: a quarter of the cost of a precise read. */
+int64_t sr__now_wall_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
 /* Reads /proc/PID/stat: field 3 (state) and 22 (start time).  The command
  * name (field 2) may hold spaces and parentheses, so parse after the last ')'. */
 static int read_stat(pid_t pid, char *state, uint64_t *start)
