@@ -187,11 +187,19 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 			continue;
 		}
 		get_used(c, rec->w);
+		c->uuid[0] = atomic_load_explicit(&h->uuid[0], memory_order_relaxed);
+		c->uuid[1] = atomic_load_explicit(&h->uuid[1], memory_order_relaxed);
+		c->last_access = atomic_load_explicit(&h->last_access, memory_order_relaxed);
+		c->started_mono = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
+		c->started_wall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		uint64_t s2 = atomic_load_explicit(&rec->seq, memory_order_relaxed);
 		uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
-		if (s1 == s2 && sr_sw_gen(sw2) == gen && sr_sw_code(sw2) != SR_SW_FREE)
+		if (s1 == s2 && sr_sw_gen(sw2) == gen && sr_sw_code(sw2) != SR_SW_FREE &&
+		    sr_sw_code(sw2) <= SR_STATE_COUNT) {
+			c->sw = sw2;
 			return 0;
+		}
 	}
 	return sr__fail(-SR_EBUSY, "slot %u kept changing or stayed mid-update", slot);
 }

@@ -146,6 +146,10 @@ int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n)
 	return 0;
 }
 
+/* Records prefetched ahead of a walk: enough to keep several memory
+ * requests in flight, few enough that they are still cached when used. */
+#define SR_WALK_AHEAD 8
+
 int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 {
 	*busy = 0;
@@ -159,17 +163,22 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 	}
 	sr__clients_all(r, per);
 	sr__cold_copy_init(copy);
+	struct sr_info_out o;
+	sr__info_out_init(&o, info);
 	unsigned tries = SR_TRIES_FULL;
+	for (uint32_t s = 0; s < SR_WALK_AHEAD; s++)
+		sr__cold_prefetch(r, s);
 	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
+		sr__cold_prefetch(r, s + SR_WALK_AHEAD);
 		uint64_t sw = sr__ld(&r->hot[s].state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
 			continue;
 		/* Never show a mix: a record deleted meanwhile is skipped, one
 		 * stuck mid-update is counted and left out. */
 		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
-		int src = sr__snapshot_slot(r, s, gen, n, copy, info, tries);
+		int src = sr__snapshot_slot(r, s, gen, n, copy, &o, tries);
 		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
-			src = sr__snapshot_slot(r, s, gen, n, copy, info, tries);
+			src = sr__snapshot_slot(r, s, gen, n, copy, &o, tries);
 		if (src == -SR_EBUSY)
 			(*busy)++;
 		if (src != 0)

@@ -283,67 +283,88 @@ int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts
 	return rc;
 }
 
-/* Fill info from a cold copy plus the hot fields; false if the slot moved. */
-static bool fill_info(struct sr_registry *r, uint32_t slot, uint32_t gen,
-                      const struct sr_cold_data *d, uint32_t clients, sr_session_info *out)
+/* Copies a string the cold copy holds in `words` words (zero past them): as
+ * far as the longer of this string and the one shown before, so what the
+ * previous session left in a reused info is cleared and nothing more. */
+static void show_str(char *dst, const char *src, size_t cap, uint16_t words, uint16_t *shown)
 {
-	struct sr_hot *h = &r->hot[slot];
-	uint64_t sw = sr__ld(&h->state);
-	uint64_t u[2] = {atomic_load_explicit(&h->uuid[0], memory_order_relaxed),
-	                 atomic_load_explicit(&h->uuid[1], memory_order_relaxed)};
-	uint64_t la = atomic_load_explicit(&h->last_access, memory_order_relaxed);
-	uint64_t sm = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
-	uint64_t swall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
-	sr_session_info st;
-	sr__stats_fill(r, slot, &st);
-	atomic_thread_fence(memory_order_acquire);
-	uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
-	if (sr_sw_gen(sw) != gen || sr_sw_gen(sw2) != gen || sr_sw_code(sw) == SR_SW_FREE ||
-	    sr_sw_code(sw) > SR_STATE_COUNT)
-		return false;
-	memset(out, 0, sizeof(*out));
-	sr__words_uuid(u, out->channel_id);
-	out->state = (sr_state)(sr_sw_code(sw) - 1);
+	size_t n = (size_t)(words > *shown ? words : *shown) * 8;
+	if (n > cap)
+		n = cap;
+	/* Word moves: most strings are a word or two, where memcpy's
+	 * variable-length setup costs more than the copy. */
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v;
+		memcpy(&v, src + i, 8);
+		memcpy(dst + i, &v, 8);
+	}
+	*shown = words;
+}
+
+void sr__info_out_init(struct sr_info_out *o, sr_session_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	memset(o, 0, sizeof(*o));
+	o->info = info;
+	o->now = sr_now_mono_ns();
+	o->wall = sr__now_wall_ns();
+}
+
+/* Fill info from a copy of the record (cold and hot fields, read together)
+ * and the slot's counters; false if the slot was reused meanwhile. */
+static bool fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
+                      uint32_t clients, struct sr_info_out *o)
+{
+	const struct sr_cold_data *d = &c->u.d;
+	const struct sr_cold_marks *m = &c->mark;
+	sr_session_info *out = o->info;
+	uint64_t la = c->last_access;
+	sr__words_uuid(c->uuid, out->channel_id);
+	out->state = (sr_state)(sr_sw_code(c->sw) - 1);
 	out->slot = slot;
-	out->generation = gen;
+	out->generation = sr_sw_gen(c->sw);
 	out->clients = clients;
-	uint64_t now = sr_now_mono_ns();
-	int64_t wall = sr__now_wall_ns();
 	out->created_mono_ns = d->created_mono_ns;
 	out->created_wall_ns = d->created_wall_ns;
-	out->started_mono_ns = sm;
-	out->started_wall_ns = (int64_t)swall;
+	out->started_mono_ns = c->started_mono;
+	out->started_wall_ns = (int64_t)c->started_wall;
 	out->last_access_mono_ns = la;
-	out->idle_ms = now > la ? (now - la) / 1000000u : 0;
-	out->last_access_wall_ns = wall - (int64_t)(out->idle_ms * 1000000u);
+	out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
+	out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
 	out->error_count = d->error_count;
 	out->last_error_wall_ns = d->last_error_wall_ns;
-	memcpy(out->last_error, d->last_error, sizeof(out->last_error));
-	memcpy(out->output_dir, d->output_dir, sizeof(out->output_dir));
-	memcpy(out->segment_path, d->segment_path, sizeof(out->segment_path));
+	/* The span order of sr_cold_marks: output_dir, segment_path, last_error. */
+	show_str(out->output_dir, d->output_dir, sizeof(out->output_dir), m->str[0],
+	         &o->shown.str[0]);
+	show_str(out->segment_path, d->segment_path, sizeof(out->segment_path), m->str[1],
+	         &o->shown.str[1]);
+	show_str(out->last_error, d->last_error, sizeof(out->last_error), m->str[2],
+	         &o->shown.str[2]);
 	out->pid = d->pid;
 	out->pid_start = d->pid_start;
 	out->restart_count = d->restart_count;
 	out->n_qualities = d->n_qualities;
 	for (uint32_t i = 0; i < d->n_qualities; i++)
 		quality_out(&d->q[i], &out->qualities[i]);
-	memcpy(out->transitions, st.transitions, sizeof(out->transitions));
-	out->restarts_total = st.restarts_total;
-	out->start_timeouts_total = st.start_timeouts_total;
-	out->last_state_change_wall_ns = st.last_state_change_wall_ns;
-	out->last_failure_wall_ns = st.last_failure_wall_ns;
-	out->start_latency_ns = st.start_latency_ns;
-	return true;
+	for (uint32_t i = d->n_qualities; i < o->shown.nq; i++)
+		memset(&out->qualities[i], 0, sizeof(out->qualities[i]));
+	o->shown.nq = (uint8_t)d->n_qualities;
+	/* The counters are this session's only if the slot was not reused
+	 * since the record was read. */
+	sr__stats_fill(r, slot, out);
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t sw = atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
+	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
 }
 
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      struct sr_cold_copy *c, sr_session_info *out, unsigned tries)
+                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
 {
 	for (int i = 0; i < 8; i++) {
 		int rc = sr__cold_read(r, slot, gen, c, tries);
 		if (rc)
 			return rc;
-		if (fill_info(r, slot, gen, &c->u.d, clients, out))
+		if (fill_info(r, slot, c, clients, o))
 			return 0;
 	}
 	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
@@ -354,14 +375,16 @@ int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_copy c;
+	struct sr_info_out o;
 	uint32_t slot = 0, gen = 0;
 	int rc = read_cold(reg, id, &c, &slot, &gen);
 	if (rc)
 		return rc;
 	uint32_t clients = sr__clients_of(reg, slot, gen);
-	if (fill_info(reg, slot, gen, &c.u.d, clients, out))
+	sr__info_out_init(&o, out);
+	if (fill_info(reg, slot, &c, clients, &o))
 		return 0;
-	return sr__snapshot_slot(reg, slot, gen, clients, &c, out, SR_TRIES_FULL);
+	return sr__snapshot_slot(reg, slot, gen, clients, &c, &o, SR_TRIES_FULL);
 }
 
 /* A walk met a record stuck mid-update.  A read-write handle takes the lock

@@ -10,8 +10,10 @@
 
 #include <pthread.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "streamreg.h"
@@ -251,8 +253,18 @@ void sr__set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* util.c */
 uint64_t sr__hash(const struct sr_registry *r, const uint64_t u[2]);
-void sr__uuid_words(const uuid_t id, uint64_t w[2]);
-void sr__words_uuid(const uint64_t w[2], uuid_t id);
+/* Inline: every lookup and every walked session converts. */
+static inline void sr__uuid_words(const uuid_t id, uint64_t w[2])
+{
+	memcpy(w, id, 16);
+}
+/* Word by word: the words were often just stored separately, and one
+ * 16-byte load of them would stall on store forwarding. */
+static inline void sr__words_uuid(const uint64_t w[2], uuid_t id)
+{
+	memcpy(id, &w[0], 8);
+	memcpy(id + 8, &w[1], 8);
+}
 int64_t sr__now_wall_ns(void);
 int64_t sr__now_wall_coarse_ns(void);
 bool sr__pid_alive(pid_t pid, uint64_t start_time);
@@ -306,8 +318,38 @@ struct sr_cold_copy {
 		struct sr_cold_data d;
 	} u;
 	struct sr_cold_marks mark;
+	/* The hot record, read inside the same validation as the cold one. */
+	uint64_t sw, uuid[2], last_access, started_mono, started_wall;
 };
 void sr__cold_copy_init(struct sr_cold_copy *c);
+/* A walk asks for the lines a copy of a typical record reads (the sequence
+ * and fixed words, the first words of each string) some records ahead:
+ * every record sits on its own lines and mostly its own page, so without
+ * this each one costs several memory round trips in a row. */
+static inline void sr__prefetch(const void *p)
+{
+	/* gcc 12 drops __builtin_prefetch on this path (seen in its tree
+	 * dumps), so x86 gets the instruction itself. */
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p);
+#endif
+}
+
+static inline void sr__cold_prefetch(const struct sr_registry *r, uint32_t slot)
+{
+	if (slot >= r->capacity)
+		return;
+	const char *p = (const char *)&r->cold[slot];
+	const size_t w = offsetof(struct sr_cold, w);
+	sr__prefetch(p);
+	sr__prefetch(p + w + offsetof(struct sr_cold_data, output_dir) + 8);
+	sr__prefetch(p + w + offsetof(struct sr_cold_data, segment_path));
+	sr__prefetch(p + w + offsetof(struct sr_cold_data, last_error));
+	sr__prefetch(&r->stats[slot]);
+	sr__prefetch((const char *)&r->stats[slot] + SR_CACHELINE);
+}
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries);
 /* Read attempts this thread made on a record held mid-update: the work a
@@ -354,9 +396,18 @@ int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t
 void sr__ring(struct sr_registry *r);
 
 /* session_data.c */
-/* c: a copy initialised once and reused along a walk (cheaper than a fresh one). */
+/* Where snapshots go.  A walk reuses one info and one cold copy for every
+ * session: `shown` says how much of the info's strings the last session
+ * filled, so the next clears only that, and the clocks are read once. */
+struct sr_info_out {
+	sr_session_info *info;
+	struct sr_cold_marks shown;
+	uint64_t now;
+	int64_t wall;
+};
+void sr__info_out_init(struct sr_info_out *o, sr_session_info *info);
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      struct sr_cold_copy *c, sr_session_info *out, unsigned tries);
+                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);
 
 /* registry_ops.c: every session's snapshot to cb, in slot order, with the

@@ -94,16 +94,6 @@ void sr_uuid_format(const uuid_t id, char *out)
 	uuid_unparse_lower(id, out);
 }
 
-void sr__uuid_words(const uuid_t id, uint64_t w[2])
-{
-	memcpy(w, id, 16);
-}
-
-void sr__words_uuid(const uint64_t w[2], uuid_t id)
-{
-	memcpy(id, w, 16);
-}
-
 /* Keyed by the registry's random birth id, so crafted UUIDs cannot pile up
  * in one probe chain without knowing the key. */
 uint64_t sr__hash(const struct sr_registry *r, const uint64_t u[2])
