@@ -16,6 +16,7 @@
 
 #include "paths.h"
 #include "reaper.h"
+#include "owner.h"
 #include "setup_checks.h"
 #include "st_log.h"
 
@@ -177,6 +178,10 @@ int main(int argc, char **argv)
 		st_log(LOG_ERR, "%s", err);
 		return 1;
 	}
+	/* before anything is reconciled or started: a second reaper must not
+	 * touch the first one's transcoders */
+	if (rp_claim_owner(r.reg, cfg.registry, r.outdir) != 0)
+		return 1;
 	if (setup_fds(&r) != 0)
 		return 1;
 	if (cfg.user && drop_privileges(cfg.user) != 0)

@@ -19,6 +19,7 @@
 
 #include "paths.h"
 #include "reaper.h"
+#include "owner.h"
 #include "setup_checks.h"
 #include "st_chandir.h"
 #include "st_log.h"
@@ -252,6 +253,11 @@ static void full_scan(struct reaper *r)
 	 * table, so this one's requests will never come */
 	if (sr_registry_replaced(r->reg) == 1) {
 		r->replaced = true;
+		return;
+	}
+	if (rp_owner_heartbeat(r->reg, r->cfg->registry) != 0) {
+		r->term = true;
+		r->lost_owner = true;
 		return;
 	}
 	sr_recovery_report rep;
@@ -494,7 +500,8 @@ static int reattach(struct reaper *r)
 	bell_join(r);
 	sr_registry_close(r->reg);
 	r->reg = NULL;
-	if (rp_attach(r->cfg, &r->reg) != 0)
+	if (rp_attach(r->cfg, &r->reg) != 0 ||
+	    rp_claim_owner(r->reg, r->cfg->registry, r->outdir) != 0)
 		return -1;
 	r->replaced = false;
 	for (size_t i = 0; i < r->nch; i++) {
@@ -543,6 +550,8 @@ int rp_run(struct reaper *r)
 	}
 	shutdown_all(r, "reaper shutdown");
 	bell_join(r);
+	if (r->lost_owner)
+		status = 1;
 	free(scratch.b);
 	memset(&scratch, 0, sizeof scratch);
 	st_log(LOG_INFO, "exiting");

@@ -68,6 +68,7 @@ struct reaper {
 	uint32_t bell_seen;       /* doorbell value the thread starts from */
 	bool replaced;            /* the registry name now names another table */
 	bool term;                /* SIGTERM or SIGINT received */
+	bool lost_owner;          /* another process holds the owner record */
 	bool hup;                 /* SIGHUP received, reload pending */
 	bool quiesce;             /* stopping transcoders: no starts, no scans */
 };
