@@ -28,6 +28,15 @@ static void repair(struct sr_registry *r)
 		if (op == SR_WIP_DELETE && sr_sw_code(sw) != SR_SW_FREE)
 			atomic_store_explicit(&hot->state, (uint64_t)sr_sw_gen(sw) << 32,
 			                      memory_order_release);
+		/* Only lock holders move into active: a mover that died before
+		 * its move landed leaves the slot not active, and the start
+		 * times it wrote go back. */
+		if (op == SR_WIP_START && sr_sw_code(sw) != SR_STATE_ACTIVE + 1u) {
+			atomic_store_explicit(&hot->started_mono, h->wip.uuid[0],
+			                      memory_order_relaxed);
+			atomic_store_explicit(&hot->started_wall, h->wip.uuid[1],
+			                      memory_order_relaxed);
+		}
 	}
 	/* The index, free stack and count are derived from the hot records,
 	 * so rebuilding them undoes any half-done step of any operation. */

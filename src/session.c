@@ -190,31 +190,90 @@ int sr_session_get_state(sr_registry *reg, const uuid_t id, sr_state *out)
 	return 0;
 }
 
-/* The start time goes in before the state word's compare-and-swap publishes
- * `active`, so whoever sees active sees when it started; a move that loses
- * its race puts the old times back. */
-struct start_times {
-	uint64_t mono, wall;
-};
-
-static void before_transition(struct sr_registry *r, uint32_t slot, sr_state to,
-                              struct start_times *old)
+static int check_states(sr_state from, sr_state to)
 {
-	if (to != SR_STATE_ACTIVE)
-		return;
-	old->mono = atomic_exchange_explicit(&r->hot[slot].started_mono, sr_now_mono_ns(),
-	                                     memory_order_relaxed);
-	old->wall = atomic_exchange_explicit(&r->hot[slot].started_wall,
-	                                     (uint64_t)sr__now_wall_ns(), memory_order_relaxed);
+	if ((unsigned)from >= SR_STATE_COUNT || (unsigned)to >= SR_STATE_COUNT)
+		return sr__fail(-EINVAL, "state out of range");
+	if (!sr_can_transition(from, to))
+		return sr__fail(-SR_EBADTRANS, "transition %s -> %s is not allowed",
+		                sr_state_name(from), sr_state_name(to));
+	return 0;
 }
 
-static void transition_lost(struct sr_registry *r, uint32_t slot, sr_state to,
-                            const struct start_times *old)
+/*
+ * Moves into active are the only writers of the start times, and they take
+ * the writer lock, so one runs at a time: under it the move checks the
+ * state first (a refused move writes nothing), writes the times, then lets
+ * the state word's compare-and-swap publish `active`, so whoever sees active
+ * sees when it started.  If a lock-free move (starting -> failed, a delete)
+ * wins meanwhile, the old times go back; no other start time can have been
+ * written in between.  The old times are kept in the wip record, so a mover
+ * killed halfway is undone by the next locker (lock.c).
+ */
+static void start_times_write(struct sr_registry *r, uint32_t slot, uint64_t old[2])
 {
-	if (to != SR_STATE_ACTIVE)
-		return;
-	atomic_store_explicit(&r->hot[slot].started_mono, old->mono, memory_order_relaxed);
-	atomic_store_explicit(&r->hot[slot].started_wall, old->wall, memory_order_relaxed);
+	struct sr_hot *h = &r->hot[slot];
+	old[0] = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
+	old[1] = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
+	sr__wip_begin(r, SR_WIP_START, slot, old);
+	atomic_store_explicit(&h->started_mono, sr_now_mono_ns(), memory_order_relaxed);
+	atomic_store_explicit(&h->started_wall, (uint64_t)sr__now_wall_ns(), memory_order_relaxed);
+}
+
+static void start_times_undo(struct sr_registry *r, uint32_t slot, const uint64_t old[2])
+{
+	atomic_store_explicit(&r->hot[slot].started_mono, old[0], memory_order_relaxed);
+	atomic_store_explicit(&r->hot[slot].started_wall, old[1], memory_order_relaxed);
+}
+
+static void after_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state to);
+
+/* Whether the state word cur allows a move into active; *now gets its state.
+ * from_any: set_state's semantics (from whatever state allows it). */
+static int active_allowed(uint64_t cur, uint32_t gen, sr_state from, bool from_any, sr_state *now)
+{
+	if (sr_sw_gen(cur) != gen || sr_sw_code(cur) == SR_SW_FREE ||
+	    sr_sw_code(cur) > SR_STATE_COUNT)
+		return sr__fail(-ENOENT, "session was deleted meanwhile");
+	*now = (sr_state)(sr_sw_code(cur) - 1);
+	if (!from_any && *now != from)
+		return sr__fail(-SR_ESTATE, "session is %s, not %s", sr_state_name(*now),
+		                sr_state_name(from));
+	return check_states(*now, SR_STATE_ACTIVE);
+}
+
+static int move_to_active(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state from,
+                          bool from_any, sr_state *prev)
+{
+	_Atomic uint64_t *state = &r->hot[slot].state;
+	sr_state now;
+	/* Refused without the lock when the state already says so. */
+	int rc = active_allowed(sr__ld(state), gen, from, from_any, &now);
+	if (rc)
+		return rc;
+	if ((rc = sr__lock(r)))
+		return rc;
+	uint64_t cur = sr__ld(state), old[2];
+	bool wrote = false;
+	while ((rc = active_allowed(cur, gen, from, from_any, &now)) == 0) {
+		if (!wrote) {
+			start_times_write(r, slot, old);
+			wrote = true;
+		}
+		if (atomic_compare_exchange_strong(state, &cur, sr_sw_make(gen, SR_STATE_ACTIVE))) {
+			if (prev)
+				*prev = now;
+			break;
+		}
+	}
+	if (rc && wrote)
+		start_times_undo(r, slot, old);
+	if (wrote)
+		sr__wip_end(r);
+	sr__unlock(r);
+	if (rc == 0)
+		after_transition(r, slot, gen, SR_STATE_ACTIVE);
+	return rc;
 }
 
 static void after_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state to)
@@ -227,15 +286,6 @@ static void after_transition(struct sr_registry *r, uint32_t slot, uint32_t gen,
 	}
 }
 
-static int check_states(sr_state from, sr_state to)
-{
-	if ((unsigned)from >= SR_STATE_COUNT || (unsigned)to >= SR_STATE_COUNT)
-		return sr__fail(-EINVAL, "state out of range");
-	if (!sr_can_transition(from, to))
-		return sr__fail(-SR_EBADTRANS, "transition %s -> %s is not allowed",
-		                sr_state_name(from), sr_state_name(to));
-	return 0;
-}
 
 int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_state to)
 {
@@ -247,11 +297,10 @@ int sr_session_transition(sr_registry *reg, const uuid_t id, sr_state from, sr_s
 	uint32_t slot = 0, gen = 0;
 	if ((rc = sr__resolve(reg, id, &slot, &gen)))
 		return rc;
+	if (to == SR_STATE_ACTIVE)
+		return move_to_active(reg, slot, gen, from, false, NULL);
 	uint64_t expect = sr_sw_make(gen, from);
-	struct start_times old = {0, 0};
-	before_transition(reg, slot, to, &old);
 	if (!atomic_compare_exchange_strong(&reg->hot[slot].state, &expect, sr_sw_make(gen, to))) {
-		transition_lost(reg, slot, to, &old);
 		if (sr_sw_gen(expect) != gen || sr_sw_code(expect) == SR_SW_FREE)
 			return sr__fail(-ENOENT, "session was deleted meanwhile");
 		return sr__fail(-SR_ESTATE, "session is %s, not %s",
@@ -272,20 +321,16 @@ int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, sr_stat
 	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
+	if (to == SR_STATE_ACTIVE)
+		return move_to_active(reg, slot, gen, SR_STATE_IDLE, true, prev);
 	uint64_t cur = sr__ld(&reg->hot[slot].state);
-	struct start_times old = {0, 0};
-	before_transition(reg, slot, to, &old);
 	for (;;) {
 		if (sr_sw_gen(cur) != gen || sr_sw_code(cur) == SR_SW_FREE ||
-		    sr_sw_code(cur) > SR_STATE_COUNT) {
-			transition_lost(reg, slot, to, &old);
+		    sr_sw_code(cur) > SR_STATE_COUNT)
 			return sr__fail(-ENOENT, "session was deleted meanwhile");
-		}
 		sr_state from = (sr_state)(sr_sw_code(cur) - 1);
-		if ((rc = check_states(from, to))) {
-			transition_lost(reg, slot, to, &old);
+		if ((rc = check_states(from, to)))
 			return rc;
-		}
 		if (atomic_compare_exchange_weak(&reg->hot[slot].state, &cur,
 		                                 sr_sw_make(gen, to))) {
 			if (prev)

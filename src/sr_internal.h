@@ -126,7 +126,9 @@ struct sr_proc {
 };
 
 /* ---- Work in progress of the writer holding the lock -------------------- */
-enum { SR_WIP_NONE = 0, SR_WIP_INSERT, SR_WIP_DELETE, SR_WIP_COLD, SR_WIP_REBUILD };
+/* SR_WIP_START: a move into active; wip.uuid holds the old start times
+ * (mono, wall) to put back if the move did not happen. */
+enum { SR_WIP_NONE = 0, SR_WIP_INSERT, SR_WIP_DELETE, SR_WIP_COLD, SR_WIP_REBUILD, SR_WIP_START };
 
 /* ---- Owner record ---------------------------------------------------------
  * word: state in bits 56..63, a claim generation in bits 32..55 (bumped on

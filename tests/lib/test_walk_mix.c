@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 struct mix {
@@ -165,25 +164,6 @@ static int churn_foreach_cb(const sr_session_info *info, void *ctx)
 	return 0;
 }
 
-static bool all_exited(pid_t *pids, int *codes, int n)
-{
-	bool all = true;
-	for (int i = 0; i < n; i++) {
-		if (pids[i] <= 0)
-			continue;
-		int st;
-		pid_t w = waitpid(pids[i], &st, WNOHANG);
-		if (w == pids[i]) {
-			srt_untrack_child(pids[i]);
-			codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-			pids[i] = 0;
-		} else {
-			all = false;
-		}
-	}
-	return all;
-}
-
 static void test_churn_walks_never_mix(void **state)
 {
 	(void)state;
@@ -216,7 +196,7 @@ static void test_churn_walks_never_mix(void **state)
 	uint64_t walks = 0;
 	/* Walk until the walks met enough never-viewed channels, or the churners
 	 * ran out of rounds: bounded by work done, not by a clock. */
-	while (!all_exited(pids, codes, CHURNERS * 2)) {
+	while (!srt_all_exited(pids, codes, CHURNERS * 2)) {
 		if (scan.quiet_seen >= QUIET_SEEN && each.quiet_seen >= QUIET_SEEN)
 			atomic_store(stop, 1);
 		assert_int_equal(sr_session_scan(fx.reg, churn_scan_cb, &scan), 0);

@@ -197,6 +197,27 @@ int srt_wait(pid_t pid)
 	return -1;
 }
 
+bool srt_all_exited(pid_t *pids, int *codes, int n)
+{
+	bool all = true;
+	for (int i = 0; i < n; i++) {
+		if (pids[i] <= 0)
+			continue;
+		int status;
+		pid_t r = waitpid(pids[i], &status, WNOHANG);
+		if (r != pids[i]) {
+			all = false;
+			continue;
+		}
+		srt_untrack_child(pids[i]);
+		codes[i] = WIFEXITED(status) ? WEXITSTATUS(status)
+		           : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+		                                 : -1;
+		pids[i] = 0;
+	}
+	return all;
+}
+
 void srt_kill_children(void)
 {
 	while (n_children > 0) {

@@ -8,8 +8,10 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -70,6 +72,13 @@ pid_t srt_spawn(int (*fn)(void *arg), void *arg);
 
 /** waitpid() for pid; returns its exit code, or 128 + signal if killed. */
 int srt_wait(pid_t pid);
+
+/**
+ * Reap whichever of pids[0..n) have exited, without blocking: each reaped
+ * one gets its srt_wait()-style code in codes[i] and pids[i] = 0.  True
+ * once all have exited.
+ */
+bool srt_all_exited(pid_t *pids, int *codes, int n);
 
 /** SIGKILL and reap every child still tracked. */
 void srt_kill_children(void);
