@@ -63,6 +63,25 @@ int hls_open_beneath(const char *dir, const char *rel, off_t *size)
 	return fd;
 }
 
+int hls_open_in(int base_fd, const uuid_t channel, const char *rel, struct stat *st)
+{
+	char path[SR_UUID_STR_LEN + 2 + PATH_MAX];
+	sr_uuid_format(channel, path);
+	path[SR_UUID_STR_LEN] = '/';
+	size_t n = strlen(rel);
+	if (n >= sizeof path - SR_UUID_STR_LEN - 1)
+		return -ENAMETOOLONG;
+	memcpy(path + SR_UUID_STR_LEN + 1, rel, n + 1);
+	int fd = open_beneath(base_fd, path);
+	if (fd < 0)
+		return fd == -ELOOP || fd == -EXDEV || fd == -ENOTDIR ? -ENOENT : fd;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 char *hls_read_all(int fd, size_t *len)
 {
 	char *buf = st_read_fd(fd, HLS_PLAYLIST_MAX, len);

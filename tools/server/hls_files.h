@@ -25,6 +25,16 @@ int hls_open(const char *output_dir, const uuid_t channel, const char *rel, off_
 int hls_open_beneath(const char *dir, const char *rel, off_t *size);
 
 /*
+ * The same confinement relative to an already open output directory
+ * (O_PATH is enough): opens <uuid>/<rel> beneath base_fd in one call, the
+ * channel directory included in the no-symlink rule.  For callers that keep
+ * the directory open (the nginx module).  Returns an fd and fills *st, or a
+ * negative errno (-ENOENT when it is not there or not a regular file).
+ */
+struct stat;
+int hls_open_in(int base_fd, const uuid_t channel, const char *rel, struct stat *st);
+
+/*
  * Rewrite a master playlist for one viewer: every relative URI (the URI
  * lines and URI="..." attributes) gets prefix in front of it, e.g.
  * "v/<token>/", so every later request of the player carries the token.

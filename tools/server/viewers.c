@@ -65,25 +65,44 @@ static uint64_t random_nonce(void)
 	return v;
 }
 
-struct viewer_table *viewers_create(uint32_t capacity)
+size_t viewers_size(uint32_t capacity)
 {
-	if (capacity == 0 || capacity > (1u << 24)) {
+	if (capacity == 0 || capacity > (1u << 24))
+		return 0;
+	return sizeof(struct viewer_table) + (size_t)capacity * sizeof(struct viewer_slot);
+}
+
+struct viewer_table *viewers_init(void *mem, size_t bytes, uint32_t capacity)
+{
+	size_t need = viewers_size(capacity);
+	if (need == 0 || bytes < need || ((uintptr_t)mem & 63) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	size_t bytes = sizeof(struct viewer_table) + (size_t)capacity * sizeof(struct viewer_slot);
+	struct viewer_table *vt = mem; /* zero-filled: every slot free, generation 0 */
+	vt->capacity = capacity;
+	vt->bytes = 0; /* not ours to unmap */
+	return vt;
+}
+
+struct viewer_table *viewers_create(uint32_t capacity)
+{
+	size_t bytes = viewers_size(capacity);
+	if (bytes == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
 	void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
-	struct viewer_table *vt = m; /* zero-filled: every slot free, generation 0 */
-	vt->capacity = capacity;
+	struct viewer_table *vt = viewers_init(m, bytes, capacity);
 	vt->bytes = bytes;
 	return vt;
 }
 
 void viewers_destroy(struct viewer_table *vt)
 {
-	if (vt)
+	if (vt && vt->bytes)
 		munmap(vt, vt->bytes);
 }
 

@@ -28,6 +28,7 @@
 #define SRV_VIEWERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uuid/uuid.h>
 
@@ -40,6 +41,13 @@ struct viewer_table;
 
 /* Create the shared table (capacity slots), or NULL with errno. */
 struct viewer_table *viewers_create(uint32_t capacity);
+/* Bytes a table of capacity slots needs, for a mapping made by someone
+ * else (nginx's shared zones); 0 if capacity is out of range. */
+size_t viewers_size(uint32_t capacity);
+/* Lay a table out in mem: zero-filled, viewers_size(capacity) bytes,
+ * 64-byte aligned, shared by every process that will use it.  NULL with
+ * errno EINVAL if it does not fit.  Never pass it to viewers_destroy(). */
+struct viewer_table *viewers_init(void *mem, size_t bytes, uint32_t capacity);
 void viewers_destroy(struct viewer_table *vt);
 uint32_t viewers_capacity(const struct viewer_table *vt);
 

@@ -1,0 +1,230 @@
+/*
+ * streamreg_hls: /channels/{uuid}/master.m3u8 and the variant playlists
+ * and segments, with streamreg-server's URL scheme and viewer rules
+ * (docs/server.md).  Paths are judged on the raw request URI by the
+ * server's own route_parse(), before anything touches the disk.
+ */
+/* nginx headers first: they set _GNU_SOURCE and friends. */
+#include "ngx_http_streamreg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hls_files.h"
+#include "route.h"
+
+#define CACHE_MASTER   "private, no-store"
+#define CACHE_PLAYLIST "no-cache"
+#define CACHE_SEGMENT  "max-age=30"
+/* Longest raw path looked at; longer ones name nothing we serve. */
+#define PATH_MAX_LEN 1024
+
+static ngx_int_t registry_unavailable(ngx_http_request_t *r, const char *why)
+{
+	/* The tick logged the reason when it appeared; one line per request
+	 * would flood the log while the registry is gone. */
+	return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, why, 5);
+}
+
+static ngx_int_t handle_file(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_t *lcf,
+                             sr_registry *reg, const struct route *rt)
+{
+	uint32_t holder;
+	struct viewer_table *vt = sr_ngx_viewers(&holder);
+	enum viewer_result v = VIEWER_UNKNOWN;
+	int err = 0;
+	if (rt->has_token && vt)
+		v = viewers_renew(vt, reg, holder, rt->channel, rt->token_slot, rt->token_nonce,
+		                  &err);
+	/* Taking a lease already touched the session. */
+	if (v != VIEWER_COUNTED) {
+		int rc = sr_session_touch(reg, rt->channel);
+		if (rc == -ENOENT)
+			return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "unknown channel", 0);
+	}
+	if (v == VIEWER_MISMATCH)
+		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "viewer token of another channel",
+		                          0);
+	char rel[2 * ROUTE_NAME_MAX + 2];
+	snprintf(rel, sizeof rel, "%s/%s", rt->variant, rt->file);
+	struct stat st;
+	int fd = hls_open_in(lcf->dir_fd, rt->channel, rel, &st);
+	if (fd < 0)
+		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND,
+		                          fd == -ENOENT ? "no such file" : strerror(-fd), 0);
+	bool playlist = rt->file_type == ROUTE_FILE_PLAYLIST;
+	return sr_ngx_reply_file(r, fd, &st, route_content_type(rt->file_type),
+	                         playlist ? CACHE_PLAYLIST : CACHE_SEGMENT);
+}
+
+void sr_ngx_release_viewer(sr_ngx_ctx *ctx)
+{
+	if (!ctx->has_viewer)
+		return;
+	ctx->has_viewer = 0;
+	const char *why;
+	uint32_t holder;
+	struct viewer_table *vt = sr_ngx_viewers(&holder);
+	if (vt)
+		viewers_release(vt, sr_ngx_registry(&why), holder, ctx->slot, ctx->nonce);
+}
+
+/* Whatever way the request ends (served, 503, client gone, worker exit). */
+static void ctx_cleanup(void *data)
+{
+	sr_ngx_ctx *ctx = data;
+	if (ctx->wait_ev.timer_set)
+		ngx_del_timer(&ctx->wait_ev);
+	/* A viewer whose master playlist never went out cannot come back
+	 * with its token. */
+	if (!ctx->delivered)
+		sr_ngx_release_viewer(ctx);
+}
+
+ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
+{
+	ngx_http_request_t *r = ctx->r;
+	struct stat st;
+	int fd = hls_open_in(ctx->lcf->dir_fd, ctx->channel, "master.m3u8", &st);
+	if (fd < 0) {
+		/* Active but no playlist: the transcoder is being replaced or
+		 * its directory was cleaned under us; the player retries. */
+		sr_ngx_release_viewer(ctx);
+		return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+		                          "channel has no master playlist yet", 1);
+	}
+	size_t len;
+	char *text = hls_read_all(fd, &len);
+	if (text == NULL) {
+		sr_ngx_release_viewer(ctx);
+		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+		                          "cannot read the master playlist", 0);
+	}
+	char prefix[8 + ROUTE_TOKEN_LEN] = "";
+	if (ctx->has_viewer) {
+		char token[ROUTE_TOKEN_LEN + 1];
+		route_format_token(ctx->slot, ctx->nonce, token);
+		snprintf(prefix, sizeof prefix, "v/%s/", token);
+	}
+	size_t out_len;
+	char *out = hls_rewrite_master(text, len, prefix, &out_len);
+	free(text);
+	if (out == NULL) {
+		sr_ngx_release_viewer(ctx);
+		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, "out of memory", 0);
+	}
+	ngx_int_t rc = sr_ngx_reply_body(r, route_content_type(ROUTE_FILE_PLAYLIST), CACHE_MASTER,
+	                                 out, out_len);
+	free(out);
+	if (rc != NGX_ERROR)
+		ctx->delivered = 1;
+	return rc;
+}
+
+static ngx_int_t handle_master(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_t *lcf,
+                               sr_registry *reg, const struct route *rt)
+{
+	sr_ngx_ctx *ctx = ngx_pcalloc(r->pool, sizeof *ctx);
+	ngx_http_cleanup_t *cln = ngx_http_cleanup_add(r, 0);
+	if (ctx == NULL || cln == NULL)
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	ctx->r = r;
+	ctx->lcf = lcf;
+	memcpy(ctx->channel, rt->channel, sizeof(uuid_t));
+	cln->handler = ctx_cleanup;
+	cln->data = ctx;
+	ngx_http_set_ctx(r, ctx, ngx_http_streamreg_module);
+
+	/* The reaper puts every lineup channel in the registry: a channel it
+	 * does not know is a 404, as streamreg-server's lineup check. */
+	int rc = sr_session_find(reg, rt->channel, NULL);
+	if (rc == -ENOENT)
+		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "unknown channel", 0);
+	if (rc < 0)
+		return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, sr_strerror(rc), 5);
+
+	uint32_t holder;
+	struct viewer_table *vt = sr_ngx_viewers(&holder);
+	enum viewer_result v = VIEWER_UNKNOWN;
+	int err = 0;
+	/* A HEAD is a probe: it may start the channel but is not a viewer. */
+	if (vt && r->method != NGX_HTTP_HEAD)
+		v = viewers_claim(vt, reg, holder, rt->channel, &ctx->slot, &ctx->nonce, &err);
+	if (v == VIEWER_COUNTED) {
+		ctx->has_viewer = 1;
+	} else {
+		/* Served uncounted: a full viewer table must not take the
+		 * service down. */
+		if (v == VIEWER_FULL) {
+			ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+			              "streamreg: viewer table full (%uD): raise streamreg_max_viewers",
+			              viewers_capacity(vt));
+		} else if (v == VIEWER_ERROR) {
+			ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+			              "streamreg: viewer lease refused: %s", sr_strerror(err));
+		}
+		sr_session_touch(reg, rt->channel);
+	}
+	sr_state st;
+	rc = sr_session_get_state(reg, rt->channel, &st);
+	if (rc < 0) {
+		sr_ngx_release_viewer(ctx);
+		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, sr_strerror(rc), 0);
+	}
+	if (st == SR_STATE_ACTIVE)
+		return sr_ngx_serve_master(ctx);
+	sr_ngx_start_request(reg, ctx);
+	return sr_ngx_wait_begin(ctx);
+}
+
+/* The path as the client sent it, percent-decoded once, without the query:
+ * nginx's own normalisation would turn "a/../b" into "b" silently. */
+static int raw_path(ngx_http_request_t *r, char *out, size_t cap)
+{
+	u_char *p = r->unparsed_uri.data;
+	size_t len = r->unparsed_uri.len;
+	u_char *q = ngx_strlchr(p, p + len, '?');
+	if (q)
+		len = (size_t)(q - p);
+	if (len >= cap)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	route_unescape(out);
+	return 0;
+}
+
+ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r)
+{
+	ngx_http_streamreg_loc_conf_t *lcf =
+	    ngx_http_get_module_loc_conf(r, ngx_http_streamreg_module);
+	if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+		/* Refused before any body is read; closing the connection keeps
+		 * a slow body from holding it. */
+		r->keepalive = 0;
+		return sr_ngx_reply_error(r, NGX_HTTP_NOT_ALLOWED, "only GET and HEAD", 0);
+	}
+	ngx_int_t rc = ngx_http_discard_request_body(r);
+	if (rc != NGX_OK)
+		return rc;
+	char path[PATH_MAX_LEN];
+	struct route rt;
+	const char *why = "no such resource";
+	int status = raw_path(r, path, sizeof path) < 0 ? 404 : route_parse(path, &rt, &why);
+	if (status == 0 && rt.kind != ROUTE_MASTER && rt.kind != ROUTE_FILE) {
+		status = 404;
+		why = "no such resource";
+	}
+	if (status)
+		return sr_ngx_reply_error(r, (ngx_uint_t)status, why, 0);
+	sr_registry *reg = sr_ngx_registry(&why);
+	if (reg == NULL)
+		return registry_unavailable(r, why);
+	if (rt.kind == ROUTE_MASTER)
+		return handle_master(r, lcf, reg, &rt);
+	return handle_file(r, lcf, reg, &rt);
+}
