@@ -9,6 +9,13 @@ set -euo pipefail
 ngx_src=$1 module_dir=$2 out_dir=$3 incs=$4 libs=$5
 work=$out_dir/nginx-build
 mkdir -p "$work"
+# The link flags go to gcc in a response file: nginx's configure evaluates
+# ngx_module_libs twice and make once more, which would eat "$ORIGIN".
+rsp=$out_dir/module-link.rsp
+printf '%s\n' "$libs" >"$rsp.new"
+cmp -s "$rsp.new" "$rsp" || mv "$rsp.new" "$rsp"
+rm -f "$rsp.new"
+libs="@$rsp"
 # configure is the slow step (4 s): rerun it only when its inputs change.
 stamp="$incs|$libs|$(md5sum "$module_dir/config" | cut -d' ' -f1)|$(cat "$ngx_src/conf_flags")"
 if [[ ! -f $work/objs/Makefile || "$(cat "$work/stamp" 2>/dev/null)" != "$stamp" ]]; then
