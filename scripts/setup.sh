@@ -8,7 +8,7 @@ packages=(gcc g++ make cmake pkg-config git ca-certificates uuid-dev libcmocka-d
 	libmicrohttpd-dev ffmpeg procps psmisc curl python3 tmux util-linux
 	redis-server libhiredis-dev liblmdb-dev libtdb-dev prometheus wrk gnuplot-nox gcovr
 	clang libclang-rt-14-dev valgrind clang-tidy cppcheck dpkg-dev
-	chromium nginx nginx-dev libnginx-mod-http-lua)
+	chromium nginx nginx-dev libnginx-mod-http-lua systemd)
 # The player page's hls.js comes from the npm registry: any node with npm does
 # (a nodejs from elsewhere may bundle npm and conflict with Debian's npm).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -23,6 +23,7 @@
 #include "setup_checks.h"
 #include "st_chandir.h"
 #include "st_log.h"
+#include "st_notify.h"
 
 #define MS 1000000ull
 
@@ -532,6 +533,7 @@ int rp_run(struct reaper *r)
 	/* requests made before the doorbell was read */
 	full_scan(r);
 	log_watching(r, "");
+	(void)st_notify("READY=1\nSTATUS=serving");
 	int status = 0;
 	while (!r->term) {
 		if (!poll_once(r, -1)) {
@@ -540,7 +542,9 @@ int rp_run(struct reaper *r)
 		}
 		if (r->hup && !r->term) {
 			r->hup = false;
+			(void)st_notify("RELOADING=1");
 			reload(r);
+			(void)st_notify("READY=1");
 			full_scan(r);
 		}
 		if (r->replaced && !r->term && reattach(r) != 0) {
@@ -548,6 +552,7 @@ int rp_run(struct reaper *r)
 			break;
 		}
 	}
+	(void)st_notify("STOPPING=1");
 	shutdown_all(r, "reaper shutdown");
 	bell_join(r);
 	if (r->lost_owner)

@@ -30,6 +30,7 @@
 #include <streamreg.h>
 
 #include "st_log.h"
+#include "st_notify.h"
 #include "viewers.h"
 #include "worker.h"
 
@@ -324,6 +325,7 @@ static void begin_stop(struct master *m, int sig)
 	if (m->stopping)
 		return;
 	st_info("signal %d: stopping the workers", sig);
+	(void)st_notify("STOPPING=1");
 	m->stopping = true;
 	m->stop_deadline_ms = now_ms() + STOP_TIMEOUT_MS;
 	for (unsigned i = 0; i < m->opt->workers; i++)
@@ -389,8 +391,11 @@ static void supervise(struct master *m)
 				reap(m);
 				break;
 			case SIGHUP:
-				if (!m->stopping)
+				if (!m->stopping) {
+					(void)st_notify("RELOADING=1");
 					reload(m);
+					(void)st_notify("READY=1");
+				}
 				break;
 			default:
 				begin_stop(m, (int)si.ssi_signo);
@@ -438,6 +443,8 @@ int master_run(const struct server_options *opt, struct st_lineup *lineup)
 	        opt->host, bound_port(m.listen_fd), opt->workers,
 	        opt->reuseport ? " (SO_REUSEPORT socket each)" : "", opt->registry, lineup->n,
 	        opt->output_dir);
+	/* the socket is bound: connections queue until the workers accept */
+	(void)st_notify("READY=1\nSTATUS=serving");
 	supervise(&m);
 	status = 0;
 	st_info("all workers stopped; exiting");
