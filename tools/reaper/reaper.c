@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "owner.h"
 #include "paths.h"
 #include "reaper.h"
-#include "owner.h"
 #include "setup_checks.h"
 #include "st_chandir.h"
 #include "st_log.h"
