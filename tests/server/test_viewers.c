@@ -4,6 +4,7 @@
  * is adopted exactly once when the worker holding its lease dies.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,7 +79,7 @@ static void test_claim_renew_expire_revive(void **state)
 	uint32_t slot;
 	uint64_t nonce;
 	int err = 0;
-	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, &slot, &nonce, &err),
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, 0, &slot, &nonce, &err),
 	                 VIEWER_COUNTED);
 	assert_int_equal(clients(f, f->ch), 1);
 	/* The same viewer through another worker: renewed, not counted again. */
@@ -115,13 +116,61 @@ static void test_full_table(void **state)
 	uint64_t nonce;
 	int err = 0;
 	for (unsigned i = 0; i < viewers_capacity(f->vt); i++)
-		assert_int_equal(viewers_claim(f->vt, f->reg, a, f->other, &slot, &nonce, &err),
+		assert_int_equal(viewers_claim(f->vt, f->reg, a, f->other, 0, &slot, &nonce, &err),
 		                 VIEWER_COUNTED);
-	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->other, &slot, &nonce, &err),
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->other, 0, &slot, &nonce, &err),
 	                 VIEWER_FULL);
 	assert_int_equal(clients(f, f->other), viewers_capacity(f->vt));
 	assert_int_equal(viewers_release_all(f->vt, f->reg, a), viewers_capacity(f->vt));
 	assert_int_equal(clients(f, f->other), 0);
+}
+
+/* A client refetching master.m3u8 without playing gets one of its own
+ * unconfirmed viewers back once it has VIEWERS_PENDING_MAX of them; players
+ * that play (confirm their token) each count, even with the same client. */
+static void test_client_refetch(void **state)
+{
+	struct fx *f = *state;
+	uint32_t a = viewers_holder(f->vt, 0), b = viewers_holder(f->vt, 1);
+	uint32_t slot, slots[VIEWERS_PENDING_MAX];
+	uint64_t nonce, nonces[VIEWERS_PENDING_MAX];
+	int err = 0;
+	const uint64_t k = 0x1234, k2 = 0x9876;
+	for (unsigned i = 0; i < VIEWERS_PENDING_MAX; i++) {
+		assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, k, &slots[i], &nonces[i], &err),
+		                 VIEWER_COUNTED);
+		for (unsigned j = 0; j < i; j++)
+			assert_true(slots[j] != slots[i]);
+	}
+	for (unsigned n = 0; n < 50; n++) {
+		/* Any worker: the reuse is found in the shared table. */
+		assert_int_equal(viewers_claim(f->vt, f->reg, n % 2 ? a : b, f->ch, k, &slot, &nonce,
+		                               &err),
+		                 VIEWER_REUSED);
+		bool known = false;
+		for (unsigned i = 0; i < VIEWERS_PENDING_MAX; i++)
+			known |= slot == slots[i] && nonce == nonces[i];
+		assert_true(known);
+	}
+	assert_int_equal(clients(f, f->ch), VIEWERS_PENDING_MAX);
+	assert_int_equal(viewers_count(f->vt, f->ch), VIEWERS_PENDING_MAX);
+	/* One of them plays: the client may have another unconfirmed viewer. */
+	assert_int_equal(viewers_renew(f->vt, f->reg, b, f->ch, slots[0], nonces[0], &err),
+	                 VIEWER_RENEWED);
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, k, &slot, &nonce, &err),
+	                 VIEWER_COUNTED);
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, k, &slot, &nonce, &err),
+	                 VIEWER_REUSED);
+	/* Other clients and other channels are other viewers. */
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, k2, &slot, &nonce, &err),
+	                 VIEWER_COUNTED);
+	assert_int_equal(viewers_claim(f->vt, f->reg, a, f->other, k, &slot, &nonce, &err),
+	                 VIEWER_COUNTED);
+	assert_int_equal(clients(f, f->ch), VIEWERS_PENDING_MAX + 2);
+	/* A cookie's renewal keeps a viewer unconfirmed. */
+	assert_int_equal(viewers_renew_pending(f->vt, f->reg, a, f->other, slot, nonce, &err),
+	                 VIEWER_RENEWED);
+	assert_int_equal(viewers_release_all(f->vt, f->reg, a), VIEWERS_PENDING_MAX + 3);
 }
 
 /* A worker (holder index 1) that claims a viewer and dies with it. */
@@ -136,7 +185,7 @@ static pid_t spawn_holder(struct fx *f, int fd)
 		uint32_t slot;
 		uint64_t nonce;
 		int err = 0;
-		if (viewers_claim(f->vt, reg, viewers_holder(f->vt, 1), f->ch, &slot, &nonce,
+		if (viewers_claim(f->vt, reg, viewers_holder(f->vt, 1), f->ch, 0, &slot, &nonce,
 		                  &err) != VIEWER_COUNTED)
 			_exit(11);
 		uint64_t tok[2] = {slot, nonce};
@@ -242,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_claim_renew_expire_revive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_refetch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adopt_after_holder_death, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

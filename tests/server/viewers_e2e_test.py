@@ -131,16 +131,17 @@ try:
           f"a new transcoder runs (pid {s and s['pid']}, old {old_pid[a]})")
     check(s and s["clients"] == 1, f"ffprobe counts as one viewer ({s and s['clients']})")
 
-    # 30 players arrive at once on the other (stopped) channel through the 4
-    # workers: one start, one ffmpeg, 30 viewers.
+    # 30 players (30 User-Agents: one address) arrive at once on the other
+    # (stopped) channel through the 4 workers: one start, one ffmpeg, 30 viewers.
     import threading
     burst = []
 
-    def burst_one():
-        st, h, body = http(env.port, env.master_path(1), timeout=40)
+    def burst_one(i):
+        st, h, body = http(env.port, env.master_path(1), timeout=40,
+                           headers={"User-Agent": f"player-{i}"})
         burst.append((st, h.get("x-streamreg-worker"), body))
 
-    threads = [threading.Thread(target=burst_one) for _ in range(30)]
+    threads = [threading.Thread(target=burst_one, args=(i,)) for i in range(30)]
     for t in threads:
         t.start()
     for t in threads:

@@ -3,6 +3,8 @@
  * only ever see a checked channel id and single-component names.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,10 @@
 /* A segment never changes once listed, but its name is reused when the
  * channel restarts, so keep it short-lived. */
 #define CACHE_SEGMENT "max-age=30"
+/* The cookie that names a browser's viewer of a channel. */
+#define VIEWER_COOKIE "sr_viewer"
+/* Repeated warnings (table full) are written once per interval, with a count. */
+#define VIEWER_LOG_INTERVAL_MS 10000
 /* Playlists up to this size are sent from memory in one write. */
 #define SMALL_PLAYLIST_MAX ((off_t)64 * 1024)
 
@@ -45,7 +51,8 @@ static void release_viewer(struct worker *wk, struct request *rq)
 {
 	if (!rq->has_viewer)
 		return;
-	viewers_release(wk->vt, wk->reg, wk->holder, rq->viewer_slot, rq->viewer_nonce);
+	if (!rq->viewer_reused)
+		viewers_release(wk->vt, wk->reg, wk->holder, rq->viewer_slot, rq->viewer_nonce);
 	rq->has_viewer = false;
 }
 
@@ -66,10 +73,17 @@ static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c,
 		return reply_error(wk, c, 500, "cannot read the master playlist");
 	}
 	char prefix[8 + ROUTE_TOKEN_LEN];
+	char cookie[128 + SR_UUID_STR_LEN];
 	if (rq->has_viewer) {
-		char token[ROUTE_TOKEN_LEN + 1];
+		char token[ROUTE_TOKEN_LEN + 1], id[SR_UUID_STR_LEN + 1];
 		route_format_token(rq->viewer_slot, rq->viewer_nonce, token);
 		snprintf(prefix, sizeof prefix, "v/%s/", token);
+		/* The player's next fetch of this master playlist (a page
+		 * reload, hls.js after an error) presents it and stays the same
+		 * viewer.  Scoped to the channel; no script needs it. */
+		sr_uuid_format(rq->w.channel, id);
+		snprintf(cookie, sizeof cookie,
+		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token, id);
 	} else {
 		prefix[0] = '\0';
 	}
@@ -81,8 +95,91 @@ static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c,
 		return reply_error(wk, c, 500, "out of memory");
 	}
 	rq->delivered = true;
-	return reply_owned(wk, c, 200, route_content_type(ROUTE_FILE_PLAYLIST), CACHE_MASTER, out,
-	                   out_len);
+	return reply_owned_cookie(wk, c, 200, route_content_type(ROUTE_FILE_PLAYLIST), CACHE_MASTER,
+	                          out, out_len, rq->has_viewer ? cookie : NULL);
+}
+
+/* Who asks, as far as a request tells: the client's address and its
+ * User-Agent (FNV-1a).  Many players can share both; viewers_claim() only
+ * uses it to recognise a client that refetches without playing. */
+static uint64_t client_of(struct MHD_Connection *c)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const unsigned char *p = NULL;
+	size_t n = 0;
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET) {
+			p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+			n = sizeof(struct in_addr);
+		} else if (sa->sa_family == AF_INET6) {
+			p = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)
+			        ->sin6_addr;
+			n = sizeof(struct in6_addr);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	const char *ua =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	for (; ua && *ua; ua++)
+		h = (h ^ (unsigned char)*ua) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* One line per interval for a condition that a flood repeats per request. */
+static pthread_mutex_t viewer_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct st_log_limit viewer_log = {.interval_ms = VIEWER_LOG_INTERVAL_MS};
+
+void http_log_flush(void)
+{
+	pthread_mutex_lock(&viewer_log_lock);
+	st_log_limit_flush(&viewer_log);
+	pthread_mutex_unlock(&viewer_log_lock);
+}
+
+/* The viewer a master.m3u8 request is: the one its cookie names, the
+ * client's own unconfirmed one, or a new one (docs/server.md, "What a
+ * viewer is").  A full table or a refused lease still serves, uncounted. */
+static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct request *rq,
+                         const uuid_t channel)
+{
+	int err = 0;
+	enum viewer_result v = VIEWER_UNKNOWN;
+	const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, VIEWER_COOKIE);
+	if (route_parse_token(ck, &rq->viewer_slot, &rq->viewer_nonce) == 0)
+		v = viewers_renew_pending(wk->vt, wk->reg, wk->holder, channel, rq->viewer_slot,
+		                          rq->viewer_nonce, &err);
+	if (v == VIEWER_RENEWED) {
+		v = VIEWER_REUSED;
+	} else if (v != VIEWER_COUNTED) {
+		err = 0;
+		v = viewers_claim(wk->vt, wk->reg, wk->holder, channel, client_of(c),
+		                  &rq->viewer_slot, &rq->viewer_nonce, &err);
+	}
+	if (v == VIEWER_COUNTED || v == VIEWER_REUSED) {
+		rq->has_viewer = true;
+		rq->viewer_reused = v == VIEWER_REUSED;
+		if (v == VIEWER_REUSED)
+			sr_session_touch(wk->reg, channel);
+		return;
+	}
+	sr_session_touch(wk->reg, channel);
+	if (v != VIEWER_FULL && v != VIEWER_ERROR)
+		return;
+	http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
+	pthread_mutex_lock(&viewer_log_lock);
+	if (v == VIEWER_FULL)
+		st_log_limited(&viewer_log, LOG_WARNING,
+		               "viewer table full (%u): serving viewers uncounted; raise "
+		               "--max-viewers",
+		               viewers_capacity(wk->vt));
+	else
+		st_log_limited(&viewer_log, LOG_WARNING, "viewer lease refused: %s",
+		               sr_strerror(err));
+	pthread_mutex_unlock(&viewer_log_lock);
 }
 
 static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c,
@@ -94,25 +191,10 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 		return reply_unavailable(wk, c, 5, sr_strerror(rc));
 	}
 	memcpy(rq->w.channel, r->channel, sizeof(uuid_t));
-	int err = 0;
-	enum viewer_result v = VIEWER_UNKNOWN;
 	if (!rq->head)
-		v = viewers_claim(wk->vt, wk->reg, wk->holder, r->channel, &rq->viewer_slot,
-		                  &rq->viewer_nonce, &err);
-	if (v == VIEWER_COUNTED) {
-		rq->has_viewer = true;
-	} else {
-		/* Still serve the channel, uncounted: a full viewer table must
-		 * not take the service down. */
-		if (v == VIEWER_FULL || v == VIEWER_ERROR)
-			http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
-		if (v == VIEWER_FULL)
-			st_warn("viewer table full (%u): raise --max-viewers",
-			        viewers_capacity(wk->vt));
-		else if (v == VIEWER_ERROR)
-			st_warn("viewer lease refused: %s", sr_strerror(err));
+		claim_viewer(wk, c, rq, r->channel);
+	else
 		sr_session_touch(wk->reg, r->channel);
-	}
 	sr_state st;
 	rc = sr_session_get_state(wk->reg, r->channel, &st);
 	if (rc < 0) {

@@ -131,6 +131,18 @@ enum MHD_Result reply_owned(struct worker *wk, struct MHD_Connection *c, unsigne
 	return queue(wk, c, status, r, ctype, cache);
 }
 
+enum MHD_Result reply_owned_cookie(struct worker *wk, struct MHD_Connection *c, unsigned status,
+                                   const char *ctype, const char *cache, char *body, size_t len,
+                                   const char *cookie)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r)
+		free(body);
+	else if (cookie)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+	return queue(wk, c, status, r, ctype, cache);
+}
+
 /* The range a request gets.  Range applies to GET only (RFC 9110 §14.2);
  * If-Range must name the current validator exactly, or the whole file is
  * sent (§13.1.5). */

@@ -30,6 +30,10 @@ enum MHD_Result reply_unavailable(struct worker *wk, struct MHD_Connection *c, u
 /* A malloc'd body, freed by libmicrohttpd once sent. */
 enum MHD_Result reply_owned(struct worker *wk, struct MHD_Connection *c, unsigned status,
                             const char *ctype, const char *cache, char *body, size_t len);
+/* reply_owned() with a Set-Cookie header (NULL: none). */
+enum MHD_Result reply_owned_cookie(struct worker *wk, struct MHD_Connection *c, unsigned status,
+                                   const char *ctype, const char *cache, char *body, size_t len,
+                                   const char *cookie);
 /* A file's content already in memory (malloc'd, taken over): 200, or 206 /
  * 416 when the request asks for a byte range (RFC 9110 §14). */
 enum MHD_Result reply_file_mem(struct worker *wk, struct MHD_Connection *c, const char *ctype,

@@ -71,17 +71,29 @@ static int parse_hex(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+static int token_of(const char *s, size_t len, uint32_t *slot, uint64_t *nonce)
+{
+	uint64_t sl, n;
+	if (len != ROUTE_TOKEN_LEN || parse_hex(s, 6, &sl) < 0 ||
+	    parse_hex(s + 6, ROUTE_TOKEN_LEN - 6, &n) < 0 || n == 0)
+		return -1;
+	*slot = (uint32_t)sl;
+	*nonce = n;
+	return 0;
+}
+
+int route_parse_token(const char *text, uint32_t *slot, uint64_t *nonce)
+{
+	return text ? token_of(text, strlen(text), slot, nonce) : -1;
+}
+
 static int parse_token(const struct part *p, struct route *r, const char **why)
 {
-	uint64_t slot, nonce;
-	if (p->len != ROUTE_TOKEN_LEN || parse_hex(p->s, 6, &slot) < 0 ||
-	    parse_hex(p->s + 6, ROUTE_TOKEN_LEN - 6, &nonce) < 0 || nonce == 0) {
+	if (token_of(p->s, p->len, &r->token_slot, &r->token_nonce) < 0) {
 		*why = "malformed viewer token";
 		return 400;
 	}
 	r->has_token = true;
-	r->token_slot = (uint32_t)slot;
-	r->token_nonce = nonce;
 	return 0;
 }
 

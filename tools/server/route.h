@@ -67,6 +67,9 @@ size_t route_unescape(char *s);
 /* Content type of a file the server serves. */
 const char *route_content_type(enum route_file_type t);
 
+/* Parse a token's text (a cookie's value); 0, or -1 if malformed. */
+int route_parse_token(const char *text, uint32_t *slot, uint64_t *nonce);
+
 /* Write the token text of (slot, nonce) into out (ROUTE_TOKEN_LEN + 1 bytes). */
 void route_format_token(uint32_t slot, uint64_t nonce, char *out);
 

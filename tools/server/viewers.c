@@ -1,6 +1,7 @@
 #include "viewers.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,7 +19,11 @@ struct viewer_slot {
 	/* Written by the claimer before it publishes the word, read only by
 	 * those who saw the published word, so plain bytes suffice. */
 	uuid_t channel;
-	char pad[64 - 2 * sizeof(uint64_t) - sizeof(uuid_t)];
+	/* Who asked (viewers_claim()'s client), written like channel. */
+	uint64_t client;
+	/* Set by the first request that carries the token: the player plays. */
+	_Atomic uint32_t confirmed;
+	char pad[64 - 3 * sizeof(uint64_t) - sizeof(uuid_t) - sizeof(uint32_t)];
 };
 _Static_assert(sizeof(struct viewer_slot) == 64, "one cache line per viewer");
 
@@ -147,10 +152,13 @@ static void drop_lease(sr_registry *reg, const uuid_t channel)
 
 /* Fill a slot we moved to "claiming" and publish it with nonce. */
 static enum viewer_result publish(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                  uint32_t i, const uuid_t channel, uint64_t nonce, int *err)
+                                  uint32_t i, const uuid_t channel, uint64_t client,
+                                  bool confirmed, uint64_t nonce, int *err)
 {
 	struct viewer_slot *s = &vt->slots[i];
 	memcpy(s->channel, channel, sizeof(uuid_t));
+	s->client = client;
+	atomic_store_explicit(&s->confirmed, confirmed, memory_order_relaxed);
 	atomic_store_explicit(&s->last_seen_ns, now_ns(), memory_order_relaxed);
 	int rc = take_lease(reg, channel);
 	if (rc < 0) {
@@ -163,33 +171,100 @@ static enum viewer_result publish(struct viewer_table *vt, sr_registry *reg, uin
 	return VIEWER_COUNTED;
 }
 
-enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                 const uuid_t channel, uint32_t *slot, uint64_t *nonce, int *err)
+/* Move free slot i to "claiming" by holder and publish a new viewer in it. */
+static enum viewer_result claim_slot(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                     uint32_t i, const uuid_t channel, uint64_t client,
+                                     uint32_t *slot, uint64_t *nonce, int *err)
 {
+	uint64_t expect = 0;
+	if (atomic_load_explicit(&vt->slots[i].word, memory_order_relaxed) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&vt->slots[i].word, &expect,
+	                                             word_make(0, holder), memory_order_acq_rel,
+	                                             memory_order_relaxed))
+		return VIEWER_UNKNOWN;
+	uint64_t n = random_nonce();
+	enum viewer_result r = publish(vt, reg, holder, i, channel, client, false, n, err);
+	if (r == VIEWER_COUNTED) {
+		*slot = i;
+		*nonce = n;
+	}
+	return r;
+}
+
+/* The client's window: where its viewers of any channel are placed first,
+ * so that its unconfirmed ones are found without scanning the table. */
+static uint32_t window_start(const struct viewer_table *vt, uint64_t client)
+{
+	uint64_t h = client * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)((h >> 32) % vt->capacity);
+}
+
+enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint64_t client, uint32_t *slot,
+                                 uint64_t *nonce, int *err)
+{
+	uint32_t free_slot = UINT32_MAX;
+	if (client) {
+		uint32_t start = window_start(vt, client);
+		uint32_t span = vt->capacity < VIEWERS_WINDOW ? vt->capacity : VIEWERS_WINDOW;
+		unsigned pending = 0;
+		uint32_t newest = 0;
+		uint64_t newest_seen = 0;
+		for (uint32_t k = 0; k < span; k++) {
+			uint32_t i = (start + k) % vt->capacity;
+			struct viewer_slot *s = &vt->slots[i];
+			uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+			if (w == 0) {
+				if (free_slot == UINT32_MAX)
+					free_slot = i;
+				continue;
+			}
+			if (word_nonce(w) == 0 || s->client != client ||
+			    atomic_load_explicit(&s->confirmed, memory_order_relaxed) ||
+			    memcmp(s->channel, channel, sizeof(uuid_t)) != 0)
+				continue;
+			uint64_t seen = atomic_load_explicit(&s->last_seen_ns, memory_order_relaxed);
+			if (pending++ == 0 || seen > newest_seen) {
+				newest = i;
+				newest_seen = seen;
+			}
+		}
+		if (pending >= VIEWERS_PENDING_MAX) {
+			/* The same client fetching master.m3u8 again and again
+			 * without playing: hand out a token it already has. */
+			uint64_t w = atomic_load_explicit(&vt->slots[newest].word, memory_order_acquire);
+			enum viewer_result r =
+			    viewers_renew_pending(vt, reg, holder, channel, newest, word_nonce(w), err);
+			if (r == VIEWER_RENEWED || r == VIEWER_COUNTED) {
+				*slot = newest;
+				*nonce = word_nonce(w);
+				return r == VIEWER_COUNTED ? VIEWER_COUNTED : VIEWER_REUSED;
+			}
+		}
+		if (free_slot != UINT32_MAX) {
+			enum viewer_result r = claim_slot(vt, reg, holder, free_slot, channel, client,
+			                                  slot, nonce, err);
+			if (r != VIEWER_UNKNOWN)
+				return r;
+		}
+	}
 	uint32_t start = atomic_fetch_add_explicit(&vt->next, 1, memory_order_relaxed);
 	for (uint32_t k = 0; k < vt->capacity; k++) {
 		uint32_t i = (start + k) % vt->capacity;
-		uint64_t expect = 0;
-		if (atomic_load_explicit(&vt->slots[i].word, memory_order_relaxed) != 0)
+		enum viewer_result r =
+		    claim_slot(vt, reg, holder, i, channel, client, slot, nonce, err);
+		if (r == VIEWER_UNKNOWN)
 			continue;
-		if (!atomic_compare_exchange_strong_explicit(
-		        &vt->slots[i].word, &expect, word_make(0, holder), memory_order_acq_rel,
-		        memory_order_relaxed))
-			continue;
-		uint64_t n = random_nonce();
-		enum viewer_result r = publish(vt, reg, holder, i, channel, n, err);
-		if (r == VIEWER_COUNTED) {
-			*slot = i;
-			*nonce = n;
+		if (r == VIEWER_COUNTED)
 			atomic_store_explicit(&vt->next, i + 1, memory_order_relaxed);
-		}
 		return r;
 	}
 	return VIEWER_FULL;
 }
 
-enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                 const uuid_t channel, uint32_t slot, uint64_t nonce, int *err)
+static enum viewer_result renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                const uuid_t channel, uint32_t slot, uint64_t nonce,
+                                bool confirm, int *err)
 {
 	if (slot >= vt->capacity || nonce == 0 || nonce > NONCE_MASK)
 		return VIEWER_UNKNOWN;
@@ -203,13 +278,15 @@ enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint
 			        &s->word, &w, word_make(0, holder), memory_order_acq_rel,
 			        memory_order_acquire))
 				continue;
-			return publish(vt, reg, holder, slot, channel, nonce, err);
+			return publish(vt, reg, holder, slot, channel, 0, confirm, nonce, err);
 		}
 		if (word_nonce(w) != nonce)
 			return VIEWER_UNKNOWN; /* slot reused by another viewer, or mid-claim */
 		if (memcmp(s->channel, channel, sizeof(uuid_t)) != 0)
 			return VIEWER_MISMATCH;
 		atomic_store_explicit(&s->last_seen_ns, now_ns(), memory_order_relaxed);
+		if (confirm && !atomic_load_explicit(&s->confirmed, memory_order_relaxed))
+			atomic_store_explicit(&s->confirmed, 1, memory_order_relaxed);
 		uint32_t h = word_holder(w);
 		if (h == holder || holder_alive(vt, h))
 			return VIEWER_RENEWED;
@@ -227,6 +304,19 @@ enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint
 		}
 		return VIEWER_COUNTED;
 	}
+}
+
+enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                 const uuid_t channel, uint32_t slot, uint64_t nonce, int *err)
+{
+	return renew(vt, reg, holder, channel, slot, nonce, true, err);
+}
+
+enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg,
+                                         uint32_t holder, const uuid_t channel, uint32_t slot,
+                                         uint64_t nonce, int *err)
+{
+	return renew(vt, reg, holder, channel, slot, nonce, false, err);
 }
 
 void viewers_touch(struct viewer_table *vt, uint32_t slot, uint64_t nonce)

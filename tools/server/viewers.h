@@ -36,6 +36,10 @@
 
 #define VIEWERS_MAX_WORKERS 255
 #define VIEWERS_NONCE_BITS  48
+/* Unconfirmed viewers one client may have on one channel (see viewers_claim()). */
+#define VIEWERS_PENDING_MAX 4
+/* Slots searched for them, from a place that depends on the client. */
+#define VIEWERS_WINDOW 64
 
 struct viewer_table;
 
@@ -60,6 +64,7 @@ void viewers_worker_died(struct viewer_table *vt, unsigned idx);
 /* What viewers_claim() and viewers_renew() did. */
 enum viewer_result {
 	VIEWER_RENEWED,  /* known viewer, last_seen updated */
+	VIEWER_REUSED,   /* viewers_claim(): the client's own unconfirmed viewer, renewed */
 	VIEWER_COUNTED,  /* a lease was taken now (new, adopted or revived) */
 	VIEWER_UNKNOWN,  /* token names no viewer and could not be revived */
 	VIEWER_MISMATCH, /* token belongs to another channel */
@@ -68,20 +73,36 @@ enum viewer_result {
 };
 
 /*
- * New viewer of channel held by `holder`; takes the registry lease.  On
- * VIEWER_COUNTED, *slot and *nonce form its token.  reg may be NULL (then no
- * lease is taken: the benchmark's registry-off mode).
+ * A master.m3u8 request of `client` (a hash of who asks: address and
+ * User-Agent; 0 for nobody in particular) for channel.  Normally a new
+ * viewer held by `holder`, with the registry lease taken: VIEWER_COUNTED.
+ * But a viewer stays *unconfirmed* until a request carries its token, and
+ * when the client already has VIEWERS_PENDING_MAX unconfirmed viewers of the
+ * channel, it gets the newest of them again (VIEWER_REUSED, or
+ * VIEWER_COUNTED if that one had to be adopted): a client refetching the
+ * master playlist without ever playing (a load tool, a probe) is a few
+ * viewers, not one per request, while players that play, even many behind
+ * one address with one User-Agent, each count once.  *slot and *nonce form
+ * the token.  reg may be NULL (then no lease is taken: the benchmark's
+ * registry-off mode).
  */
 enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                 const uuid_t channel, uint32_t *slot, uint64_t *nonce, int *err);
+                                 const uuid_t channel, uint64_t client, uint32_t *slot,
+                                 uint64_t *nonce, int *err);
 
 /*
- * A request carrying token (slot, nonce) for channel: renew it, adopt it if
- * its holder died, or revive it (same token) if it expired and its slot is
- * free.
+ * A request carrying token (slot, nonce) for channel: renew it (and confirm
+ * it: the player plays), adopt it if its holder died, or revive it (same
+ * token) if it expired and its slot is free.
  */
 enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
                                  const uuid_t channel, uint32_t slot, uint64_t nonce, int *err);
+
+/* viewers_renew() for a master.m3u8 request presenting a token (its
+ * cookie): renews without confirming, as a playlist or segment would. */
+enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg,
+                                         uint32_t holder, const uuid_t channel, uint32_t slot,
+                                         uint64_t nonce, int *err);
 
 /* Mark a viewer seen now, if (slot, nonce) still names it: a viewer
  * whose master.m3u8 request waits for its channel to start is alive. */

@@ -91,6 +91,7 @@ static void *housekeeper(void *arg)
 		if (now >= next_sweep) {
 			next_sweep = now + sweep_ms * 1000000ull;
 			conn_guard_sweep(wk);
+			http_log_flush();
 			unsigned n = viewers_sweep(wk->vt, wk->reg, wk->holder, viewer_timeout);
 			if (n)
 				st_debug("%u viewer(s) expired", n);

@@ -47,7 +47,8 @@ struct request {
 	bool head;           /* HEAD: a probe, not a viewer */
 	struct waiter w;
 	uint64_t t0_ns; /* headers complete: the latency metric starts here */
-	bool has_viewer;
+	bool has_viewer;    /* a token to deliver (viewer_slot, viewer_nonce) */
+	bool viewer_reused; /* ... of a viewer that existed before: not ours to release */
 	bool delivered; /* the master playlist with the token was queued */
 	uint32_t viewer_slot;
 	uint64_t viewer_nonce;
@@ -94,6 +95,9 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
                             size_t *upload_data_size, void **con_cls);
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe);
+/* Write the count of rate-limited warnings once their interval is over
+ * (the housekeeping thread calls it). */
+void http_log_flush(void);
 /* MHD_OPTION_URI_LOG_CALLBACK: makes the request's context. */
 void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
 
