@@ -124,6 +124,41 @@ static long sr_cas(struct sr_local *l, struct worker_ctx *w, uint32_t i)
 	return 1;
 }
 
+/* Four lookups: find, add_client, get_state, remove_client each hash the UUID. */
+static long sr_request_uuid(struct sr_local *l, const uint8_t *id)
+{
+	int rc = sr_session_find(l->reg, id, NULL);
+	if (rc == -ENOENT)
+		rc = sr_session_insert(l->reg, id, NULL);
+	if (rc < 0 && rc != -EEXIST)
+		return sr_broken(l, "find", rc);
+	if ((rc = sr_session_add_client(l->reg, id)) < 0)
+		return sr_broken(l, "add_client", rc);
+	sr_state st;
+	if ((rc = sr_session_get_state(l->reg, id, &st)) < 0)
+		return sr_broken(l, "get_state", rc);
+	if ((rc = sr_session_remove_client(l->reg, id)) < 0)
+		return sr_broken(l, "remove_client", rc);
+	return 0;
+}
+
+/* One lookup, then the reference. */
+static long sr_request_ref(struct sr_local *l, const uint8_t *id)
+{
+	sr_session_ref ref;
+	int rc = sr_session_find_or_insert(l->reg, id, NULL, &ref);
+	if (rc < 0)
+		return sr_broken(l, "find_or_insert", rc);
+	if ((rc = sr_ref_add_client(l->reg, ref)) < 0)
+		return sr_broken(l, "ref_add_client", rc);
+	sr_state st;
+	if ((rc = sr_ref_get_state(l->reg, ref, &st)) < 0)
+		return sr_broken(l, "ref_get_state", rc);
+	if ((rc = sr_ref_remove_client(l->reg, ref)) < 0)
+		return sr_broken(l, "ref_remove_client", rc);
+	return 0;
+}
+
 static long sr_run(void *local, struct worker_ctx *w, enum op_kind k, const uint32_t *idx, size_t n)
 {
 	struct sr_local *l = local;
@@ -168,6 +203,14 @@ static long sr_run(void *local, struct worker_ctx *w, enum op_kind k, const uint
 				return sr_broken(l, "delete", rc);
 			break;
 		}
+		case OP_REQUEST_UUID:
+			if (sr_request_uuid(l, id) < 0)
+				return -1;
+			break;
+		case OP_REQUEST_REF:
+			if (sr_request_ref(l, id) < 0)
+				return -1;
+			break;
 		default:
 			return -1;
 		}
@@ -194,7 +237,8 @@ const struct backend backend_streamreg = {
     .name = "streamreg",
     .desc = "this library through its public API (libstreamreg)",
     .ops = OP_BIT(OP_FIND_TOUCH) | OP_BIT(OP_FIND) | OP_BIT(OP_ADD_REMOVE) | OP_BIT(OP_STATE_CAS) |
-           OP_BIT(OP_SNAPSHOT) | OP_BIT(OP_INSERT_DELETE) | OP_BIT(OP_MIXED),
+           OP_BIT(OP_SNAPSHOT) | OP_BIT(OP_INSERT_DELETE) | OP_BIT(OP_MIXED) |
+           OP_BIT(OP_REQUEST_UUID) | OP_BIT(OP_REQUEST_REF),
     .batch = 256,
     .setup = sr_setup,
     .open = sr_open,

@@ -24,6 +24,12 @@ enum op_kind {
 	OP_SNAPSHOT,      /* consistent copy of one whole session record */
 	OP_INSERT_DELETE, /* insert a fresh session then delete it: counts as one op */
 	OP_MIXED,         /* worker profile, composed by the runner */
+	/* A viewer's master-playlist request as streamreg-server makes it: make
+	 * sure the session exists, count the viewer, read the state; then the
+	 * viewer leaves.  By UUID every step looks the channel up again; by
+	 * reference only the first does.  streamreg only. */
+	OP_REQUEST_UUID,
+	OP_REQUEST_REF,
 	OP_COUNT
 };
 

@@ -160,9 +160,9 @@ int bench_pin(int cpu)
 
 const char *op_name(enum op_kind k)
 {
-	static const char *const n[OP_COUNT] = {"find_touch", "find",     "add_remove_client",
-	                                        "state_cas",  "snapshot", "insert_delete",
-	                                        "mixed"};
+	static const char *const n[OP_COUNT] = {"find_touch", "find",         "add_remove_client",
+	                                        "state_cas",  "snapshot",     "insert_delete",
+	                                        "mixed",      "request_uuid", "request_ref"};
 	return k < OP_COUNT ? n[k] : "?";
 }
 

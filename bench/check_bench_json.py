@@ -10,7 +10,8 @@ import time
 
 REQUIRED = [
     "find_touch", "find", "add_remove_client", "state_cas", "snapshot", "insert_delete",
-    "mixed", "scaling", "latency", "capacity", "reaper_scan", "memory",
+    "mixed", "request_uuid", "request_ref", "scaling", "latency", "capacity", "reaper_scan",
+    "memory",
 ]
 TARGETS = [
     "find_touch_50ns", "add_remove_100ns", "vs_rwlock_2x", "vs_redis_1000x",

@@ -8,7 +8,8 @@ import json
 import sys
 
 OP_SCENARIOS = ["find_touch", "find", "add_remove_client", "state_cas", "snapshot",
-                "insert_delete", "mixed", "add_remove_client_512ch", "mixed_512ch"]
+                "insert_delete", "mixed", "request_uuid", "request_ref",
+                "add_remove_client_512ch", "mixed_512ch"]
 
 
 def ratio(r):

@@ -100,6 +100,7 @@ enum sr_error {
 	SR_EBUSY,        /**< A record kept changing; retry later. */
 	SR_EOWNER,       /**< The segment belongs to another user. */
 	SR_ENOTOWNER,    /**< This process does not hold the owner record. */
+	SR_ESTALE,       /**< A session reference names a deleted session. */
 	SR_ELAST         /**< One past the last code; not an error itself. */
 };
 
@@ -600,6 +601,91 @@ typedef int (*sr_brief_cb)(const sr_session_brief *brief, void *ctx);
  * callback's non-zero value if it stopped the walk, else 0.
  */
 SR_API int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx);
+
+/* ---- Session references: one lookup per request ---------------------------- */
+
+/**
+ * A resolved session: its table slot and that slot's generation.  A plain
+ * value: copy it, keep it with a request or connection, share it between
+ * threads and with forked children (it is valid in every process attached
+ * to the same registry).  Every sr_ref_*() call checks it against the slot
+ * in O(1), with no lookup: once the session is deleted, even if its slot now
+ * holds another channel, every call returns -SR_ESTALE and never touches
+ * the other channel.  Resolve the UUID again after -SR_ESTALE.  A zeroed
+ * reference is never valid.  A slot outside the table gives -EINVAL.
+ */
+typedef struct sr_session_ref {
+	uint32_t slot;       /**< Table slot. */
+	uint32_t generation; /**< The slot's generation when resolved. */
+} sr_session_ref;
+
+/** Look a session up once and fill *ref.  -ENOENT if absent.  Lock-free; read-only handles too. */
+SR_API int sr_session_resolve(sr_registry *reg, const uuid_t id, sr_session_ref *ref);
+
+/**
+ * Resolve the session, inserting it (state idle, output_dir may be NULL) if
+ * it is absent; *ref names it either way.  Returns 1 if this call inserted
+ * it, 0 if it was there (or another process inserted it meanwhile), or a
+ * negative error (-SR_EFULL, -ENAMETOOLONG for output_dir, ...).  The
+ * common case, a present session, is one lock-free lookup.
+ */
+SR_API int sr_session_find_or_insert(sr_registry *reg, const uuid_t id, const char *output_dir,
+                                     sr_session_ref *ref);
+
+/** sr_session_touch() by reference.  -SR_ESTALE if the session is gone. */
+SR_API int sr_ref_touch(sr_registry *reg, sr_session_ref ref);
+
+/** Current state into *out.  Lock-free; read-only handles too. */
+SR_API int sr_ref_get_state(sr_registry *reg, sr_session_ref ref, sr_state *out);
+
+/**
+ * sr_session_transition() by reference, and on -SR_ESTATE the state the
+ * session was found in goes to *found (may be NULL): the value the failed
+ * compare-and-swap saw, so no second, racy read is needed.
+ */
+SR_API int sr_ref_transition(sr_registry *reg, sr_session_ref ref, sr_state from, sr_state to,
+                             sr_state *found);
+
+/**
+ * sr_session_set_state() by reference.  *prev (may be NULL) gets the state
+ * moved from, or on -SR_EBADTRANS the state that forbids the move.
+ */
+SR_API int sr_ref_set_state(sr_registry *reg, sr_session_ref ref, sr_state to, sr_state *prev);
+
+/**
+ * Count one more viewer for this process (as sr_session_add_client()) and
+ * return the session's new total over live processes (>= 1; clamped to
+ * INT_MAX), or a negative error.  The total is a snapshot: other processes
+ * may change theirs at the same time.
+ */
+SR_API int sr_ref_add_client(sr_registry *reg, sr_session_ref ref);
+
+/**
+ * Count one viewer fewer for this process and return the session's new
+ * total (>= 0), or a negative error (-SR_ENOCLIENT as for
+ * sr_session_remove_client()).
+ */
+SR_API int sr_ref_remove_client(sr_registry *reg, sr_session_ref ref);
+
+/** Viewers on the session, summed over live processes.  Read-only handles too. */
+SR_API int sr_ref_get_clients(sr_registry *reg, sr_session_ref ref, uint32_t *out);
+
+/** sr_session_snapshot() by reference.  Read-only handles too. */
+SR_API int sr_ref_snapshot(sr_registry *reg, sr_session_ref ref, sr_session_info *out);
+
+/**
+ * Block until the session's state is no longer `seen`, or timeout_ms passes
+ * (negative: no limit).  Returns 1 with the new state in *now (may be NULL),
+ * 0 on timeout (*now = the state, still `seen`), -SR_ESTALE if the session
+ * was deleted.  Sleeps on a futex in the segment: every state change and
+ * delete wakes it within microseconds, and no process polls.  A signal
+ * does not end the wait early: it resumes with the time that remains.
+ * Read-write handles only (-EROFS): the waiter announces itself so that
+ * changes wake it only when someone waits.  Typical use: a worker that
+ * requested a start waits for the session to leave `starting`.
+ */
+SR_API int sr_ref_wait_state(sr_registry *reg, sr_session_ref ref, sr_state seen, int timeout_ms,
+                             sr_state *now);
 
 /* ---- JSON (for debugging endpoints and the CLI) ---------------------------- */
 

@@ -25,6 +25,7 @@ static const char *const messages[] = {
     [SR_EBUSY - SR_EBASE] = "record kept changing under the reader; retry",
     [SR_EOWNER - SR_EBASE] = "registry is owned by another user",
     [SR_ENOTOWNER - SR_EBASE] = "this process does not hold the registry's owner record",
+    [SR_ESTALE - SR_EBASE] = "session reference is stale: its session was deleted",
 };
 
 const char *sr_strerror(int err)

@@ -32,6 +32,22 @@ static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, c
 	return rc;
 }
 
+/* A cold copy of the session in (slot, gen), c initialised here; -ENOENT
+ * once the session is gone. */
+static int cold_of_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c)
+{
+	sr__cold_copy_init(c);
+	int rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
+	if (rc == -SR_EBUSY && !r->readonly) {
+		/* Stuck odd sequence: its writer may be dead; taking the lock
+		 * repairs that, then one more read settles it. */
+		if (sr__lock(r) == 0)
+			sr__unlock(r);
+		rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
+	}
+	return rc;
+}
+
 /* c is initialised here; its record is c->u.d. */
 static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy *c,
                      uint32_t *slot_out, uint32_t *gen_out)
@@ -43,15 +59,7 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy
 	int rc = sr__resolve(r, id, &slot, &gen);
 	if (rc)
 		return rc;
-	sr__cold_copy_init(c);
-	rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
-	if (rc == -SR_EBUSY && !r->readonly) {
-		/* Stuck odd sequence: its writer may be dead; taking the lock
-		 * repairs that, then one more read settles it. */
-		if (sr__lock(r) == 0)
-			sr__unlock(r);
-		rc = sr__cold_read(r, slot, gen, c, SR_TRIES_FULL);
-	}
+	rc = cold_of_slot(r, slot, gen, c);
 	if (rc == 0 && slot_out) {
 		*slot_out = slot;
 		*gen_out = gen;
@@ -400,4 +408,28 @@ int sr__walk_busy(struct sr_registry *r, unsigned *tries)
 	}
 	*tries = SR_TRIES_WALK_BUSY;
 	return 0;
+}
+
+int sr_ref_snapshot(sr_registry *reg, sr_session_ref ref, sr_session_info *out)
+{
+	SR_CHECK_REG(reg);
+	if (!out)
+		return sr__fail(-EINVAL, "output is NULL");
+	int rc = sr__ref_check(reg, ref, NULL);
+	if (rc)
+		return rc;
+	struct sr_cold_copy c;
+	struct sr_info_out o;
+	rc = cold_of_slot(reg, ref.slot, ref.generation, &c);
+	if (rc == 0) {
+		uint32_t clients = sr__clients_of(reg, ref.slot, ref.generation);
+		sr__info_out_init(&o, out);
+		if (fill_info(reg, ref.slot, &c, clients, &o))
+			return 0;
+		rc = sr__snapshot_slot(reg, ref.slot, ref.generation, clients, &c, &o,
+		                       SR_TRIES_FULL);
+	}
+	return rc == -ENOENT ? sr__fail(-SR_ESTALE, "session of slot %u generation %u was deleted",
+	                                ref.slot, ref.generation)
+	                     : rc;
 }

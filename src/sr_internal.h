@@ -51,7 +51,13 @@ struct sr_stats {
 	_Atomic int64_t last_failure_wall;
 	_Atomic uint64_t start_req_mono; /* CLOCK_MONOTONIC ns of the last move to starting */
 	_Atomic uint64_t start_latency;  /* ns, of the last move to active */
-	_Atomic uint64_t spare[5];
+	/* Bumped on every state change and delete: the futex word of
+	 * sr_ref_wait_state(), which sleeps only while it has not moved.  Never
+	 * reset, unlike the counters: a waiter may span a delete and insert. */
+	_Atomic uint32_t change_seq;
+	_Atomic uint32_t
+	    waiters; /* a waiter SIGKILLed mid-wait leaves it high: spurious wakes only */
+	_Atomic uint64_t spare[4];
 };
 _Static_assert(sizeof(struct sr_stats) == 2 * SR_CACHELINE, "stats are two cache lines");
 
@@ -396,6 +402,18 @@ void sr__unregister_handle(struct sr_registry *r);
 /* session.c */
 int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t *gen);
 void sr__ring(struct sr_registry *r);
+int sr__insert(struct sr_registry *reg, const uuid_t id, const char *output_dir, bool or_find,
+               uint32_t *slot, uint32_t *gen);
+
+/* session_ref.c: the slot-level operations every session call ends in. */
+int sr__ref_check(struct sr_registry *r, sr_session_ref ref, uint64_t *sw);
+void sr__touch_slot(struct sr_registry *r, uint32_t slot);
+uint64_t sr__idle_of(struct sr_registry *r, uint32_t slot);
+int sr__check_states(sr_state from, sr_state to);
+int sr__ref_transition(struct sr_registry *r, sr_session_ref ref, sr_state from, sr_state to,
+                       sr_state *found);
+int sr__ref_set_state(struct sr_registry *r, sr_session_ref ref, sr_state to, sr_state *prev);
+void sr__wake_state(struct sr_registry *r, uint32_t slot);
 
 /* session_data.c */
 /* Where snapshots go.  A walk reuses one info and one cold copy for every
