@@ -151,9 +151,11 @@ static ngx_int_t handle_master(ngx_http_request_t *r, ngx_http_streamreg_loc_con
 	struct viewer_table *vt = sr_ngx_viewers(&holder);
 	enum viewer_result v = VIEWER_UNKNOWN;
 	int err = 0;
-	/* A HEAD is a probe: it may start the channel but is not a viewer. */
+	/* A HEAD is a probe: it may start the channel but is not a viewer.  No
+	 * client identity (0): every delivery is a new viewer, as before
+	 * streamreg-server folded a client's refetches. */
 	if (vt && r->method != NGX_HTTP_HEAD)
-		v = viewers_claim(vt, reg, holder, rt->channel, &ctx->slot, &ctx->nonce, &err);
+		v = viewers_claim(vt, reg, holder, rt->channel, 0, &ctx->slot, &ctx->nonce, &err);
 	if (v == VIEWER_COUNTED) {
 		ctx->has_viewer = 1;
 	} else {
