@@ -14,6 +14,7 @@
 
 #include <streamreg.h>
 
+#include "st_lineup.h"
 #include "viewers.h"
 
 #define SR_NGX_STATUS_OFF        0
@@ -25,6 +26,9 @@ typedef struct {
 	ngx_uint_t max_viewers;    /* streamreg_max_viewers N */
 	ngx_msec_t viewer_timeout; /* streamreg_viewer_timeout T */
 	ngx_shm_zone_t *zone;      /* the viewer table and its holders */
+	/* streamreg_lineup FILE (optional): names and order for /channels and
+	 * the 404 of a channel it does not list, as streamreg-server. */
+	struct st_lineup *lineup;
 	ngx_array_t hls_locs;      /* ngx_http_streamreg_loc_conf_t * using streamreg_hls */
 	/* First location that needs the registry, for the "nginx -t" message. */
 	ngx_str_t user_file;
@@ -81,6 +85,8 @@ ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st
 
 ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r);     /* streamreg_hls */
 ngx_int_t sr_ngx_status_handler(ngx_http_request_t *r);  /* streamreg_status */
+/* GET /channels under streamreg_hls: the player page's channel list. */
+ngx_int_t sr_ngx_channels(ngx_http_request_t *r, sr_registry *reg);
 
 /* The master.m3u8 wait (ngx_http_streamreg_wait.c). */
 typedef struct sr_ngx_ctx sr_ngx_ctx;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channels_json.h"
 #include "hls_files.h"
 #include "route.h"
 
@@ -217,7 +218,8 @@ ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r)
 	struct route rt;
 	const char *why = "no such resource";
 	int status = raw_path(r, path, sizeof path) < 0 ? 404 : route_parse(path, &rt, &why);
-	if (status == 0 && rt.kind != ROUTE_MASTER && rt.kind != ROUTE_FILE) {
+	if (status == 0 && rt.kind != ROUTE_MASTER && rt.kind != ROUTE_FILE &&
+	    rt.kind != ROUTE_CHANNELS) {
 		status = 404;
 		why = "no such resource";
 	}
@@ -226,7 +228,59 @@ ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r)
 	sr_registry *reg = sr_ngx_registry(&why);
 	if (reg == NULL)
 		return registry_unavailable(r, why);
+	if (rt.kind == ROUTE_CHANNELS)
+		return sr_ngx_channels(r, reg);
+	ngx_http_streamreg_main_conf_t *mcf =
+	    ngx_http_get_module_main_conf(r, ngx_http_streamreg_module);
+	if (mcf->lineup && st_lineup_find(mcf->lineup, rt.channel) == NULL)
+		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "unknown channel", 0);
 	if (rt.kind == ROUTE_MASTER)
 		return handle_master(r, lcf, reg, &rt);
 	return handle_file(r, lcf, reg, &rt);
+}
+
+/* Without streamreg_lineup, the registry's sessions (the reaper inserts
+ * every lineup channel) in slot order, without names. */
+static int lineup_from_registry(sr_registry *reg, ngx_pool_t *pool, struct st_lineup *l)
+{
+	size_t n = 0;
+	if (sr_session_list(reg, NULL, 0, &n) < 0)
+		return -1;
+	uuid_t *ids = ngx_pcalloc(pool, (n ? n : 1) * sizeof(uuid_t));
+	l->ch = ngx_pcalloc(pool, (n ? n : 1) * sizeof(struct st_channel));
+	l->order = ngx_pcalloc(pool, (n ? n : 1) * sizeof(size_t));
+	if (ids == NULL || l->ch == NULL || l->order == NULL)
+		return -1;
+	size_t got = 0;
+	if (sr_session_list(reg, ids, n, &got) < 0)
+		return -1;
+	l->n = got < n ? got : n;
+	for (size_t i = 0; i < l->n; i++) {
+		memcpy(l->ch[i].id, ids[i], sizeof(uuid_t));
+		sr_uuid_format(ids[i], l->ch[i].id_str);
+		l->order[i] = i;
+	}
+	return 0;
+}
+
+ngx_int_t sr_ngx_channels(ngx_http_request_t *r, sr_registry *reg)
+{
+	ngx_http_streamreg_main_conf_t *mcf =
+	    ngx_http_get_module_main_conf(r, ngx_http_streamreg_module);
+	struct st_lineup from_reg = {0};
+	const struct st_lineup *l = mcf->lineup;
+	if (l == NULL) {
+		if (lineup_from_registry(reg, r->pool, &from_reg) < 0)
+			return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+			                          "cannot list the sessions", 0);
+		l = &from_reg;
+	}
+	uint32_t holder;
+	size_t len;
+	char *body = channels_json(reg, sr_ngx_viewers(&holder), l, &len);
+	if (body == NULL)
+		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, "out of memory", 0);
+	ngx_int_t rc = sr_ngx_reply_body(r, "application/json", "no-store", body, len);
+	free(body);
+	return rc;
 }

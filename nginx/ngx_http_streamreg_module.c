@@ -20,6 +20,7 @@ static ngx_int_t postconfiguration(ngx_conf_t *cf);
 static char *set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *set_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *set_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *set_lineup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t init_process(ngx_cycle_t *cycle);
 static void exit_process(ngx_cycle_t *cycle);
 
@@ -27,6 +28,8 @@ static ngx_conf_num_bounds_t max_viewers_bounds = {ngx_conf_check_num_bounds, 1,
 
 static ngx_command_t commands[] = {
     {ngx_string("streamreg_registry"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_registry,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
+    {ngx_string("streamreg_lineup"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_lineup,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
     {ngx_string("streamreg_max_viewers"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_num_slot, NGX_HTTP_MAIN_CONF_OFFSET,
@@ -154,6 +157,38 @@ static char *set_registry(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	}
 	sr_registry_close(reg);
 	mcf->registry = value[1];
+	return NGX_CONF_OK;
+}
+
+static void free_lineup(void *data)
+{
+	st_lineup_free(data);
+}
+
+static char *set_lineup(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+	ngx_http_streamreg_main_conf_t *mcf = conf;
+	ngx_str_t *value = cf->args->elts;
+	(void)cmd;
+	if (mcf->lineup)
+		return "is duplicate";
+	ngx_str_t path = value[1];
+	if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK)
+		return NGX_CONF_ERROR;
+	ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, sizeof(struct st_lineup));
+	if (cln == NULL)
+		return NGX_CONF_ERROR;
+	struct st_lineup *l = cln->data;
+	ngx_memzero(l, sizeof *l);
+	cln->handler = free_lineup;
+	/* Only the ids and names are used here; whatever inputs the reaper
+	 * was allowed to run, the lineup must not be refused for them. */
+	char err[512];
+	if (st_lineup_load((char *)path.data, ST_LINEUP_LAVFI_ANY, l, err, sizeof err) < 0) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "streamreg_lineup refused: %s", err);
+		return NGX_CONF_ERROR;
+	}
+	mcf->lineup = l;
 	return NGX_CONF_OK;
 }
 

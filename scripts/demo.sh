@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # The streamreg demo: installs what is missing (Debian 12, as root), builds,
 # then serves a few lavfi test channels over HLS on 127.0.0.1 with the reaper
-# and the pre-fork server, until Ctrl-C or --duration.  On the way out it
+# and the pre-fork server (or, with --nginx, Debian's nginx with
+# ngx_http_streamreg_module), until Ctrl-C or --duration.  On the way out it
 # stops everything and checks that no ffmpeg, no segment directory and no
 # registry is left.
 set -euo pipefail
 
 usage() {
 	cat <<'USAGE'
-Usage: scripts/demo.sh [--duration SECONDS] [--port N] [--workers N] [--no-setup]
+Usage: scripts/demo.sh [--duration SECONDS] [--port N] [--workers N] [--nginx] [--no-setup]
 
   --duration SECONDS  stop by itself after SECONDS (default: run until Ctrl-C)
   --port N            HTTP port on 127.0.0.1 (default 8080)
   --workers N         server worker processes (default 4)
+  --nginx             serve with nginx and ngx_http_streamreg_module instead of
+                      streamreg-server (docs/nginx.md)
   --no-setup          skip scripts/setup.sh (packages and build already there)
 
 Environment: BUILD_DIR (default build) is where setup.sh builds and where the
@@ -24,12 +27,14 @@ duration=0
 port=8080
 workers=4
 setup=1
+use_nginx=0
 while (($#)); do
 	case $1 in
 	--duration) duration=${2:?--duration needs SECONDS}; shift 2 ;;
 	--port) port=${2:?--port needs N}; shift 2 ;;
 	--workers) workers=${2:?--workers needs N}; shift 2 ;;
 	--no-setup) setup=0; shift ;;
+	--nginx) use_nginx=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "demo: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -47,6 +52,11 @@ fi
 reaper_bin=$build/tools/reaper/streamreg-reaper
 server_bin=$build/tools/server/streamreg-server
 cli_bin=$build/tools/streamreg/streamreg
+ngx_module=$(realpath -m "$build/nginx/ngx_http_streamreg_module.so")
+if ((use_nginx)); then
+	server_bin=/usr/sbin/nginx
+	[[ -f $ngx_module ]] || { echo "demo: $ngx_module is missing; install nginx-dev and run scripts/setup.sh" >&2; exit 1; }
+fi
 for b in "$reaper_bin" "$server_bin" "$cli_bin"; do
 	[[ -x $b ]] || { echo "demo: $b is missing; run scripts/setup.sh" >&2; exit 1; }
 done
@@ -76,6 +86,7 @@ inputs=("lavfi:testsrc2=size=640x360:rate=25"
 
 reaper_pid=
 server_pid=
+server_name=streamreg-server
 stopping=0
 status=0
 
@@ -110,7 +121,7 @@ shutdown() {
 	trap '' INT TERM
 	echo
 	echo "demo: stopping the server, then the reaper..."
-	stop_pid "$server_pid" "streamreg-server"
+	stop_pid "$server_pid" "$server_name"
 	stop_pid "$reaper_pid" "streamreg-reaper"
 	local left dirs
 	left=$(ffmpeg_left)
@@ -150,12 +161,54 @@ if [[ ! -e /dev/shm/$name ]]; then
 	status=1
 	exit 1
 fi
-"$server_bin" --registry "$name" --lineup "$lineup" --output-dir "$out" \
-	--listen "127.0.0.1:$port" --workers "$workers" 2>"$work/server.log" &
+health=/healthz
+if ((use_nginx)); then
+	# The module, the player page and hls.js from the source tree; nginx's
+	# SIGTERM is a fast shutdown, which stop_pid sends.
+	server_name=nginx
+	health=/api/sessions
+	ngx=$work/nginx
+	mkdir -p "$ngx" "$out"
+	cat >"$ngx/nginx.conf" <<EOC
+load_module $ngx_module;
+$( ((EUID == 0)) && echo "user root root;  # the reaper's registry is root's (mode 0600)")
+worker_processes $workers;
+error_log $work/server.log notice;
+pid $ngx/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $ngx/body;
+    proxy_temp_path $ngx/proxy;
+    fastcgi_temp_path $ngx/fastcgi;
+    uwsgi_temp_path $ngx/uwsgi;
+    scgi_temp_path $ngx/scgi;
+    sendfile on;
+    tcp_nopush on;
+    streamreg_registry $name;
+    streamreg_lineup $lineup;
+    server {
+        listen 127.0.0.1:$port;
+        location /channels { streamreg_hls $out; }
+        location = /api/sessions { streamreg_status json; }
+        location = /metrics { streamreg_status prometheus; }
+        location = / { root $root/web/page; try_files /index.html =404; }
+        location = /static/hls.min.js { alias $root/web/node_modules/hls.js/dist/hls.min.js; }
+        location = /static/hls.js-LICENSE.txt { alias $root/web/node_modules/hls.js/LICENSE; }
+        location /static/ { alias $root/web/page/; }
+    }
+}
+EOC
+	"$server_bin" -p "$ngx" -c "$ngx/nginx.conf" -e "$work/server.log" -g "daemon off;" \
+		2>>"$work/server.log" &
+else
+	"$server_bin" --registry "$name" --lineup "$lineup" --output-dir "$out" \
+		--listen "127.0.0.1:$port" --workers "$workers" 2>"$work/server.log" &
+fi
 server_pid=$!
 up=0
 for ((i = 0; i < 100; i++)); do
-	if curl -fs -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+	if curl -fs -m 1 "http://127.0.0.1:$port$health" >/dev/null 2>&1; then
 		up=1
 		break
 	fi
@@ -172,7 +225,7 @@ fi
 base=http://127.0.0.1:$port
 cat <<EOT
 
-streamreg demo: reaper pid $reaper_pid, server pid $server_pid ($workers workers), registry '$name'
+streamreg demo: reaper pid $reaper_pid, $server_name pid $server_pid ($workers workers), registry '$name'
 
 Watch in a browser:  $base/
   (the channels, a player with the server's own hls.js, and the live sessions)

@@ -45,6 +45,10 @@ try:
         ({"loc_extra": "streamreg_start_timeout soon;"}, "streamreg_start_timeout"),
         ({"http_extra": "streamreg_max_viewers 0;"}, "value must be between 1 and"),
     ]
+    broken = os.path.join(env.dir, "broken.m3u")
+    with open(broken, "w") as f:
+        f.write("#EXTM3U\n#EXTINF:-1 tvg-id=\"nope\",X\nlavfi:testsrc\n")
+    cases.append(({"http_extra": f"streamreg_lineup {broken};"}, "streamreg_lineup refused:"))
     for kw, want in cases:
         rc, err = conf_test(**kw)
         check(rc != 0 and want in err, f"nginx -t refuses {kw}: {err.strip().splitlines()[0:1]}")
@@ -130,6 +134,12 @@ try:
     names = lambda t: sorted(set(re.findall(r"^# TYPE (\S+)", t, re.M)))  # noqa: E731
     check(st == 200 and names(body.decode()) == names(cli) and names(cli),
           f"streamreg_status prometheus has the monitor's metrics ({len(names(cli))})")
+
+    # ---- /channels for the player page ------------------------------------------
+    listing = srvtest.get_json(port, "/channels")
+    check(isinstance(listing, list) and {c["id"] for c in listing} == {a, b}
+          and all(c["master"] == f"/channels/{c['id']}/master.m3u8" for c in listing),
+          "without streamreg_lineup, /channels lists the registry's sessions")
 
     # ---- a start nobody answers: bounded, and the workers keep serving ------
     results = []

@@ -47,7 +47,7 @@ http {{
     {http_extra}
     server {{
         listen 127.0.0.1:{port};
-        location /channels/ {{ streamreg_hls {hls_dir or out_dir}; {loc_extra} }}
+        location /channels {{ streamreg_hls {hls_dir or out_dir}; {loc_extra} }}
         location = /api/sessions {{ streamreg_status json; }}
         location = /metrics {{ streamreg_status prometheus; }}
     }}

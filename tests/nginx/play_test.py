@@ -20,10 +20,15 @@ env = NginxEnv("ngxplay", n_channels=2)
 players = []
 try:
     env.start_reaper("--idle-grace", str(GRACE), "--stop-timeout", "2")
-    env.start_nginx(workers=2, http_extra=f"streamreg_viewer_timeout {int(VIEWER_TIMEOUT * 1000)}ms;",
+    env.start_nginx(workers=2, http_extra=f"streamreg_viewer_timeout {int(VIEWER_TIMEOUT * 1000)}ms; "
+                    f"streamreg_lineup {env.lineup};",
                     loc_extra="streamreg_start_timeout 25s;")
     a, b = env.channels[0][0], env.channels[1][0]
     dir_a, dir_b = os.path.join(env.out, a), os.path.join(env.out, b)
+
+    listing = srvtest.get_json(env.port, "/channels")
+    check([(c["id"], c["name"]) for c in listing or []] == [(c[0], c[1]) for c in env.channels],
+          "with streamreg_lineup, /channels lists the lineup in its order with names")
 
     # ---- 30 first requests at once on an idle channel ---------------------------
     check(env.state(1) == "idle", f"channel B starts idle ({env.state(1)})")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """scripts/demo.sh --duration: it starts the reaper and the server, prints
 working URLs, a viewer can watch a channel, and at the end it reports a clean
-stop with no ffmpeg, no segment directory and no registry left."""
+stop with no ffmpeg, no segment directory and no registry left.
+SR_DEMO_ARGS adds arguments (the nginx suite runs it with --nginx)."""
 
 import os
 import re
@@ -14,9 +15,10 @@ src = os.environ["SR_SOURCE_DIR"]
 build = os.environ["SR_BUILD_DIR"]
 port = free_port()
 env = dict(os.environ, BUILD_DIR=build)
-log(f"demo.sh --no-setup --duration 14 --port {port}")
+extra = os.environ.get("SR_DEMO_ARGS", "").split()
+log(f"demo.sh --no-setup --duration 14 --port {port} {' '.join(extra)}")
 p = subprocess.Popen(["bash", os.path.join(src, "scripts/demo.sh"), "--no-setup", "--duration",
-                      "14", "--port", str(port)], stdout=subprocess.PIPE,
+                      "14", "--port", str(port), *extra], stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT, text=True, env=env, cwd=src)
 out = []
 urls = []

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "channels_json.h"
 #include "hls_files.h"
 #include "http_reply.h"
 #include "route.h"
@@ -287,54 +288,10 @@ static enum MHD_Result handle_static(struct worker *wk, struct MHD_Connection *c
 	return reply_file(wk, c, ctype, "no-cache", fd, (size_t)size);
 }
 
-static void channel_json(struct worker *wk, struct strbuf *b, const struct st_channel *ch)
-{
-	char id[SR_UUID_STR_LEN + 1];
-	sr_uuid_format(ch->id, id);
-	sr_session_info info;
-	int rc = sr_session_snapshot(wk->reg, ch->id, &info);
-	strbuf_puts(b, "{\"id\":");
-	strbuf_json_string(b, id);
-	strbuf_puts(b, ",\"name\":");
-	strbuf_json_string(b, ch->name);
-	strbuf_printf(b, ",\"master\":\"/channels/%s/master.m3u8\"", id);
-	if (rc == 0) {
-		strbuf_puts(b, ",\"state\":");
-		strbuf_json_string(b, sr_state_name(info.state));
-		strbuf_printf(b, ",\"clients\":%u,\"pid\":%d,\"idle_ms\":%llu,\"error_count\":%u",
-		              info.clients, (int)info.pid, (unsigned long long)info.idle_ms,
-		              info.error_count);
-		strbuf_puts(b, ",\"last_error\":");
-		strbuf_json_string(b, info.last_error);
-		strbuf_puts(b, ",\"variants\":[");
-		for (uint32_t i = 0; i < info.n_qualities && i < SR_MAX_QUALITIES; i++) {
-			const sr_quality *q = &info.qualities[i];
-			strbuf_puts(b, i ? ",{\"level\":" : "{\"level\":");
-			strbuf_json_string(b, q->level);
-			strbuf_printf(b, ",\"bitrate_kbps\":%u,\"width\":%u,\"height\":%u}",
-			              q->bitrate_kbps, q->width, q->height);
-		}
-		strbuf_puts(b, "]");
-	} else {
-		/* Nobody asked for it yet: no session in the registry. */
-		strbuf_puts(b, ",\"state\":\"idle\",\"clients\":0,\"pid\":0,\"idle_ms\":null,"
-		               "\"error_count\":0,\"last_error\":\"\",\"variants\":[]");
-	}
-	strbuf_printf(b, ",\"viewers\":%u}", viewers_count(wk->vt, ch->id));
-}
-
 static enum MHD_Result handle_channels(struct worker *wk, struct MHD_Connection *c)
 {
-	struct strbuf b = {0};
-	strbuf_puts(&b, "[");
-	for (size_t i = 0; i < wk->lineup->n; i++) {
-		if (i)
-			strbuf_puts(&b, ",\n");
-		channel_json(wk, &b, &wk->lineup->ch[wk->lineup->order[i]]);
-	}
-	strbuf_puts(&b, "]\n");
 	size_t len;
-	char *body = strbuf_take(&b, &len);
+	char *body = channels_json(wk->reg, wk->vt, wk->lineup, &len);
 	if (!body)
 		return reply_error(wk, c, 500, "out of memory");
 	return reply_owned(wk, c, 200, "application/json", "no-store", body, len);
