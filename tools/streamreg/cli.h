@@ -12,5 +12,6 @@ int cmd_state(int argc, char **argv);
 int cmd_error(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
 
 #endif

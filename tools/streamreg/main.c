@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
     {"error", cmd_error, "record an error on a session"},
     {"show", cmd_show, "show one session"},
     {"ls", cmd_ls, "list the sessions"},
+    {"hold", cmd_hold, "hold a viewer on a channel while running; print its state changes"},
     {"top", cli_top, "live full-screen view of the sessions"},
     {"stats", cli_stats, "registry totals as text, JSON or Prometheus metrics"},
 };
