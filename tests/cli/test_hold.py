@@ -5,7 +5,8 @@ With a real reaper and real ffmpeg (tiny lavfi channel, 1 s segments, idle
 grace 1 s): the hold asks for the start and prints idle -> starting ->
 active; the channel stays up while held, well past the grace; on SIGINT the
 viewer is released and the reaper stops the channel; a hold killed with
-SIGKILL leaves no viewer behind either.  Refusals: a missing session (exit
+SIGKILL leaves no viewer behind either.  `streamreg stats` names the attached processes (reaper, server master
+and workers, the hold with its viewer).  Refusals: a missing session (exit
 1), bad operands (exit 2), a missing registry (exit 3).
 """
 import json
@@ -20,6 +21,7 @@ import time
 import clitest as ct
 
 REAPER = os.environ.get("SR_REAPER")
+SERVER = os.environ.get("SR_SERVER")
 
 
 def wait_for(pred, limit, step=0.05):
@@ -111,6 +113,27 @@ class Hold(ct.CliTest):
         active = self.read_until(hold, lines, "starting -> active", 30)
         self.assertIsNotNone(active, lines)
         self.assertRegex(active, r"pid=[1-9]\d*")
+        # streamreg top/stats name what is attached and what holds viewers
+        server = None
+        if SERVER:
+            server = subprocess.Popen(
+                [SERVER, "--registry", name, "--lineup", lineup, "--output-dir",
+                 os.path.join(work, "out"), "--listen", "127.0.0.1:0", "--workers", "2"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.addCleanup(lambda: (server.poll() is None and server.terminate(),
+                                     server.wait(30)))
+        want = [f"reaper {reaper.pid}",
+                f"streamreg hold {hold.pid} (holding 1 viewer on 1 channel)"]
+        if server:
+            want += [f"server master {server.pid}", "2 server workers"]
+        line = wait_for(lambda: next((l for l in ct.run("stats", name).out.splitlines()
+                                      if l.startswith("processes:")
+                                      and all(w in l for w in want)), None), 20)
+        self.assertIsNotNone(line, (want, ct.run("stats", name).out))
+        procs = json.loads(ct.run("stats", name, "--json").out)["processes"]
+        roles = {p["pid"]: p["role"] for p in procs}
+        self.assertEqual(roles.get(reaper.pid), "reaper", procs)
+        self.assertEqual(roles.get(hold.pid), "streamreg hold", procs)
         # three idle graces later the channel still plays: the hold counts
         time.sleep(3.0)
         s = self.state(name, ch)

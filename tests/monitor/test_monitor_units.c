@@ -129,7 +129,7 @@ static void test_header_hints(void **state)
 	snap.stats.procs_attached = 2;
 	snap.stats.procs_reclaimed = 6;
 	mon_format_procs_line(&snap, line, sizeof line);
-	assert_non_null(strstr(line, "2 attached of 2"));
+	assert_non_null(strstr(line, "table 2 of 2"));
 	assert_non_null(strstr(line, "dead reclaimed 6"));
 	assert_non_null(strstr(line, "1 busy records skipped"));
 	assert_non_null(strstr(line, "--max-procs"));

@@ -56,7 +56,8 @@ def main():
         check("registry " + name in s, "header names the registry")
         check("active 1" in s and "failed 1" in s and "idle 1" in s, "per-state totals")
         check("3 used, 13 free of 16" in s, "capacity used/free")
-        check("processes: 1 attached" in s, "attached processes")
+        check("processes: 2 attached" in s and "streamreg top" in s,
+              "attached processes, named")
         check("q quit" in s, "help line")
         check(row(s, A)[1:3] == ["active", "3"], "row of A: %r" % row(s, A))
         check(row(s, B)[1] == "failed" and "crashed" in " ".join(row(s, B)),

@@ -1,4 +1,5 @@
 #include "monitor_attach.h"
+#include "monitor_procs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -101,6 +102,7 @@ int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_
 			mon_report_error(cmd, what, rc);
 			return rc;
 		}
+		(void)mon_procs_take(name, *reg, snap);
 		if (sr_registry_replaced(*reg) != 1)
 			return 0;
 		sr_registry_close(*reg);

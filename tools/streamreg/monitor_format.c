@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void mon_format_duration(uint64_t ms, char *buf, size_t len)
@@ -103,14 +104,63 @@ void mon_format_sessions_line(const mon_snapshot *snap, char *buf, size_t len)
 		         " | TABLE FULL: recreate with a larger --capacity");
 }
 
+/* "reaper 1234", "4 server workers (5 viewers on 2 channels)": the attached
+ * processes grouped by role, in order of first appearance. */
+static int format_roles(const mon_snapshot *snap, char *buf, size_t len)
+{
+	int w = 0;
+	bool *done = calloc(snap->nprocs ? snap->nprocs : 1, sizeof *done);
+	if (!done)
+		return 0;
+	for (size_t i = 0; i < snap->nprocs && w >= 0 && (size_t)w < len; i++) {
+		if (done[i])
+			continue;
+		const mon_proc *p = &snap->procs[i];
+		unsigned n = 0;
+		uint64_t clients = 0, channels = 0;
+		for (size_t j = i; j < snap->nprocs; j++) {
+			if (done[j] || strcmp(snap->procs[j].role, p->role) != 0)
+				continue;
+			done[j] = true;
+			n++;
+			clients += snap->procs[j].clients;
+			channels += snap->procs[j].channels;
+		}
+		if (n == 1)
+			w += snprintf(buf + w, len - (size_t)w, "%s%s %ld", i ? ", " : "", p->role,
+			              (long)p->pid);
+		else
+			w += snprintf(buf + w, len - (size_t)w, "%s%u %ss", i ? ", " : "", n,
+			              p->role);
+		if (w >= 0 && (size_t)w < len && clients)
+			w += snprintf(buf + w, len - (size_t)w,
+			              " (holding %" PRIu64 " viewer%s on %" PRIu64 " channel%s)",
+			              clients, clients == 1 ? "" : "s", channels,
+			              channels == 1 ? "" : "s");
+	}
+	free(done);
+	return w;
+}
+
 void mon_format_procs_line(const mon_snapshot *snap, char *buf, size_t len)
 {
 	const sr_registry_stats *st = &snap->stats;
-	int w = snprintf(buf, len,
-	                 "processes: %" PRIu32 " attached of %" PRIu32 " | dead reclaimed %" PRIu64
-	                 " (client leases %" PRIu64 ", locks %" PRIu64 ")",
-	                 st->procs_attached, st->max_procs, st->procs_reclaimed,
-	                 st->leases_reclaimed, st->locks_repaired);
+	int w;
+	if (snap->nprocs) {
+		w = snprintf(buf, len, "processes: %zu attached: ", snap->nprocs);
+		if (w > 0 && (size_t)w < len)
+			w += format_roles(snap, buf + w, len - (size_t)w);
+		if (w > 0 && (size_t)w < len)
+			w += snprintf(buf + w, len - (size_t)w, " | ");
+	} else {
+		w = snprintf(buf, len, "processes: ");
+	}
+	if (w > 0 && (size_t)w < len)
+		w += snprintf(buf + w, len - (size_t)w,
+		              "table %" PRIu32 " of %" PRIu32 " | dead reclaimed %" PRIu64
+		              " (client leases %" PRIu64 ", locks %" PRIu64 ")",
+		              st->procs_attached, st->max_procs, st->procs_reclaimed,
+		              st->leases_reclaimed, st->locks_repaired);
 	if (w > 0 && (size_t)w < len && snap->skipped > 0)
 		w += snprintf(buf + w, len - (size_t)w, " | %" PRIu32 " busy records skipped",
 		              snap->skipped);

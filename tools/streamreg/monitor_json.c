@@ -4,6 +4,12 @@
 
 #include "monitor_format.h"
 #include "monitor_output.h"
+#include "st_json.h"
+
+static void file_sink(void *ctx, const char *p, size_t n)
+{
+	fwrite(p, 1, n, ctx);
+}
 
 int mon_json_registry(FILE *f, const char *name, const mon_snapshot *snap)
 {
@@ -23,10 +29,22 @@ int mon_json_registry(FILE *f, const char *name, const mon_snapshot *snap)
 	        ",\"procs_attached\":%" PRIu32 ",\"leases_per_proc\":%" PRIu32
 	        ",\"procs_reclaimed\":%" PRIu64 ",\"leases_reclaimed\":%" PRIu64
 	        ",\"locks_repaired\":%" PRIu64 ",\"segment_size\":%" PRIu64 ",\"age_ms\":%" PRIu64
-	        ",\"created_wall_ns\":%" PRId64 ",\"creator_pid\":%ld}",
+	        ",\"created_wall_ns\":%" PRId64 ",\"creator_pid\":%ld,\"processes\":[",
 	        snap->clients, snap->skipped, st->max_procs, st->procs_attached,
 	        st->leases_per_proc, st->procs_reclaimed, st->leases_reclaimed, st->locks_repaired,
 	        st->segment_size, st->age_ms, st->created_wall_ns, (long)st->creator_pid);
+	for (size_t i = 0; i < snap->nprocs; i++) {
+		const mon_proc *p = &snap->procs[i];
+		fprintf(f, "%s{\"pid\":%ld,\"role\":", i ? "," : "", (long)p->pid);
+		/* the role may come from a command name: any bytes */
+		st_json_string(file_sink, f, p->role, sizeof p->role);
+		fprintf(f,
+		        ",\"mapped\":%s,\"in_table\":%s,\"channels\":%" PRIu32
+		        ",\"clients\":%" PRIu64 "}",
+		        p->mapped ? "true" : "false", p->in_table ? "true" : "false", p->channels,
+		        p->clients);
+	}
+	fputs("]}", f);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -155,5 +155,6 @@ void mon_snapshot_free(mon_snapshot *snap)
 {
 	free(snap->sessions);
 	free(snap->ids);
+	free(snap->procs);
 	memset(snap, 0, sizeof *snap);
 }

@@ -2,10 +2,22 @@
 #ifndef SR_TOOLS_MONITOR_SNAPSHOT_H
 #define SR_TOOLS_MONITOR_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "streamreg.h"
+
+/* A process attached to the registry, named for what it is. */
+typedef struct mon_proc {
+	pid_t pid;
+	char role[48];     /* "reaper", "server worker", "streamreg hold", ... */
+	bool mapped;       /* maps the segment (attached, read-only or not) */
+	bool in_table;     /* has a process-table slot (holds viewers, or owns) */
+	uint32_t channels; /* channels it holds viewers on */
+	uint64_t clients;  /* viewers it holds */
+} mon_proc;
 
 typedef struct mon_snapshot {
 	sr_registry_stats stats;           /* Registry-wide figures from the library. */
@@ -17,6 +29,9 @@ typedef struct mon_snapshot {
 	uint32_t skipped;                  /* Records left out: they kept changing under us. */
 	uint64_t taken_mono_ns;            /* When the copy was taken (sr_now_mono_ns clock). */
 	uuid_t *ids;                       /* Scratch: the listing being copied. */
+	mon_proc *procs;                   /* Who is attached (monitor_procs.h); may be empty. */
+	size_t nprocs;
+	size_t procs_cap;
 	size_t ids_cap;
 } mon_snapshot;
 

@@ -11,6 +11,7 @@
 #include "monitor.h"
 #include "monitor_attach.h"
 #include "monitor_output.h"
+#include "monitor_procs.h"
 #include "monitor_screen.h"
 #include "monitor_top_args.h"
 #include "monitor_view.h"
@@ -177,6 +178,7 @@ static void tick(top_live *live, mon_ui *ui)
 		set_status(ui, true, text, "");
 		return;
 	}
+	(void)mon_procs_take(ui->name, live->reg, &live->snap);
 	ui->have_data = true;
 	if (ui->status_alert)
 		set_status(ui, false, "", "");
