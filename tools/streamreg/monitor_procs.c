@@ -1,5 +1,7 @@
 #include "monitor_procs.h"
 
+#include "monitor_guard.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -123,7 +125,9 @@ static bool maps_segment(pid_t pid, dev_t dev, ino_t ino)
 
 struct table_ctx {
 	mon_snapshot *snap;
+	sr_registry *reg;
 	bool oom;
+	pid_t owner_pid;
 };
 
 static int from_table(const sr_proc_info *p, void *arg)
@@ -139,6 +143,16 @@ static int from_table(const sr_proc_info *p, void *arg)
 	m->in_table = true;
 	m->channels = p->channels;
 	m->clients = p->clients;
+	return 0;
+}
+
+static int read_table(void *arg)
+{
+	struct table_ctx *t = arg;
+	(void)sr_registry_procs(t->reg, from_table, t);
+	sr_owner_info owner;
+	if (sr_registry_get_owner(t->reg, &owner) == 0 && owner.alive)
+		t->owner_pid = owner.pid;
 	return 0;
 }
 
@@ -167,14 +181,14 @@ int mon_procs_take(const char *name, sr_registry *reg, mon_snapshot *snap)
 		if (d)
 			closedir(d);
 	}
-	struct table_ctx t = {snap, false};
-	(void)sr_registry_procs(reg, from_table, &t);
-	if (t.oom) {
+	/* the registry is read under the SIGBUS guard: its segment may be
+	 * truncated under a read-only mapping at any time */
+	struct table_ctx t = {snap, reg, false, 0};
+	if (mon_guard_sigbus(read_table, &t) < 0 || t.oom) {
 		snap->nprocs = 0;
-		return -ENOMEM;
+		return t.oom ? -ENOMEM : -SR_ETRUNCATED;
 	}
-	sr_owner_info owner;
-	pid_t owner_pid = sr_registry_get_owner(reg, &owner) == 0 && owner.alive ? owner.pid : 0;
+	pid_t owner_pid = t.owner_pid;
 	for (size_t i = 0; i < snap->nprocs; i++)
 		mon_proc_role(snap->procs[i].pid, owner_pid, snap->procs[i].role,
 		              sizeof snap->procs[i].role);
