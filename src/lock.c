@@ -146,23 +146,35 @@ static int spin_lock(pthread_mutex_t *m)
 
 int sr__lock(struct sr_registry *r)
 {
-	int rc = pthread_mutex_trylock(&r->hdr->lock);
+	int rc = sr__lock_guard(r);
+	if (rc)
+		return rc;
+	pthread_mutex_t *m = &r->hdr->lock;
+	rc = pthread_mutex_trylock(m);
 	if (rc == EBUSY)
-		rc = spin_lock(&r->hdr->lock);
-	if (rc != EBUSY)
+		rc = spin_lock(m);
+	if (rc != EBUSY && rc != ENOTRECOVERABLE)
 		return after_lock(r, rc);
 	struct timespec deadline, now;
 	clock_gettime(SR_LOCK_CLOCK, &deadline);
 	add_ms(&deadline, SR_LOCK_TIMEOUT_MS);
 	struct timespec slice;
+	bool marked = false;
 	do {
+		/* "Not recoverable" is garbage in the owner word, and a slice that
+		 * ran out may mean an owner that never was (garbage in the lock
+		 * word): once marked owner-died, the next try repairs. */
+		if ((rc == ENOTRECOVERABLE && !marked && sr__lock_unrecoverable(m)) ||
+		    (rc == ETIMEDOUT && sr__lock_phantom(m)))
+			marked = true;
 		clock_gettime(SR_LOCK_CLOCK, &now);
 		slice = now;
 		add_ms(&slice, SR_LOCK_SLICE_MS);
 		if (before(&deadline, &slice))
 			slice = deadline;
-		rc = sr_timed_lock(&r->hdr->lock, &slice);
-	} while (rc == ETIMEDOUT && before(&slice, &deadline));
+		rc = sr_timed_lock(m, &slice);
+	} while ((rc == ETIMEDOUT || (rc == ENOTRECOVERABLE && marked)) &&
+	         before(&slice, &deadline));
 	return after_lock(r, rc);
 }
 
@@ -174,7 +186,16 @@ void sr__unlock(struct sr_registry *r)
 
 int sr__lock_probe(struct sr_registry *r)
 {
-	int rc = pthread_mutex_trylock(&r->hdr->lock);
+	int rc = sr__lock_guard(r);
+	if (rc)
+		return rc;
+	pthread_mutex_t *m = &r->hdr->lock;
+	rc = pthread_mutex_trylock(m);
+	/* Held by an owner that does not exist, or said to be unrecoverable:
+	 * marked owner-died, so one more try repairs it. */
+	if ((rc == EBUSY && sr__lock_phantom(m)) ||
+	    (rc == ENOTRECOVERABLE && sr__lock_unrecoverable(m)))
+		rc = pthread_mutex_trylock(m);
 	if (rc == EBUSY)
 		return 0;
 	bool dead = rc == EOWNERDEAD;

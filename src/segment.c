@@ -32,15 +32,7 @@ static void shm_path(const char *name, char *out, size_t n)
 
 static int init_lock(struct sr_header *h)
 {
-	pthread_mutexattr_t a;
-	int rc = pthread_mutexattr_init(&a);
-	if (rc == 0)
-		rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (rc == 0)
-		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (rc == 0)
-		rc = pthread_mutex_init(&h->lock, &a);
-	pthread_mutexattr_destroy(&a);
+	int rc = sr__lock_init(&h->lock);
 	return rc ? sr__fail(-rc, "cannot initialise the writer lock") : 0;
 }
 

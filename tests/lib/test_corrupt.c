@@ -7,6 +7,7 @@
 #include "support/srt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sr_internal.h"
@@ -509,6 +511,141 @@ static void test_verify_finds_bad_records(void **state)
 	assert_true(stats.sessions <= 3);
 }
 
+/* ---- Garbled writer-lock bytes -------------------------------------------
+ * The lock sits in the unchecksummed part of the header.  Whatever its words
+ * hold, a read-write attach and a write must never abort or hang: a lock no
+ * live thread can hold is repaired (counted in locks_repaired), one a live
+ * thread may hold is refused with a clear error. */
+
+/* glibc's kind bits (nptl pthreadP.h): priority inherit, priority protect. */
+#define KIND_PI 32
+#define KIND_PP 64
+
+enum lock_field { LF_KIND, LF_WORD, LF_OWNER };
+
+struct garble {
+	const char *what;
+	enum lock_field field;
+	int value;
+	bool self;      /* the value is the attacher's own pid (its main thread id) */
+	bool refused;   /* a live thread may hold it: the write is refused */
+};
+
+struct garble_arg {
+	char name[SR_NAME_MAX + 1];
+	const struct garble *g;
+	off_t off;
+};
+
+static off_t lock_field_off(enum lock_field f)
+{
+	pthread_mutex_t m;
+	const char *base = (const char *)&m;
+	const char *p = f == LF_KIND   ? (const char *)&m.__data.__kind
+	                : f == LF_WORD ? (const char *)&m.__data.__lock
+	                              : (const char *)&m.__data.__owner;
+	return (off_t)(offsetof(struct sr_header, lock) + (size_t)(p - base));
+}
+
+/* In a child, so an abort shows as a signal instead of killing the runner. */
+static int garbled_attach(void *p)
+{
+	struct garble_arg *a = p;
+	if (a->g->self) {
+		struct srt_fx fx;
+		memcpy(fx.name, a->name, sizeof(fx.name));
+		int me = (int)getpid();
+		poke(&fx, a->off, &me, sizeof(me));
+	}
+	sr_registry *rw = NULL;
+	if (sr_registry_attach(a->name, 0, &rw) != 0)
+		return 10;
+	uuid_t id;
+	srt_uuid(id);
+	int rc = sr_session_insert(rw, id, NULL);
+	if (a->g->refused) {
+		if (rc != -SR_ECORRUPT || !strstr(sr_errdetail(), "garbled"))
+			return 11;
+	} else if (rc != 0) {
+		return 12;
+	} else if (sr_session_delete(rw, id) != 0 || sr_session_insert(rw, id, NULL) != 0) {
+		return 13; /* the repaired lock works on and on */
+	}
+	sr_registry_recover(rw, NULL);
+	sr_registry_close(rw);
+	return 0;
+}
+
+static void test_garbled_lock(void **state)
+{
+	(void)state;
+	pthread_mutex_t probe;
+	pthread_mutexattr_t at;
+	pthread_mutexattr_init(&at);
+	pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&probe, &at);
+	pthread_mutexattr_destroy(&at);
+	int kind = probe.__data.__kind;
+	pthread_mutex_destroy(&probe);
+	/* A pid that no longer exists: a child that exited and was reaped. */
+	pid_t gone = fork();
+	if (gone == 0)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	const struct garble cases[] = {
+	    {.what = "kind with the priority-protect bit", .field = LF_KIND, .value = kind | KIND_PP},
+	    {.what = "priority-protect kind, ceiling bits set", .field = LF_KIND, .value = (int)0xfff80000u | 0x40},
+	    {.what = "priority-inherit kind", .field = LF_KIND, .value = kind | KIND_PI},
+	    {.what = "plain private kind", .field = LF_KIND, .value = 0},
+	    {.what = "random kind", .field = LF_KIND, .value = (int)0xdeadbeefu},
+	    {.what = "recursive, not robust", .field = LF_KIND, .value = PTHREAD_MUTEX_RECURSIVE_NP},
+	    {.what = "owner thread that never existed", .field = LF_WORD, .value = 0x3ffffff0},
+	    {.what = "owner of a reaped process", .field = LF_WORD, .value = (int)gone},
+	    {.what = "waiters flag, no owner", .field = LF_WORD, .value = (int)0x80000000u},
+	    {.what = "the attacher's own thread id", .field = LF_WORD, .value = 0, .self = true},
+	    {.what = "owner word says not recoverable", .field = LF_OWNER, .value = 0x7ffffffe},
+	    {.what = "garbled kind while a live thread holds it", .field = LF_KIND, .value = (int)0xdeadbeefu, .self = false, .refused = true},
+	};
+	for (size_t i = 0; i < SRT_ARRAY_LEN(cases); i++) {
+		const struct garble *g = &cases[i];
+		struct srt_fx fx;
+		uuid_t ids[2];
+		assert_int_equal(srt_create(&fx, 4, 4, 4), 0);
+		populate(fx.reg, ids, 2);
+		sr_registry_stats before;
+		assert_int_equal(sr_registry_stats_get(fx.reg, &before), 0);
+		struct garble_arg a = {.g = g, .off = lock_field_off(g->field)};
+		memcpy(a.name, fx.name, sizeof(a.name));
+		poke(&fx, a.off, &g->value, sizeof(g->value));
+		if (g->refused) {
+			/* This live process (the test runner) named as the holder. */
+			int me = (int)getpid();
+			poke(&fx, lock_field_off(LF_WORD), &me, sizeof(me));
+		}
+		fflush(NULL);
+		pid_t pid = srt_spawn(garbled_attach, &a);
+		int code = srt_wait(pid);
+		if (code != 0)
+			fail_msg("%s: attacher exited with %d (134 = abort)", g->what, code);
+		if (!g->refused) {
+			sr_registry_stats after;
+			assert_int_equal(sr_registry_stats_get(fx.reg, &after), 0);
+			if (after.locks_repaired <= before.locks_repaired)
+				fail_msg("%s: no repair counted", g->what);
+			/* And this process's own handle writes through it too. */
+			uuid_t extra;
+			srt_uuid(extra);
+			assert_int_equal(sr_session_insert(fx.reg, extra, NULL), 0);
+		}
+		assert_int_equal(sr_registry_verify(fx.reg), 0);
+		sr_registry_close(fx.reg);
+		sr_registry_unlink(fx.name);
+	}
+	srt_cleanup_names();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,10 +660,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forged_geometry, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_not_a_regular_file),
 	    cmocka_unit_test(test_fuzz_header),
+	    cmocka_unit_test(test_garbled_lock),
 	    cmocka_unit_test(test_fuzz_body),
 	    cmocka_unit_test_setup_teardown(test_verify_finds_bad_records, srt_setup_small,
 	                                    srt_teardown),
 	};
+	/* SRT_FILTER=test_fuzz_header runs one test, e.g. in a loop of 200. */
+	if (getenv("SRT_FILTER"))
+		cmocka_set_test_filter(getenv("SRT_FILTER"));
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();
 	return rc;
