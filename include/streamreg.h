@@ -475,8 +475,10 @@ SR_API int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, 
 
 /**
  * Count one more viewer for this process and touch the session.  The count
- * is a lease of the calling process: if the process dies, recovery releases
- * it.  -SR_ELEASEFULL if this process counts viewers on too many channels.
+ * is a lease of the calling process: once the process has died (a zombie
+ * counts as dead) no read counts it any more, and recovery later frees its
+ * process slot.  -SR_ELEASEFULL if this process counts viewers on too many
+ * channels.
  */
 SR_API int sr_session_add_client(sr_registry *reg, const uuid_t id);
 
@@ -486,7 +488,15 @@ SR_API int sr_session_add_client(sr_registry *reg, const uuid_t id);
  */
 SR_API int sr_session_remove_client(sr_registry *reg, const uuid_t id);
 
-/** Viewers on the session, summed over live processes. */
+/**
+ * Viewers on the session, summed over the processes that hold them and still
+ * run (pid and start time checked, a zombie counts as dead).  A killed
+ * holder's viewers leave this count, the walks and the stats as soon as it
+ * is dead, before recovery reclaims its slot (sr_registry_procs() shows the
+ * slot until then).  Each handle keeps a pidfd per process that holds
+ * viewers, so asking again costs a poll(), and only about processes with a
+ * nonzero count; a process never asks about itself.
+ */
 SR_API int sr_session_get_clients(sr_registry *reg, const uuid_t id, uint32_t *out);
 
 /** Milliseconds since the last access into *out. */

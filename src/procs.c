@@ -46,6 +46,7 @@ static void after_fork_child(void)
 	atomic_store_explicit(&self_pid, 0, memory_order_relaxed);
 	for (struct sr_registry *r = handles; r; r = r->next_handle) {
 		pthread_mutex_init(&r->claim_lock, NULL);
+		pthread_mutex_init(&r->live_lock, NULL);
 		atomic_store(&r->proc_idx, -1);
 		/* The owner record names the parent: the child holds nothing. */
 		atomic_store(&r->owner_word, 0);
@@ -336,11 +337,14 @@ uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen)
 	uint64_t key = lease_key(slot, gen), sum = 0;
 	for (uint32_t i = 0, n = hwm(r); i < n; i++) {
 		struct sr_proc *p = sr__proc(r, i);
-		if (!proc_counts(atomic_load_explicit(&p->owner, memory_order_acquire)))
+		uint64_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
+		if (!proc_counts(owner))
 			continue;
 		struct sr_lease *l = lease_find(r, p, key);
-		if (l)
-			sum += sr_lease_n(atomic_load_explicit(&l->count, memory_order_relaxed));
+		uint32_t c = l ? sr_lease_n(atomic_load_explicit(&l->count, memory_order_relaxed)) : 0;
+		/* A dead holder's viewers are gone now, not when recovery runs. */
+		if (c && sr__proc_alive(r, i, owner))
+			sum += c;
 	}
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
 }
@@ -355,10 +359,12 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 	memset(per_slot, 0, (size_t)r->capacity * sizeof(*per_slot));
 	for (uint32_t i = 0, n = hwm(r); i < n; i++) {
 		struct sr_proc *p = sr__proc(r, i);
-		if (!proc_counts(atomic_load_explicit(&p->owner, memory_order_acquire)))
+		uint64_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
+		if (!proc_counts(owner))
 			continue;
 		struct sr_lease *l = sr__leases(p);
-		for (uint32_t j = 0; j < r->lease_cells; j++) {
+		int alive = -1; /* asked once, at the first viewer it holds */
+		for (uint32_t j = 0; j < r->lease_cells && alive != 0; j++) {
 			uint64_t k = atomic_load_explicit(&l[j].key, memory_order_relaxed);
 			if (k == 0)
 				continue;
@@ -372,6 +378,8 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 			    atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
 			if (sr_sw_gen(sw) != gen)
 				continue;
+			if (alive < 0 && !(alive = sr__proc_alive(r, i, owner)))
+				break;
 			uint64_t e = per_slot[slot];
 			uint32_t egen = (uint32_t)(e >> 32), en = (uint32_t)e;
 			if (en != 0 && egen != gen) {

@@ -157,6 +157,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	}
 	shm_unlink(tmp);
 	pthread_mutex_init(&r->claim_lock, NULL);
+	sr__live_init(r);
 	atomic_init(&r->proc_idx, -1);
 	sr__register_handle(r);
 	*out = r;
@@ -276,6 +277,7 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 	memcpy(r->name, name, strnlen(name, SR_NAME_MAX) + 1);
 	sr__bind_geometry(r, &g);
 	pthread_mutex_init(&r->claim_lock, NULL);
+	sr__live_init(r);
 	atomic_init(&r->proc_idx, -1);
 	sr__register_handle(r);
 	if (!ro)
@@ -295,6 +297,7 @@ void sr_registry_close(sr_registry *reg)
 	}
 	munmap(reg->base, reg->size);
 	pthread_mutex_destroy(&reg->claim_lock);
+	sr__live_free(reg);
 	free(reg);
 }
 

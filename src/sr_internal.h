@@ -249,6 +249,9 @@ struct sr_registry {
 	/* The owner word this process set by claiming through this handle, or 0;
 	 * a forked child forgets it. */
 	_Atomic uint64_t owner_word;
+	/* Whether each process slot's owner still runs (liveness.c). */
+	pthread_mutex_t live_lock;
+	struct sr_live *live;
 	struct sr_registry *next_handle;
 };
 
@@ -404,6 +407,12 @@ void sr__stats_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr
 void sr__stats_add_restarts(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t n);
 void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out);
 void sr__unregister_handle(struct sr_registry *r);
+
+/* liveness.c: whether slot i's owner (its owner word) still runs; a
+ * pidfd per slot, cached in the handle, makes asking again one poll(). */
+void sr__live_init(struct sr_registry *r);
+void sr__live_free(struct sr_registry *r);
+bool sr__proc_alive(struct sr_registry *r, uint32_t i, uint64_t owner);
 
 /* session.c */
 int sr__resolve(struct sr_registry *r, const uuid_t id, uint32_t *slot, uint32_t *gen);
