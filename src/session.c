@@ -85,8 +85,11 @@ int sr__insert(struct sr_registry *reg, const uuid_t id, const char *output_dir,
 	sr__wip_begin(reg, SR_WIP_INSERT, slot, u);
 	h->free_top--;
 	struct sr_hot *hot = &reg->hot[slot];
+	/* Wall clock first: the last access (this mono tick) then never
+	 * converts to a wall time before the creation time. */
+	int64_t wall = sr__now_wall_coarse_ns();
 	uint64_t now = sr_now_mono_ns();
-	sr__cold_init(reg, slot, now, sr__now_wall_coarse_ns(), output_dir);
+	sr__cold_init(reg, slot, now, wall, output_dir);
 	sr__stats_reset(reg, slot);
 	uint32_t gen = sr_sw_gen(sr__ld(&hot->state)) + 1;
 	/* The slot is free, but a slow reader may still hold it: the fence
