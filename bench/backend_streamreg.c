@@ -27,10 +27,10 @@ struct sr_local {
 int bench_sr_unique_name(char *buf, size_t len)
 {
 	static atomic_uint counter;
-	char path[SR_NAME_MAX + 16];
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2];
 	int n = snprintf(buf, len, "srbench-%d-%u", (int)getpid(), atomic_fetch_add(&counter, 1));
-	snprintf(path, sizeof path, "/dev/shm/%s", buf);
-	bench_scratch_add(path);
+	if (sr_registry_path(buf, path, sizeof path) == 0)
+		bench_scratch_add(path);
 	return n;
 }
 

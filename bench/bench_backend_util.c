@@ -24,7 +24,7 @@ int bench_fail(char *err, size_t errlen, const char *fmt, ...)
 
 #define SCRATCH_MAX 64
 
-static char scratch[SCRATCH_MAX][160];
+static char scratch[SCRATCH_MAX][SR_DIR_MAX + SR_NAME_MAX + 2];
 
 void bench_scratch_add(const char *path)
 {
@@ -68,10 +68,10 @@ void bench_scratch_remove_all(void)
 
 void bench_sr_unlink(const char *name)
 {
-	char path[200];
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2];
 	sr_registry_unlink(name);
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	bench_scratch_forget(path);
+	if (sr_registry_path(name, path, sizeof path) == 0)
+		bench_scratch_forget(path);
 }
 
 int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)

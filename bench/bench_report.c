@@ -59,7 +59,11 @@ void report_finish(void)
 	for (size_t i = 0; i < n_results; i++) {
 		struct result *r = &results[i];
 		const struct result *sr = NULL;
-		if (r->kind == RK_THROUGHPUT) {
+		if (r->kind == RK_THROUGHPUT && r->pages[0]) {
+			/* Capacity rows: streamreg only, one row per page pass. */
+			r->ratio = 1;
+			r->has_ratio = true;
+		} else if (r->kind == RK_THROUGHPUT) {
 			sr = report_find(RK_THROUGHPUT, r->scenario, "streamreg", r->op, r->dist,
 			                 r->procs, r->capacity, NULL);
 			if (sr && r->ops_per_sec > 0) {
@@ -131,6 +135,20 @@ static const char *fmt_ratio(char *buf, size_t len, const struct result *r)
 	return buf;
 }
 
+/* "4k:4KiB" style: the directory kind and the page size seen in it. */
+static const char *fmt_pages(char *buf, size_t len, const struct result *r)
+{
+	if (!r->pages[0])
+		snprintf(buf, len, "-");
+	else if (r->page_bytes >= 1u << 20)
+		snprintf(buf, len, "%s:%lluM", r->pages,
+		         (unsigned long long)(r->page_bytes >> 20));
+	else
+		snprintf(buf, len, "%s:%lluK", r->pages,
+		         (unsigned long long)(r->page_bytes >> 10));
+	return buf;
+}
+
 static void print_header(FILE *f, const struct result *r)
 {
 	switch (r->kind) {
@@ -139,13 +157,13 @@ static void print_header(FILE *f, const struct result *r)
 		        "p90 ns", "p99 ns", "p99.9 ns", "max ns", "ratio");
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %9s\n", "backend", "capacity",
+		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %9s %9s\n", "backend", "capacity",
 		        "sessions", "scan ms", "scan CPU", "should_clean ms", "foreach ms",
-		        "ratio");
+		        "floor ms", "pages");
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9s %9s %11s %14s %14s %9s\n", "backend", "capacity", "sessions",
-		        "slot bytes", "segment MiB", "resident MiB", "ratio");
+		        "slot bytes", "segment MiB", "resident MiB", "pages");
 		break;
 	default:
 		fprintf(f, "%-15s %-18s %5s %-9s %9s %10s %9s %9s %17s %9s\n", "backend", "op",
@@ -166,15 +184,15 @@ static void print_row(FILE *f, const struct result *r)
 		        r->p50, r->p90, r->p99, r->p999, r->max, fmt_ratio(rb, sizeof rb, r));
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9u %9u %10.3f %10.3f %14.3f %12.2f %9s\n", r->backend,
+		fprintf(f, "%-15s %9u %9u %10.3f %10.3f %14.3f %12.2f %9.3f %9s\n", r->backend,
 		        r->capacity, r->sessions, r->scan_ms, r->scan_cpu_ms, r->list_cleanup_ms,
-		        r->foreach_ms, fmt_ratio(rb, sizeof rb, r));
+		        r->foreach_ms, r->floor_ms, fmt_pages(rb, sizeof rb, r));
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9u %9u %11llu %14.1f %14.1f %9s\n", r->backend, r->capacity,
 		        r->sessions, (unsigned long long)r->slot_bytes,
 		        (double)r->segment_bytes / 1048576.0, (double)r->resident_bytes / 1048576.0,
-		        fmt_ratio(rb, sizeof rb, r));
+		        fmt_pages(rb, sizeof rb, r));
 		break;
 	default: {
 		char spread[40];
@@ -186,6 +204,8 @@ static void print_row(FILE *f, const struct result *r)
 			fprintf(f, "  %.2fx of 1 proc", r->scale);
 		if (r->cpu_scale > 0 && r->procs > 1)
 			fprintf(f, " (CPU-time estimate %.2fx)", r->cpu_scale);
+		if (r->pages[0])
+			fprintf(f, "  pages %s", fmt_pages(rb, sizeof rb, r));
 		fputc('\n', f);
 	}
 	}
@@ -342,6 +362,8 @@ static void json_result(FILE *f, const struct result *r)
 		json_num(f, r->list_cleanup_ms);
 		fputs(",\"foreach_ms\":", f);
 		json_num(f, r->foreach_ms);
+		fputs(",\"floor_ms\":", f);
+		json_num(f, r->floor_ms);
 		fprintf(f, ",\"reps\":%d", r->reps);
 		break;
 	case RK_MEMORY:
@@ -355,6 +377,9 @@ static void json_result(FILE *f, const struct result *r)
 	case RK_SKIPPED:
 		break;
 	}
+	if (r->pages[0])
+		fprintf(f, ",\"pages\":\"%s\",\"page_bytes\":%llu", r->pages,
+		        (unsigned long long)r->page_bytes);
 	fputc('}', f);
 }
 

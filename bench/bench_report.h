@@ -45,6 +45,12 @@ struct result {
 	/* memory */
 	uint64_t slot_bytes, segment_bytes;
 	uint64_t resident_bytes; /* tmpfs pages allocated, table half full */
+	/* capacity, reaper and memory rows: the registry's directory kind ("4k" for
+	 * /dev/shm, "huge" for the bench's huge=within_size tmpfs) and the page
+	 * size sr_registry_page_size() saw */
+	char pages[8];
+	uint64_t page_bytes;
+	double floor_ms; /* reaper: sequential read of as many bytes as the hot records */
 	char note[512];
 };
 

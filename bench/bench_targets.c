@@ -1,7 +1,9 @@
 /* The targets of issue 5, judged from the collected results. */
 #include "bench_report.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 /* A tri-state verdict as JSON: true, false or null (not measured). */
 const char *report_tri(int v)
@@ -12,6 +14,117 @@ const char *report_tri(int v)
 static int tgt(bool measured, bool ok)
 {
 	return measured ? ok : -1;
+}
+
+/* A capacity-scenario row of one page pass ("shm" or "huge"). */
+static const struct result *find_paged(enum result_kind k, const char *scenario, const char *op,
+                                       uint32_t capacity, const char *pages)
+{
+	for (size_t i = 0; i < report_count(); i++) {
+		const struct result *r = report_get(i);
+		if (r->kind == k && !strcmp(r->scenario, scenario) &&
+		    !strcmp(r->backend, "streamreg") && (!op || !strcmp(r->op, op)) &&
+		    r->capacity == capacity && !strcmp(r->pages, pages))
+			return r;
+	}
+	return NULL;
+}
+
+static void page_text(char *buf, size_t len, const struct result *r)
+{
+	bool mib = r->page_bytes >= 1u << 20;
+	snprintf(buf, len, "%u %s pages", (unsigned)(r->page_bytes >> (mib ? 20 : 10)) & 0xffffu,
+	         mib ? "MiB" : "KiB");
+}
+
+/* Issue 12's targets: ratios measured side by side in this run. */
+static size_t issue12_targets(struct target *t, size_t n)
+{
+	const struct result *a, *b, *c, *d;
+	char pa[24], pb[24];
+
+	t[n] = (struct target){"find_touch_1m_2x",
+	                       "find + touch at 1,048,576 sessions within 2x of the 4,096 figure "
+	                       "(huge pages)",
+	                       -1, "", -1};
+	a = find_paged(RK_THROUGHPUT, "capacity", "find_touch", 1048576, "huge");
+	b = find_paged(RK_THROUGHPUT, "capacity", "find_touch", 4096, "huge");
+	c = find_paged(RK_THROUGHPUT, "capacity", "find_touch", 1048576, "shm");
+	d = find_paged(RK_THROUGHPUT, "capacity", "find_touch", 4096, "shm");
+	if (a && b && b->ns_per_op > 0) {
+		page_text(pa, sizeof pa, a);
+		snprintf(t[n].measured, 160, "%.2fx: %.1f ns vs %.1f ns, %s", a->ns_per_op / b->ns_per_op,
+		         a->ns_per_op, b->ns_per_op, pa);
+		if (c && d && d->ns_per_op > 0) {
+			page_text(pb, sizeof pb, c);
+			size_t l = strlen(t[n].measured);
+			snprintf(t[n].measured + l, 160 - l, " (%s: %.2fx)", pb,
+			         c->ns_per_op / d->ns_per_op);
+		}
+		if (a->cpu_ns_per_op > 0 && b->cpu_ns_per_op > 0)
+			t[n].met_cpu = a->cpu_ns_per_op / b->cpu_ns_per_op <= 2;
+	}
+	t[n].met = tgt(a && b && b->ns_per_op > 0, a && b && a->ns_per_op <= 2 * b->ns_per_op);
+	n++;
+
+	t[n] = (struct target){"scan_2x_floor",
+	                       "full reaper scan of 65,536 sessions within 2x of a sequential read "
+	                       "of its hot records' bytes",
+	                       -1, "", -1};
+	a = find_paged(RK_REAPER, "reaper_scan", NULL, 65536, "shm");
+	if (a && a->floor_ms > 0) {
+		snprintf(t[n].measured, 160, "%.2fx: %.3f ms vs %.3f ms (CPU time %.2fx)",
+		         a->scan_ms / a->floor_ms, a->scan_ms, a->floor_ms,
+		         a->scan_cpu_ms / a->floor_ms);
+		t[n].met_cpu = a->scan_cpu_ms <= 2 * a->floor_ms;
+	}
+	t[n].met = tgt(a && a->floor_ms > 0, a && a->scan_ms <= 2 * a->floor_ms);
+	n++;
+
+	t[n] = (struct target){"foreach_5x_scan",
+	                       "sr_session_foreach over 65,536 sessions within 5x of the scan", -1,
+	                       "", -1};
+	if (a && a->scan_ms > 0) {
+		snprintf(t[n].measured, 160, "%.2fx: %.3f ms vs %.3f ms", a->foreach_ms / a->scan_ms,
+		         a->foreach_ms, a->scan_ms);
+		b = find_paged(RK_REAPER, "reaper_scan", NULL, 65536, "huge");
+		if (b && b->scan_ms > 0) {
+			size_t l = strlen(t[n].measured);
+			snprintf(t[n].measured + l, 160 - l, " (huge pages: %.2fx)",
+			         b->foreach_ms / b->scan_ms);
+		}
+	}
+	t[n].met = tgt(a && a->scan_ms > 0, a && a->foreach_ms <= 5 * a->scan_ms);
+	n++;
+
+	t[n] = (struct target){"insert_delete_4x_rwlock",
+	                       "insert + delete, one process, within 4x of the in-process rwlock map",
+	                       -1, "", -1};
+	a = report_find(RK_THROUGHPUT, "insert_delete", "streamreg", NULL, "uniform", 1, 0, NULL);
+	b = report_find(RK_THROUGHPUT, "insert_delete", "rwlock-inproc", NULL, "uniform", 1, 0,
+	                NULL);
+	if (a && b && b->ns_per_op > 0) {
+		snprintf(t[n].measured, 160, "%.2fx: %.0f ns vs %.0f ns (CPU time %.2fx)",
+		         a->ns_per_op / b->ns_per_op, a->ns_per_op, b->ns_per_op,
+		         b->cpu_ns_per_op > 0 ? a->cpu_ns_per_op / b->cpu_ns_per_op : 0);
+		t[n].met_cpu = b->cpu_ns_per_op > 0 && a->cpu_ns_per_op <= 4 * b->cpu_ns_per_op;
+	}
+	t[n].met = tgt(a && b && b->ns_per_op > 0, a && b && a->ns_per_op <= 4 * b->ns_per_op);
+	n++;
+
+	t[n] = (struct target){"insert_delete_2p_0.9x",
+	                       "insert + delete, 2 processes together at least 0.9x one process",
+	                       -1, "", -1};
+	c = report_find(RK_THROUGHPUT, "insert_delete", "streamreg", NULL, "uniform", 2, 0, NULL);
+	if (a && c && a->ops_per_sec > 0) {
+		snprintf(t[n].measured, 160, "%.2fx: %.2f vs %.2f M/s", c->ops_per_sec / a->ops_per_sec,
+		         c->ops_per_sec / 1e6, a->ops_per_sec / 1e6);
+		if (a->cpu_ns_per_op > 0 && c->cpu_ns_per_op > 0)
+			t[n].met_cpu = 2 * a->cpu_ns_per_op / c->cpu_ns_per_op >= 0.9;
+	}
+	t[n].met = tgt(a && c && a->ops_per_sec > 0, a && c && c->ops_per_sec >= 0.9 * a->ops_per_sec);
+	n++;
+	return n;
 }
 
 size_t report_targets(struct target *t, const struct run_info *ri)
@@ -107,5 +220,5 @@ size_t report_targets(struct target *t, const struct run_info *ri)
 		snprintf(t[n].measured, 160, "%llu bytes per slot",
 		         (unsigned long long)r->slot_bytes);
 	t[n++].met = tgt(r, r != NULL);
-	return n;
+	return issue12_targets(t, n);
 }

@@ -16,6 +16,8 @@ REQUIRED = [
 TARGETS = [
     "find_touch_50ns", "add_remove_100ns", "vs_rwlock_2x", "vs_redis_1000x",
     "scale_distinct_1.7x", "scale_hot_0.5x", "p999_2us", "reaper_65536_1ms", "memory_reported",
+    "find_touch_1m_2x", "scan_2x_floor", "foreach_5x_scan", "insert_delete_4x_rwlock",
+    "insert_delete_2p_0.9x",
 ]
 QUICK_LIMIT_S = 30
 
@@ -103,12 +105,15 @@ def main():
 
     # A target may stay unevaluated only when its comparator was compiled out.
     needs = {"vs_redis_1000x": "redis-rt", "vs_rwlock_2x": "rwlock-inproc"}
+    # Measured by the full run only: 1,048,576 sessions, and 2 processes of
+    # insert + delete.
+    full_only = {"find_touch_1m_2x", "insert_delete_2p_0.9x"}
     skipped = {r["backend"] for r in results if r["kind"] == "skipped"}
     ids = {t["id"]: t for t in doc.get("targets", [])}
     for t in TARGETS:
         if t not in ids:
             fail("target %s missing" % t)
-        if ids[t]["met"] not in (True, False) and needs.get(t) not in skipped:
+        if ids[t]["met"] not in (True, False) and needs.get(t) not in skipped and t not in full_only:
             fail("target %s not evaluated" % t)
     if elapsed > QUICK_LIMIT_S:
         print("warning: --quick took %.1f s (goal: under %d s)" % (elapsed, QUICK_LIMIT_S),

@@ -46,6 +46,13 @@ def throughput_table(rows, with_scale=False):
     return "\n".join(out)
 
 
+def page_label(r):
+    """The pass ("shm": /dev/shm, "huge": a huge=within_size tmpfs) and the page size seen."""
+    b = r.get("page_bytes", 0)
+    size = "%d MiB" % (b >> 20) if b >= 1 << 20 else "%d KiB" % (b >> 10) if b else "?"
+    return "%s, %s" % (r.get("pages", "shm"), size)
+
+
 def main():
     with open(sys.argv[1]) as f:
         doc = json.load(f)
@@ -80,29 +87,37 @@ def main():
         print()
     if "capacity" in by:
         print("#### capacity (1 process, table half full)\n")
-        print("| capacity | sessions | find + touch ns | its CPU ns | find ns | its CPU ns |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        caps = sorted({r["capacity"] for r in by["capacity"]})
-        for cap in caps:
-            t = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find_touch" and r["kind"] == "throughput"]
-            f = [r for r in by["capacity"] if r["capacity"] == cap and r.get("op") == "find" and r["kind"] == "throughput"]
-            print("| %d | %s | %s | %s | %s | %s |" % (
-                cap, t[0]["sessions"] if t else "", ns(t[0]["ns_per_op"]) if t else "failed",
+        print("| capacity | pages | sessions | find + touch ns | its CPU ns | find ns | its CPU ns |")
+        print("|---:|---|---:|---:|---:|---:|---:|")
+        keys = sorted({(r.get("pages", "shm"), r["capacity"]) for r in by["capacity"] if "capacity" in r},
+                      key=lambda k: (k[0] != "shm", k[1]))
+        for pages, cap in keys:
+            rows = [r for r in by["capacity"] if r.get("capacity") == cap and r.get("pages", "shm") == pages
+                    and r["kind"] == "throughput"]
+            t = [r for r in rows if r.get("op") == "find_touch"]
+            f = [r for r in rows if r.get("op") == "find"]
+            print("| %d | %s | %s | %s | %s | %s | %s |" % (
+                cap, page_label(t[0] if t else {"pages": pages}), t[0]["sessions"] if t else "",
+                ns(t[0]["ns_per_op"]) if t else "failed",
                 ns(t[0]["cpu_ns_per_op"]) if t else "", ns(f[0]["ns_per_op"]) if f else "failed",
                 ns(f[0]["cpu_ns_per_op"]) if f else ""))
+        for r in by["capacity"]:
+            if r["kind"] == "skipped":
+                print("\n%s" % r.get("note", ""))
         print()
     if "reaper_scan" in by or "memory" in by:
         print("#### reaper scan (full table) and memory\n")
-        print("| capacity | sessions | recover + scan ms | its CPU ms | recover + list + should_cleanup ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        mem = {r["capacity"]: r for r in by.get("memory", []) if r["kind"] == "memory"}
+        print("| capacity | pages | sessions | recover + scan ms | its CPU ms | floor: sequential read ms | recover + list + should_cleanup ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        mem = {(r.get("pages", "shm"), r["capacity"]): r for r in by.get("memory", []) if r["kind"] == "memory"}
         for r in by.get("reaper_scan", []):
             if r["kind"] != "reaper":
-                print("| %s | | %s | | | | | | |" % (r.get("capacity", ""), r.get("note", "")))
+                print("| %s | %s | | %s | | | | | | | |" % (r.get("capacity", ""), r.get("pages", ""), r.get("note", "")))
                 continue
-            mr = mem.get(r["capacity"])
-            print("| %d | %d | %.3f | %.3f | %s | %.2f | %s | %s | %s |" % (
-                r["capacity"], r["sessions"], r["scan_ms"], r.get("scan_cpu_ms", 0),
+            mr = mem.get((r.get("pages", "shm"), r["capacity"]))
+            print("| %d | %s | %d | %.3f | %.3f | %s | %s | %.2f | %s | %s | %s |" % (
+                r["capacity"], page_label(r), r["sessions"], r["scan_ms"], r.get("scan_cpu_ms", 0),
+                "%.3f" % r["floor_ms"] if "floor_ms" in r else "",
                 "%.2f" % r["list_should_cleanup_ms"] if "list_should_cleanup_ms" in r else "", r["foreach_ms"],
                 mr["slot_bytes"] if mr else "", "%.1f" % (mr["segment_bytes"] / 1048576) if mr else "",
                 "%.1f" % (mr.get("resident_bytes", 0) / 1048576) if mr else ""))

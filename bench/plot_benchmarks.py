@@ -108,10 +108,11 @@ unset multiplot
 def capacity(doc, tmp, out):
     def pts(op):
         return sorted((r["capacity"], r["ns_per_op"], r.get("cpu_ns_per_op", 0)) for r in doc["results"]
-                      if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == op)
+                      if r["kind"] == "throughput" and r["scenario"] == "capacity" and r["op"] == op
+                      and r.get("pages", "shm") == "shm")
     touch, find = pts("find_touch"), pts("find")
     scan = sorted((r["capacity"], r["scan_ms"], r["foreach_ms"], r.get("scan_cpu_ms", r["scan_ms"]))
-                  for r in doc["results"] if r["kind"] == "reaper")
+                  for r in doc["results"] if r["kind"] == "reaper" and r.get("pages", "shm") == "shm")
     if not touch or not scan:
         return
     write_dat(os.path.join(tmp, "touch.dat"), touch)

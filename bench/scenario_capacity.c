@@ -13,10 +13,13 @@
 #include "scenarios.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Short, so sessions without viewers count as candidates and the decision is exercised. */
 #define GRACE_MS 1
@@ -48,10 +51,22 @@ static int on_info(const sr_session_info *i, void *ctx)
 	return 0;
 }
 
+/* The page kind of this pass ("4k" or "huge"), set by scenario_capacity. */
+static const char *pass_pages = "4k";
+
+static void set_pages(struct result *r, sr_registry *reg)
+{
+	size_t ps = 0;
+	snprintf(r->pages, sizeof r->pages, "%s", pass_pages);
+	if (reg && sr_registry_page_size(reg, &ps) == 0)
+		r->page_bytes = ps;
+}
+
 static void skipped(const char *scenario, uint32_t cap, const char *what, int rc)
 {
 	struct result *r = report_add();
 	r->kind = RK_SKIPPED;
+	snprintf(r->pages, sizeof r->pages, "%s", pass_pages);
 	r->capacity = cap;
 	snprintf(r->scenario, sizeof r->scenario, "%s", scenario);
 	snprintf(r->backend, sizeof r->backend, "streamreg");
@@ -77,11 +92,11 @@ static void memory_row(sr_registry *reg, const char *name, uint32_t capacity)
 	r->sessions = st.sessions;
 	r->slot_bytes = st.slot_bytes;
 	r->segment_bytes = st.segment_size;
+	set_pages(r, reg);
 	/* tmpfs allocates pages on first write: what the half-full table really holds. */
-	char path[SR_NAME_MAX + 16];
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2];
 	struct stat sb;
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	if (stat(path, &sb) == 0)
+	if (sr_registry_path(name, path, sizeof path) == 0 && stat(path, &sb) == 0)
 		r->resident_bytes = (uint64_t)sb.st_blocks * 512u;
 	snprintf(r->note, sizeof r->note, "default max_procs %u and leases_per_proc %u",
 	         st.max_procs, st.leases_per_proc);
@@ -116,6 +131,7 @@ static void throughput(uint32_t capacity, const struct scenario_opts *o)
 		                       .seed = o->seed};
 		struct run_summary s;
 		struct result *r = report_add();
+		set_pages(r, bench_sr_handle(shared));
 		snprintf(r->scenario, sizeof r->scenario, "capacity");
 		snprintf(r->backend, sizeof r->backend, "streamreg");
 		snprintf(r->op, sizeof r->op, "%s", op_name(ops[i]));
@@ -135,8 +151,9 @@ static void throughput(uint32_t capacity, const struct scenario_opts *o)
 		r->ops_min = s.ops_min;
 		r->ops_max = s.ops_max;
 		r->reps = s.reps;
-		fprintf(stderr, "  capacity %8u %-10s %.1f ns/op\n", capacity, op_name(ops[i]),
-		        s.ns_per_op);
+		fprintf(stderr, "  capacity %8u %-10s %.1f ns/op (pages %s, %llu KiB)\n", capacity,
+		        op_name(ops[i]), s.ns_per_op, r->pages,
+		        (unsigned long long)(r->page_bytes >> 10));
 	}
 	backend_streamreg.teardown(shared);
 	bench_free_keys(&keys);
@@ -168,6 +185,61 @@ static int fill_for_reaper(sr_registry *reg, const struct bench_keys *keys, uint
 	return rc == -SR_EFULL && *n > 0 ? 0 : rc;
 }
 
+/*
+ * The floor of a scan: a plain sequential read of as many bytes as the hot
+ * records of n sessions (64 each, docs/design.md), from a file in the same
+ * directory as the registry, so on the same kind of pages.  One warm-up read,
+ * as the scans before it warm the registry's records.
+ */
+struct floor_buf {
+	const uint64_t *words;
+	size_t n;
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2];
+};
+
+static int floor_open(struct floor_buf *fb, const char *name, uint32_t n)
+{
+	char fname[SR_NAME_MAX + 1];
+	snprintf(fname, sizeof fname, "%.50s-floor", name);
+	fb->n = (size_t)n * 64 / sizeof(uint64_t);
+	fb->words = NULL;
+	if (sr_registry_path(fname, fb->path, sizeof fb->path) < 0)
+		return -EINVAL;
+	int fd = open(fb->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	unlink(fb->path);
+	size_t bytes = fb->n * sizeof(uint64_t);
+	void *p = MAP_FAILED;
+	if (ftruncate(fd, (off_t)bytes) == 0)
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return -e;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 1, bytes);
+	fb->words = p;
+	return 0;
+}
+
+static double floor_read_ms(const struct floor_buf *fb)
+{
+	uint64_t t0 = bench_now_ns(), sum = 0;
+	for (size_t i = 0; i < fb->n; i++)
+		sum += fb->words[i];
+	/* Keeps the sum, so the reads are not optimised away. */
+	__asm__ volatile("" : : "r"(sum));
+	return (double)(bench_now_ns() - t0) / 1e6;
+}
+
+static void floor_close(struct floor_buf *fb)
+{
+	if (fb->words)
+		munmap((void *)fb->words, fb->n * sizeof(uint64_t));
+	fb->words = NULL;
+}
+
 static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 {
 	struct bench_keys keys;
@@ -186,12 +258,18 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	bench_make_keys(&keys, capacity, capacity, o->seed);
 	uint32_t n = 0;
 	uuid_t *ids = NULL;
+	struct floor_buf fb = {NULL, 0, ""};
 	char note[160] = "";
 	if ((rc = fill_for_reaper(reg, &keys, &n, opt.leases_per_proc / 2)) < 0) {
 		skipped("reaper_scan", capacity, "filling the table", rc);
 		goto out;
 	}
-	double scan[64], each[64], scan_cpu[64], per_id[64];
+	double scan[64], each[64], scan_cpu[64], per_id[64], flo[64];
+	if ((rc = floor_open(&fb, name, n)) < 0) {
+		skipped("reaper_scan", capacity, "creating the floor's file", rc);
+		goto out;
+	}
+	(void)floor_read_ms(&fb);
 	ids = malloc(((size_t)n + 1) * sizeof *ids);
 	if (!ids) {
 		skipped("reaper_scan", capacity, "allocating the id list", -ENOMEM);
@@ -226,6 +304,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 		for (size_t j = 0; j < listed && j < n; j++)
 			asked += sr_session_should_cleanup(reg, ids[j], GRACE_MS) == 1;
 		uint64_t t3 = bench_now_ns();
+		flo[i] = floor_read_ms(&fb);
 		scan[i] = (double)(t1 - t0) / 1e6;
 		each[i] = (double)(t2 - t1) / 1e6;
 		per_id[i] = (double)(t3 - t2) / 1e6;
@@ -246,24 +325,30 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	r->foreach_ms = bench_median(each, (size_t)reps);
 	r->list_cleanup_ms = bench_median(per_id, (size_t)reps);
 	r->scan_cpu_ms = bench_median(scan_cpu, (size_t)reps);
+	r->floor_ms = bench_median(flo, (size_t)reps);
+	set_pages(r, reg);
 	r->cleanup_candidates = d.candidates;
 	if (d.seen != n || d2.seen != n)
 		snprintf(r->note, sizeof r->note, "walks saw %u and %u sessions of %u", d.seen,
 		         d2.seen, n);
 	else
 		snprintf(r->note, sizeof r->note, "%s", note);
-	fprintf(stderr, "  reaper   %8u scan %.3f ms, foreach %.3f ms (%u sessions)\n", capacity,
-	        r->scan_ms, r->foreach_ms, n);
+	fprintf(stderr,
+	        "  reaper   %8u scan %.3f ms, foreach %.3f ms, floor %.3f ms (%u sessions, "
+	        "pages %s)\n",
+	        capacity, r->scan_ms, r->foreach_ms, r->floor_ms, n, r->pages);
 
 out:
+	floor_close(&fb);
 	free(ids);
 	sr_registry_close(reg);
 	bench_sr_unlink(name);
 	bench_free_keys(&keys);
 }
 
-int scenario_capacity(uint32_t capacity, const struct scenario_opts *o)
+int scenario_capacity(uint32_t capacity, const struct scenario_opts *o, const char *pages)
 {
+	pass_pages = pages;
 	throughput(capacity, o);
 	reaper_and_memory(capacity, o);
 	return 0;

@@ -20,12 +20,14 @@ struct scenario_opts {
 int scenario_latency(const struct backend *b, const struct bench_keys *keys,
                      const struct scenario_opts *o);
 
-/* find + touch throughput, reaper scan time and memory at one capacity. */
-int scenario_capacity(uint32_t capacity, const struct scenario_opts *o);
+/* find + touch throughput, reaper scan time and memory at one capacity, in
+ * the registry directory the environment names; pages labels the rows
+ * ("4k" for /dev/shm, "huge" for a huge=within_size tmpfs). */
+int scenario_capacity(uint32_t capacity, const struct scenario_opts *o, const char *pages);
 
 /* The parent's registry handle inside backend_streamreg's shared state. */
 sr_registry *bench_sr_handle(void *shared);
-/* Its registry name (the shm object is /dev/shm/NAME). */
+/* Its registry name (its file: sr_registry_path()). */
 const char *bench_sr_name(void *shared);
 
 #endif

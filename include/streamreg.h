@@ -165,7 +165,8 @@ typedef struct sr_create_options {
 SR_API void sr_create_options_init(sr_create_options *opt);
 
 /**
- * Create a new registry named name (shm object "/name") with O_EXCL and
+ * Create a new registry named name (the file SR_DIR_ENV/name, by default
+ * /dev/shm/name, as shm_open("/name") would) with O_EXCL and
  * attach it read-write.  Fails with -EEXIST if it exists, -EINVAL for a bad
  * name or option, -ENOMEM/-ENOSPC if the segment cannot be sized.
  */
@@ -196,7 +197,35 @@ SR_API int sr_registry_attach(const char *name, unsigned flags, sr_registry **ou
  */
 SR_API void sr_registry_close(sr_registry *reg);
 
-/** Remove the shm object name; attached handles keep working until closed. */
+/**
+ * Environment variable naming the directory that holds registry files: an
+ * absolute path of at most SR_DIR_MAX characters, read by every create,
+ * attach, unlink and tool.  Unset or empty means SR_DIR_DEFAULT.  Large
+ * registries belong on a tmpfs mounted with huge=within_size, which backs
+ * them with 2 MiB pages (docs/design.md, "Pages").
+ */
+#define SR_DIR_ENV "STREAMREG_DIR"
+/** Where registry files live when SR_DIR_ENV is unset: POSIX shared memory. */
+#define SR_DIR_DEFAULT "/dev/shm"
+/** Longest SR_DIR_ENV value accepted. */
+#define SR_DIR_MAX 200
+
+/**
+ * The file that holds registry name: SR_DIR_ENV (or SR_DIR_DEFAULT), '/',
+ * name.  For tools that stat or remove it.  -EINVAL for a bad name or
+ * directory, -ENAMETOOLONG if buf (len bytes) is too small.
+ */
+SR_API int sr_registry_path(const char *name, char *buf, size_t len);
+
+/**
+ * Size of the pages that map this registry's session records in the calling
+ * process: the base page size (4096 on x86-64), or the huge page size (2 MiB)
+ * when the kernel maps them with transparent huge pages.  Reads
+ * /proc/self/smaps; for reports, not hot paths.
+ */
+SR_API int sr_registry_page_size(sr_registry *reg, size_t *page_size);
+
+/** Remove the registry file name; attached handles keep working until closed. */
 SR_API int sr_registry_unlink(const char *name);
 
 /** Check a registry name: 0 if valid, -EINVAL or -ENAMETOOLONG otherwise. */

@@ -47,6 +47,7 @@ static void after_fork_child(void)
 	for (struct sr_registry *r = handles; r; r = r->next_handle) {
 		pthread_mutex_init(&r->claim_lock, NULL);
 		pthread_mutex_init(&r->live_lock, NULL);
+		pthread_mutex_init(&r->walk_lock, NULL);
 		atomic_store(&r->proc_idx, -1);
 		/* The owner record names the parent: the child holds nothing. */
 		atomic_store(&r->owner_word, 0);
@@ -393,6 +394,29 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 		}
 	}
 	return 0;
+}
+
+uint64_t *sr__walk_buf_get(struct sr_registry *r)
+{
+	if (pthread_mutex_trylock(&r->walk_lock) != 0)
+		return malloc((size_t)r->capacity * sizeof(uint64_t));
+	if (!r->walk_buf)
+		r->walk_buf = malloc((size_t)r->capacity * sizeof(uint64_t));
+	if (!r->walk_buf) {
+		pthread_mutex_unlock(&r->walk_lock);
+		return NULL;
+	}
+	return r->walk_buf;
+}
+
+void sr__walk_buf_put(struct sr_registry *r, uint64_t *buf)
+{
+	if (!buf)
+		return;
+	if (buf == r->walk_buf)
+		pthread_mutex_unlock(&r->walk_lock);
+	else
+		free(buf);
 }
 
 uint32_t sr__clients_pick(struct sr_registry *r, const uint64_t *per_slot, uint32_t slot,

@@ -36,7 +36,7 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 	st->capacity = reg->capacity;
 	st->max_procs = reg->max_procs;
 	st->leases_per_proc = reg->leases_per_proc;
-	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	uint64_t *per = sr__walk_buf_get(reg);
 	if (!per)
 		return sr__fail(-ENOMEM, "out of memory");
 	sr__clients_all(reg, per);
@@ -49,7 +49,7 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 		st->by_state[code - 1]++;
 		st->clients += sr__clients_pick(reg, per, s, sr_sw_gen(sw));
 	}
-	free(per);
+	sr__walk_buf_put(reg, per);
 	for (uint32_t i = 0; i < reg->max_procs; i++) {
 		uint64_t o = atomic_load(&sr__proc(reg, i)->owner);
 		if (sr_owner_state(o) == SR_PROC_LIVE)
@@ -153,7 +153,7 @@ int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n)
 int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 {
 	*busy = 0;
-	uint64_t *per = malloc((size_t)r->capacity * sizeof(*per));
+	uint64_t *per = sr__walk_buf_get(r);
 	sr_session_info *info = malloc(sizeof(*info));
 	struct sr_cold_copy *copy = malloc(sizeof(*copy));
 	int rc = 0;
@@ -186,7 +186,7 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 		rc = cb(info, ctx);
 	}
 out:
-	free(per);
+	sr__walk_buf_put(r, per);
 	free(info);
 	free(copy);
 	return rc;
@@ -212,7 +212,7 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 	SR_CHECK_REG(reg);
 	if (!cb)
 		return sr__fail(-EINVAL, "callback is NULL");
-	uint64_t *per = malloc((size_t)reg->capacity * sizeof(*per));
+	uint64_t *per = sr__walk_buf_get(reg);
 	if (!per)
 		return sr__fail(-ENOMEM, "out of memory");
 	sr__clients_all(reg, per);
@@ -240,7 +240,7 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 		b.idle_ms = now > la ? (now - la) / 1000000u : 0;
 		rc = cb(&b, ctx);
 	}
-	free(per);
+	sr__walk_buf_put(reg, per);
 	return rc;
 }
 

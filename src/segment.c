@@ -21,13 +21,11 @@ void sr_create_options_init(sr_create_options *opt)
 	opt->mode = 0600;
 }
 
-/* name is validated first: at most SR_NAME_MAX characters. */
-static void shm_path(const char *name, char *out, size_t n)
+/* Open a registry file as shm_open() would (O_CLOEXEC, O_NOFOLLOW), in the
+ * registry directory. */
+static int open_file(const char *path, int flags, mode_t mode)
 {
-	size_t len = strnlen(name, n - 2);
-	out[0] = '/';
-	memcpy(out + 1, name, len);
-	out[len + 1] = '\0';
+	return open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
 }
 
 static int init_lock(struct sr_header *h)
@@ -91,35 +89,48 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 		return sr__fail(-ENOMEM, "out of memory");
 	if (getrandom(&r->birth_id, sizeof(r->birth_id), 0) != sizeof(r->birth_id))
 		r->birth_id = (uint64_t)sr__now_wall_ns() ^ ((uint64_t)getpid() << 32);
-	char path[SR_NAME_MAX + 2], final[SR_NAME_MAX + 16], tmp[SR_NAME_MAX + 64];
-	shm_path(name, path, sizeof(path));
-	snprintf(final, sizeof(final), "/dev/shm%s", path);
+	char dir[SR_DIR_MAX + 1], final[SR_PATH_BUF], tmp[SR_PATH_BUF + 40];
+	if ((rc = sr__dir(dir, sizeof(dir)))) {
+		free(r);
+		return rc;
+	}
+	snprintf(final, sizeof(final), "%s/%s", dir, name);
 	if (access(final, F_OK) == 0) {
 		free(r);
-		return sr__fail(-EEXIST, "cannot create /dev/shm%s: it exists", path);
+		return sr__fail(-EEXIST, "cannot create %s: it exists", final);
 	}
 	/* Built under a private name and linked into place complete, so no
-	 * attacher ever sees a half-initialised registry under its name. */
-	snprintf(tmp, sizeof(tmp), "/.srtmp-%s-%d-%08x", name, (int)getpid(),
+	 * attacher ever sees a half-initialised registry under its name.  Names
+	 * hold no '.', so the private one never collides with a registry. */
+	snprintf(tmp, sizeof(tmp), "%s/.srtmp-%s-%d-%08x", dir, name, (int)getpid(),
 	         (unsigned)(r->birth_id & 0xffffffffu));
-	int fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o.mode & 0777);
+	int fd = open_file(tmp, O_RDWR | O_CREAT | O_EXCL, o.mode & 0777);
 	if (fd < 0) {
 		rc = -errno;
 		free(r);
-		return sr__fail(rc, "cannot create /dev/shm%s: %s", tmp, strerror(-rc));
+		return sr__fail(rc, "cannot create %s: %s", tmp, strerror(-rc));
 	}
 	/* The umask must not weaken or widen what the caller asked for. */
 	struct stat st;
 	if (fchmod(fd, o.mode) != 0 || fstat(fd, &st) != 0) {
 		rc = -errno;
-		rc = sr__fail(rc, "cannot set mode of /dev/shm%s", path);
+		rc = sr__fail(rc, "cannot set mode of %s", tmp);
+		goto fail;
+	}
+	/* Sized first: a tmpfs mounted huge=within_size gives a huge page only
+	 * to a range inside the file's size, and fallocate alone grows the size
+	 * after allocating. */
+	if (ftruncate(fd, (off_t)g.segment_size) != 0) {
+		rc = -errno;
+		rc = sr__fail(rc, "cannot size %s to %llu bytes: %s", tmp,
+		              (unsigned long long)g.segment_size, strerror(-rc));
 		goto fail;
 	}
 	/* Reserve every page now: a full tmpfs later would be a SIGBUS. */
 	rc = posix_fallocate(fd, 0, (off_t)g.segment_size);
 	if (rc) {
-		rc = sr__fail(-rc, "cannot reserve %llu bytes in /dev/shm for capacity %u: %s",
-		              (unsigned long long)g.segment_size, g.capacity, strerror(rc));
+		rc = sr__fail(-rc, "cannot reserve %llu bytes in %s for capacity %u: %s",
+		              (unsigned long long)g.segment_size, dir, g.capacity, strerror(rc));
 		goto fail;
 	}
 	void *base = mmap(NULL, g.segment_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -130,6 +141,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	}
 	close(fd);
 	fd = -1;
+	sr__advise_huge(base, g.segment_size);
 	r->base = base;
 	r->size = g.segment_size;
 	r->dev = st.st_dev;
@@ -143,21 +155,19 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 	init_segment(r, &g, o.mode);
 	atomic_thread_fence(memory_order_release);
 	memcpy(r->hdr->magic, SR_MAGIC, 8); /* NOLINT(bugprone-not-null-terminated-result) */
-	char tmpfile[SR_NAME_MAX + 80];
-	snprintf(tmpfile, sizeof(tmpfile), "/dev/shm%s", tmp);
 	/* link() fails with EEXIST if the name was taken meanwhile: O_EXCL's
 	 * guarantee, kept across the two steps. */
-	if (link(tmpfile, final) != 0) {
+	if (link(tmp, final) != 0) {
 		rc = -errno;
 		munmap(base, g.segment_size);
-		rc = rc == -EEXIST
-		         ? sr__fail(rc, "cannot create /dev/shm%s: it exists", path)
-		         : sr__fail(rc, "cannot create /dev/shm%s: %s", path, strerror(-rc));
+		rc = rc == -EEXIST ? sr__fail(rc, "cannot create %s: it exists", final)
+		                   : sr__fail(rc, "cannot create %s: %s", final, strerror(-rc));
 		goto fail;
 	}
-	shm_unlink(tmp);
+	unlink(tmp);
 	pthread_mutex_init(&r->claim_lock, NULL);
 	sr__live_init(r);
+	pthread_mutex_init(&r->walk_lock, NULL);
 	atomic_init(&r->proc_idx, -1);
 	sr__register_handle(r);
 	*out = r;
@@ -165,7 +175,7 @@ int sr_registry_create(const char *name, const sr_create_options *opt, sr_regist
 fail:
 	if (fd >= 0)
 		close(fd);
-	shm_unlink(tmp);
+	unlink(tmp);
 	free(r);
 	return rc;
 }
@@ -217,27 +227,28 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 	if (flags & ~(unsigned)(SR_ATTACH_READONLY | SR_ATTACH_ANY_OWNER))
 		return sr__fail(-EINVAL, "unknown attach flags 0x%x", flags);
 	bool ro = flags & SR_ATTACH_READONLY;
-	char path[SR_NAME_MAX + 2];
-	shm_path(name, path, sizeof(path));
-	int fd = shm_open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW, 0);
+	char path[SR_PATH_BUF];
+	if ((rc = sr_registry_path(name, path, sizeof(path))))
+		return rc;
+	int fd = open_file(path, ro ? O_RDONLY : O_RDWR, 0);
 	if (fd < 0) {
 		rc = -errno;
-		return sr__fail(rc, "cannot open /dev/shm%s: %s", path, strerror(-rc));
+		return sr__fail(rc, "cannot open %s: %s", path, strerror(-rc));
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		rc = sr__fail(rc, "cannot stat /dev/shm%s", path);
+		rc = sr__fail(rc, "cannot stat %s", path);
 		close(fd);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return sr__fail(-SR_ECORRUPT, "/dev/shm%s is not a regular file", path);
+		return sr__fail(-SR_ECORRUPT, "%s is not a regular file", path);
 	}
 	if (!ro && !(flags & SR_ATTACH_ANY_OWNER) && st.st_uid != geteuid()) {
 		close(fd);
-		return sr__fail(-SR_EOWNER, "/dev/shm%s belongs to uid %u, not %u", path,
+		return sr__fail(-SR_EOWNER, "%s belongs to uid %u, not %u", path,
 		                (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	if ((size_t)st.st_size < sizeof(struct sr_header)) {
@@ -263,6 +274,7 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 		int e = errno;
 		return sr__fail(-e, "cannot map the segment");
 	}
+	sr__advise_huge(base, g.segment_size);
 	struct sr_registry *r = calloc(1, sizeof(*r));
 	if (!r) {
 		munmap(base, g.segment_size);
@@ -278,6 +290,7 @@ int sr_registry_attach(const char *name, unsigned flags, sr_registry **out)
 	sr__bind_geometry(r, &g);
 	pthread_mutex_init(&r->claim_lock, NULL);
 	sr__live_init(r);
+	pthread_mutex_init(&r->walk_lock, NULL);
 	atomic_init(&r->proc_idx, -1);
 	sr__register_handle(r);
 	if (!ro)
@@ -298,6 +311,8 @@ void sr_registry_close(sr_registry *reg)
 	munmap(reg->base, reg->size);
 	pthread_mutex_destroy(&reg->claim_lock);
 	sr__live_free(reg);
+	pthread_mutex_destroy(&reg->walk_lock);
+	free(reg->walk_buf);
 	free(reg);
 }
 
@@ -306,11 +321,12 @@ int sr_registry_unlink(const char *name)
 	int rc = sr_name_valid(name);
 	if (rc)
 		return rc;
-	char path[SR_NAME_MAX + 2];
-	shm_path(name, path, sizeof(path));
-	if (shm_unlink(path) != 0) {
+	char path[SR_PATH_BUF];
+	if ((rc = sr_registry_path(name, path, sizeof(path))))
+		return rc;
+	if (unlink(path) != 0) {
 		rc = -errno;
-		return sr__fail(rc, "cannot remove /dev/shm%s: %s", path, strerror(-rc));
+		return sr__fail(rc, "cannot remove %s: %s", path, strerror(-rc));
 	}
 	return 0;
 }
@@ -323,17 +339,19 @@ bool sr_registry_readonly(const sr_registry *reg)
 int sr_registry_replaced(sr_registry *reg)
 {
 	SR_CHECK_REG(reg);
-	char path[SR_NAME_MAX + 2];
-	shm_path(reg->name, path, sizeof(path));
-	int fd = shm_open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	char path[SR_PATH_BUF];
+	int rc = sr_registry_path(reg->name, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = open_file(path, O_RDONLY, 0);
 	if (fd < 0) {
 		int e = errno;
-		return e == ENOENT ? 1 : sr__fail(-e, "cannot open /dev/shm%s", path);
+		return e == ENOENT ? 1 : sr__fail(-e, "cannot open %s", path);
 	}
 	struct stat st;
-	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+	rc = fstat(fd, &st) == 0 ? 0 : -errno;
 	close(fd);
 	if (rc != 0)
-		return sr__fail(rc, "cannot stat /dev/shm%s", path);
+		return sr__fail(rc, "cannot stat %s", path);
 	return st.st_dev != reg->dev || st.st_ino != reg->ino;
 }

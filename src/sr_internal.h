@@ -246,6 +246,10 @@ struct sr_registry {
 	/* This process's slot in the process table, claimed on first need. */
 	pthread_mutex_t claim_lock;
 	_Atomic int proc_idx; /* -1 until claimed */
+	/* Per-slot client sums of the last walk, kept for the next: a fresh
+	 * capacity x 8 B buffer costs a page fault per 4 KiB on every scan. */
+	pthread_mutex_t walk_lock;
+	uint64_t *walk_buf;
 	/* The owner word this process set by claiming through this handle, or 0;
 	 * a forked child forgets it. */
 	_Atomic uint64_t owner_word;
@@ -280,6 +284,12 @@ int64_t sr__now_wall_ns(void);
 int64_t sr__now_wall_coarse_ns(void);
 bool sr__pid_alive(pid_t pid, uint64_t start_time);
 int sr__copy_str(char *dst, size_t cap, const char *src, const char *what);
+
+/* regdir.c */
+int sr__dir(char *out, size_t len);
+void sr__advise_huge(void *base, size_t size);
+/* Room for a registry's path: directory, '/', name, NUL. */
+#define SR_PATH_BUF (SR_DIR_MAX + SR_NAME_MAX + 2)
 
 /* layout.c */
 struct sr_geometry {
@@ -389,6 +399,10 @@ static inline struct sr_lease *sr__leases(struct sr_proc *p)
 }
 uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen);
 int sr__clients_all(struct sr_registry *r, uint64_t *per_slot);
+/* A capacity-sized buffer for sr__clients_all: the handle's own if no other
+ * thread holds it, else a fresh one; NULL when out of memory. */
+uint64_t *sr__walk_buf_get(struct sr_registry *r);
+void sr__walk_buf_put(struct sr_registry *r, uint64_t *buf);
 uint32_t sr__clients_pick(struct sr_registry *r, const uint64_t *per_slot, uint32_t slot,
                           uint32_t gen);
 int sr__lease_add(struct sr_registry *r, uint32_t slot, uint32_t gen, int delta);

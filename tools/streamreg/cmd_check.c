@@ -71,6 +71,23 @@ static int recover(const char *cmd, const char *name, unsigned flags,
 	return CLI_OK;
 }
 
+/* The page size in use, and where the file lives: what an operator checks
+ * before blaming a big registry's lookup cost on anything else. */
+static void print_pages(const char *name, size_t page_size)
+{
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2] = "?";
+	(void)sr_registry_path(name, path, sizeof(path));
+	if (page_size >= (size_t)1 << 20)
+		printf("  pages       %zu MiB (transparent huge pages), file %s\n", page_size >> 20,
+		       path);
+	else if (page_size)
+		printf("  pages       %zu KiB, file %s (for big registries: a tmpfs mounted with "
+		       "huge=within_size, named by %s)\n",
+		       page_size >> 10, path, SR_DIR_ENV);
+	else
+		printf("  pages       unknown, file %s\n", path);
+}
+
 static void print_report(const sr_registry_stats *st, int bad)
 {
 	char created[64], age[32];
@@ -156,8 +173,12 @@ int cmd_check(int argc, char **argv)
 		sr_registry_close(reg);
 		return rc;
 	}
+	size_t page_size = 0;
+	if (sr_registry_page_size(reg, &page_size) < 0)
+		page_size = 0;
 	sr_registry_close(reg);
 	print_report(&st, bad);
+	print_pages(name, page_size);
 	if (bad > 0) {
 		fprintf(stderr, "streamreg: %s: registry '%s' has %d bad %s%s%s%s\n", cmd, name,
 		        bad, plural((uint64_t)bad, "record", "records"),

@@ -13,7 +13,8 @@ static void print_create_help(void)
 	printf("Usage: streamreg create NAME [--capacity N] [--max-procs N] [--leases N] "
 	       "[--mode OCTAL]\n"
 	       "\n"
-	       "Create registry NAME (/dev/shm/NAME); refuses a name that already exists.\n"
+	       "Create registry NAME (the file $STREAMREG_DIR/NAME, by default /dev/shm/NAME);\n"
+	       "refuses a name that already exists.\n"
 	       "\n"
 	       "  -c, --capacity N   sessions the table holds (default %" PRIu32 ", at most %u)\n"
 	       "  -p, --max-procs N  processes attached read-write at once (default %" PRIu32
@@ -103,7 +104,7 @@ static const char destroy_help[] =
     "Remove registry NAME.  Processes still attached keep their mapping until\n"
     "they detach; new attaches fail.\n"
     "\n"
-    "  -f, --force  remove /dev/shm/NAME even when it is not a valid registry\n"
+    "  -f, --force  remove its file even when it is not a valid registry\n"
     "  -h, --help   show this help\n";
 
 static int unlink_registry(const char *cmd, const char *name)

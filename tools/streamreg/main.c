@@ -33,7 +33,9 @@ static void print_usage(FILE *out)
 	      "       streamreg --help | --version | help COMMAND\n"
 	      "\n"
 	      "Manage a streamreg registry: the shared-memory table of live streaming\n"
-	      "sessions.  NAME is the registry's name (the shm object /dev/shm/NAME).\n"
+	      "sessions.  NAME is the registry's name: the file /dev/shm/NAME, or\n"
+	      "$STREAMREG_DIR/NAME when STREAMREG_DIR names another directory (a tmpfs\n"
+	      "mounted with huge=within_size gives big registries 2 MiB pages).\n"
 	      "\n"
 	      "Commands:\n",
 	      out);

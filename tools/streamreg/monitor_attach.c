@@ -78,11 +78,10 @@ int mon_attach(const char *name, sr_registry **out)
 
 bool mon_segment_shrunk(const char *name, uint64_t mapped_bytes)
 {
-	char path[SR_NAME_MAX + 16];
+	char path[SR_DIR_MAX + SR_NAME_MAX + 2];
 	struct stat st;
-	/* glibc's shm_open("/NAME") is /dev/shm/NAME. */
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
-	return stat(path, &st) == 0 && (uint64_t)st.st_size < mapped_bytes;
+	return sr_registry_path(name, path, sizeof path) == 0 && stat(path, &st) == 0 &&
+	       (uint64_t)st.st_size < mapped_bytes;
 }
 
 int mon_snapshot_once(const char *cmd, const char *name, sr_registry **reg, mon_snapshot *snap)
