@@ -5,13 +5,50 @@
  * monitor) share per-channel state through one fixed-layout table in a POSIX
  * shared memory segment.  Every function may be called concurrently from many
  * threads in many processes, and a process killed at any instant never wedges
- * the registry nor leaves client counts wrong: see docs/design.md.
+ * the registry nor leaves client counts wrong: see the pre-fork contract
+ * below and docs/design.md.
  *
  * Conventions: every function that can fail returns 0 (or a non-negative
  * value where documented) on success and a negative error code on failure:
  * either a negated errno value (-EINVAL, -ENOENT, ...) or one of the SR_E*
  * codes below.  sr_strerror() explains any of them and sr_errdetail() gives
- * the calling thread's detailed message for its last failure.
+ * the calling thread's detailed message for its last failure; sr_err_name()
+ * names it ("SR_EFULL", "ENOENT").
+ *
+ * Pre-fork contract
+ *
+ * Fork.  A handle inherited across fork() works in the child, read-write or
+ * read-only: the mapping is shared, and in the child the library forgets
+ * the parent's process slot (pthread_atfork), so the child's first viewer
+ * claims a slot of its own.  Viewers belong to the process and the handle
+ * that counted them: the parent's stay the parent's, the child's are the
+ * child's, and sr_registry_close() in either releases only the viewers
+ * the closing process counted through that handle.  Session references
+ * (sr_session_ref) are plain values and work in the child too.  The owner
+ * record (sr_registry_claim_owner()) is not inherited.  Attaching after the
+ * fork works as well.  A process that exec()s is still the same process
+ * (same pid, same start time): its viewers keep counting until it exits, so
+ * close the handle before exec if it counted viewers.
+ *
+ * Threads.  Any number of threads may use one handle at once; a process's
+ * threads share its viewers.  sr_errdetail() is per thread.  Close a handle
+ * only once no other thread uses it.
+ *
+ * Recovery: exactly when a dead process's viewers stop counting.  Viewer
+ * counts (sr_session_get_clients(), the sr_ref_*_client() results,
+ * snapshots, scans, stats, sr_session_should_cleanup()) add up the viewers
+ * of the processes that still run, checked by pid and start time: a
+ * process that exits or is killed without closing its handle stops
+ * counting as soon as it is dead (a zombie already is), in every process's
+ * reads, with no call needed.  Its process-table slot stays taken until a
+ * recovery frees it: sr_registry_recover() on any read-write handle, a
+ * read-write sr_registry_attach(), or a claimer that finds the process
+ * table full.  The reaper calls sr_registry_recover() on every scan; a
+ * pre-fork master that runs without a reaper should call it when it learns
+ * that a worker died (SIGCHLD), or the table fills with dead slots
+ * (sr_registry_procs() shows them, alive false).  Whatever else a process
+ * killed inside a call leaves (the writer lock, a half-written record) is
+ * repaired by the next writer or recovery.
  */
 #ifndef STREAMREG_H
 #define STREAMREG_H
@@ -111,6 +148,14 @@ enum sr_error {
 SR_API const char *sr_strerror(int err);
 
 /**
+ * The symbolic name of an error code (negative or positive): "SR_EFULL"
+ * for a library code, the errno macro's name for an errno value ("ENOENT",
+ * "EROFS"), "OK" for 0, "UNKNOWN" for anything else.  Never NULL; the string
+ * is static.  For logs and for programs that match errors by name.
+ */
+SR_API const char *sr_err_name(int err);
+
+/**
  * Detail of the calling thread's most recent failure that gave one, naming
  * the values involved (for example "session table full: all 1024 slots in
  * use; create the registry with a larger capacity").  Never NULL; "" if
@@ -191,9 +236,10 @@ SR_API int sr_registry_attach(const char *name, unsigned flags, sr_registry **ou
 
 /**
  * Detach.  Each read-write handle counts viewers in its own process slot,
- * so closing one releases exactly the viewers counted through it (other
- * handles of the same process keep theirs).  Accepts NULL.  Do not use reg
- * afterwards.
+ * so closing one releases exactly the viewers this process counted through
+ * it (other handles of the same process, and other processes sharing it
+ * after a fork, keep theirs), and the owner record if this process claimed
+ * it through this handle.  Accepts NULL.  Do not use reg afterwards.
  */
 SR_API void sr_registry_close(sr_registry *reg);
 
@@ -261,7 +307,7 @@ typedef struct sr_registry_stats {
 	uint32_t procs_attached;   /**< Processes in the process table: those that counted a viewer,
 	                              and the owner (reaper). */
 	uint32_t leases_per_proc;  /**< Lease table size per process. */
-	uint64_t clients;          /**< Sum of all client counts. */
+	uint64_t clients;          /**< Sum of all client counts (processes that still run). */
 	uint64_t procs_reclaimed;  /**< Dead processes reclaimed, ever. */
 	uint64_t leases_reclaimed; /**< Client counts released from dead processes, ever. */
 	uint64_t locks_repaired;   /**< Writer locks taken over from dead owners, ever. */
@@ -423,11 +469,11 @@ typedef struct sr_quality {
 
 /** A consistent copy of one session, as returned by sr_session_snapshot(). */
 typedef struct sr_session_info {
-	uuid_t channel_id;                  /**< Key. */
-	sr_state state;                     /**< Current state. */
-	uint32_t slot;                      /**< Table slot. */
-	uint32_t generation;                /**< Changes whenever the slot is reused. */
-	uint32_t clients;                   /**< Viewers counted by live processes. */
+	uuid_t channel_id;   /**< Key. */
+	sr_state state;      /**< Current state. */
+	uint32_t slot;       /**< Table slot. */
+	uint32_t generation; /**< Changes whenever the slot is reused. */
+	uint32_t clients; /**< Viewers of processes that still run (see the pre-fork contract). */
 	uint64_t created_mono_ns;           /**< CLOCK_MONOTONIC_COARSE at insert. */
 	uint64_t started_mono_ns;           /**< At the last move to active, or 0. */
 	uint64_t last_access_mono_ns;       /**< At the last touch or client change. */
@@ -524,7 +570,8 @@ SR_API int sr_session_remove_client(sr_registry *reg, const uuid_t id);
  * is dead, before recovery reclaims its slot (sr_registry_procs() shows the
  * slot until then).  Each handle keeps a pidfd per process that holds
  * viewers, so asking again costs a poll(), and only about processes with a
- * nonzero count; a process never asks about itself.
+ * nonzero count; a process never asks about itself.  See the pre-fork
+ * contract at the top.
  */
 SR_API int sr_session_get_clients(sr_registry *reg, const uuid_t id, uint32_t *out);
 
@@ -626,8 +673,8 @@ typedef struct sr_session_brief {
 	sr_state state;      /**< Current state. */
 	uint32_t slot;       /**< Table slot. */
 	uint32_t generation; /**< Changes whenever the slot is reused. */
-	uint32_t clients;    /**< Viewers counted by live processes. */
-	uint64_t idle_ms;    /**< Now minus last access. */
+	uint32_t clients; /**< Viewers of processes that still run (see the pre-fork contract). */
+	uint64_t idle_ms; /**< Now minus last access. */
 } sr_session_brief;
 
 /** Callback of sr_session_scan(); a non-zero return stops the walk. */
@@ -693,7 +740,7 @@ SR_API int sr_ref_set_state(sr_registry *reg, sr_session_ref ref, sr_state to, s
 
 /**
  * Count one more viewer for this process (as sr_session_add_client()) and
- * return the session's new total over live processes (>= 1; clamped to
+ * return the session's new total over the processes that still run (>= 1; clamped to
  * INT_MAX), or a negative error.  The total is a snapshot: other processes
  * may change theirs at the same time.
  */
@@ -706,7 +753,7 @@ SR_API int sr_ref_add_client(sr_registry *reg, sr_session_ref ref);
  */
 SR_API int sr_ref_remove_client(sr_registry *reg, sr_session_ref ref);
 
-/** Viewers on the session, summed over live processes.  Read-only handles too. */
+/** Viewers on the session, as sr_session_get_clients().  Read-only handles too. */
 SR_API int sr_ref_get_clients(sr_registry *reg, sr_session_ref ref, uint32_t *out);
 
 /** sr_session_snapshot() by reference.  Read-only handles too. */

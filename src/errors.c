@@ -61,6 +61,34 @@ const char *sr_strerror(int err)
 	return "unknown streamreg error";
 }
 
+static const char *const names[] = {
+    [SR_EBADMAGIC - SR_EBASE] = "SR_EBADMAGIC", [SR_EVERSION - SR_EBASE] = "SR_EVERSION",
+    [SR_ELAYOUT - SR_EBASE] = "SR_ELAYOUT",     [SR_ETRUNCATED - SR_EBASE] = "SR_ETRUNCATED",
+    [SR_ECORRUPT - SR_EBASE] = "SR_ECORRUPT",   [SR_EFULL - SR_EBASE] = "SR_EFULL",
+    [SR_EPROCFULL - SR_EBASE] = "SR_EPROCFULL", [SR_ELEASEFULL - SR_EBASE] = "SR_ELEASEFULL",
+    [SR_EBADTRANS - SR_EBASE] = "SR_EBADTRANS", [SR_ESTATE - SR_EBASE] = "SR_ESTATE",
+    [SR_ENOCLIENT - SR_EBASE] = "SR_ENOCLIENT", [SR_EBUSY - SR_EBASE] = "SR_EBUSY",
+    [SR_EOWNER - SR_EBASE] = "SR_EOWNER",       [SR_ENOTOWNER - SR_EBASE] = "SR_ENOTOWNER",
+    [SR_ESTALE - SR_EBASE] = "SR_ESTALE",
+};
+_Static_assert(sizeof(names) / sizeof(names[0]) == SR_ELAST - SR_EBASE,
+               "every library error code has a name");
+
+const char *sr_err_name(int err)
+{
+	if (err == INT_MIN)
+		return "UNKNOWN";
+	if (err < 0)
+		err = -err;
+	if (err == 0)
+		return "OK";
+	if (err > SR_EBASE && err < SR_ELAST)
+		return names[err - SR_EBASE];
+	/* glibc knows every errno's symbolic name (since 2.32). */
+	const char *n = err < SR_EBASE ? strerrorname_np(err) : NULL;
+	return n ? n : "UNKNOWN";
+}
+
 const char *sr_errdetail(void)
 {
 	return detail;

@@ -1,8 +1,9 @@
-/* sr_strerror, sr_errdetail, uuid parsing and formatting, pid start time, clock. */
+/* sr_strerror, sr_err_name, sr_errdetail, uuid parsing and formatting, pid start time, clock. */
 #include "support/srt.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,30 @@ static void test_strerror_errno_and_unknown(void **state)
 		assert_non_null(m);
 		assert_true(strlen(m) > 0);
 	}
+}
+
+static void test_err_name(void **state)
+{
+	(void)state;
+	assert_string_equal(sr_err_name(-SR_EFULL), "SR_EFULL");
+	assert_string_equal(sr_err_name(SR_EFULL), "SR_EFULL");
+	assert_string_equal(sr_err_name(-SR_ESTALE), "SR_ESTALE");
+	assert_string_equal(sr_err_name(-ENOENT), "ENOENT");
+	assert_string_equal(sr_err_name(-EROFS), "EROFS");
+	assert_string_equal(sr_err_name(-EBUSY), "EBUSY");
+	assert_string_equal(sr_err_name(0), "OK");
+	/* Every library code has its own name, spelled like its macro. */
+	for (int code = SR_EBASE + 1; code < SR_ELAST; code++) {
+		const char *n = sr_err_name(-code);
+		assert_non_null(n);
+		assert_memory_equal(n, "SR_E", 4);
+		for (int other = SR_EBASE + 1; other < code; other++)
+			assert_string_not_equal(n, sr_err_name(-other));
+	}
+	static const int odd[] = {SR_EBASE, -SR_EBASE, SR_ELAST, -SR_ELAST,
+	                          INT_MIN,  INT_MAX,   100000};
+	for (size_t i = 0; i < SRT_ARRAY_LEN(odd); i++)
+		assert_string_equal(sr_err_name(odd[i]), "UNKNOWN");
 }
 
 static void test_errdetail_per_failure(void **state)
@@ -216,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strerror_library_codes),
 	    cmocka_unit_test(test_strerror_errno_and_unknown),
+	    cmocka_unit_test(test_err_name),
 	    cmocka_unit_test_setup_teardown(test_errdetail_per_failure, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test(test_uuid_parse_valid),
