@@ -87,15 +87,58 @@ static long proc_uid(pid_t pid)
 	return uid;
 }
 
-/* Segment files in a variant directory and the highest sequence number. */
-static void segments(const char *dir, int *count, int *highest)
+/* A value of the channel's "current" file (tools/common/st_run.h). */
+static unsigned long long current_key(struct e2e *f, const char *id, const char *key)
+{
+	char path[256], line[128], k[32];
+	snprintf(path, sizeof path, "%s/%s/current", f->out, id);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	unsigned long long v = 0;
+	bool found = false;
+	while (!found && fgets(line, sizeof line, fp))
+		found = sscanf(line, "%31s %llu", k, &v) == 2 && strcmp(k, key) == 0;
+	fclose(fp);
+	assert_true(found);
+	return v;
+}
+
+static unsigned long long current_run(struct e2e *f, const char *id)
+{
+	unsigned long long run = current_key(f, id, "run");
+	assert_true(run > 0);
+	return run;
+}
+
+/* Media sequence number of the last segment a run's playlist lists. */
+static unsigned long long last_sequence(struct e2e *f, const char *id, unsigned long long run,
+                                        const char *level)
+{
+	char path[256], line[256];
+	snprintf(path, sizeof path, "%s/%s/%llu/%s/index.m3u8", f->out, id, run, level);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	unsigned long long first = 0, n = 0;
+	while (fgets(line, sizeof line, fp)) {
+		sscanf(line, "#EXT-X-MEDIA-SEQUENCE:%llu", &first);
+		n += line[0] != '#' && line[0] != '\n';
+	}
+	fclose(fp);
+	assert_true(n > 0);
+	return first + n - 1;
+}
+
+/* Segment files of a run in a variant directory and the highest sequence
+ * number. */
+static void segments(const char *dir, unsigned long long run, int *count, int *highest)
 {
 	DIR *d = opendir(dir);
 	assert_non_null(d);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		int n;
-		if (sscanf(de->d_name, "seg_%d.ts", &n) == 1) {
+		unsigned long long r;
+		if (sscanf(de->d_name, "%llu-%d.ts", &r, &n) == 2 && r == run) {
 			(*count)++;
 			if (n > *highest)
 				*highest = n;
@@ -147,13 +190,19 @@ static void test_start_active(void **state)
 	assert_string_equal(s.qualities[0].level, "90p");
 	assert_int_equal(s.qualities[0].width, 160);
 	assert_int_equal(s.qualities[1].height, 72);
-	assert_string_equal(s.qualities[1].playlist_path, "72p/index.m3u8");
+	/* paths relative to the channel directory, in the run served */
+	unsigned long long run = current_run(f, A);
+	char want[128];
+	snprintf(want, sizeof want, "%llu/72p/index.m3u8", run);
+	assert_string_equal(s.qualities[1].playlist_path, want);
+	snprintf(want, sizeof want, "%llu/%%v/%llu-%%05d.ts", run, run);
+	assert_string_equal(s.segment_path, want);
 	assert_string_equal(s.qualities[0].codec, "h264");
 	char dir[256], master[300];
 	snprintf(dir, sizeof dir, "%s/%s", f->out, A);
 	assert_string_equal(s.output_dir, dir);
 	assert_true(s.started_wall_ns > 0);
-	snprintf(master, sizeof master, "%s/master.m3u8", dir);
+	snprintf(master, sizeof master, "%s/%llu/master.m3u8", dir, run);
 	assert_true(ffprobe_has(master, 160, 90));
 	assert_true(ffprobe_has(master, 128, 72));
 	assert_false(ffprobe_has(master, 640, 360));
@@ -242,13 +291,14 @@ static void test_idle_stop(void **state)
 	assert_int_equal(s.state, SR_STATE_ACTIVE);
 	assert_int_equal(s.pid, pid);
 	/* disk stays bounded: with 3 segments listed, old ones are deleted */
+	unsigned long long run = current_run(f, A);
 	for (int v = 0; v < 2; v++) {
 		char vdir[256];
-		snprintf(vdir, sizeof vdir, "%s/%s/%s", f->out, A, v ? "72p" : "90p");
+		snprintf(vdir, sizeof vdir, "%s/%s/%llu/%s", f->out, A, run, v ? "72p" : "90p");
 		int count = 0, highest = -1;
-		segments(vdir, &count, &highest);
-		fprintf(stderr, "%s: %d segment files, newest seg_%05d.ts\n", vdir + strlen(f->out),
-		        count, highest);
+		segments(vdir, run, &count, &highest);
+		fprintf(stderr, "%s: %d segment files, newest %llu-%05d.ts\n",
+		        vdir + strlen(f->out), count, run, highest);
 		assert_true(count < highest + 1); /* some were written and deleted */
 		assert_true(count <= 3 + 2);      /* list size + delete threshold + current */
 	}
@@ -286,9 +336,14 @@ static void test_kill_ffmpeg(void **state)
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	pid_t pid1 = s.pid;
+	unsigned long long run1 = current_run(f, A);
+	assert_int_equal(current_key(f, A, "discontinuity"), 0);
 	assert_int_equal(kill(pid1, SIGKILL), 0);
 	uint64_t killed = e2e_now_us();
 	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 5000), 0);
+	/* the dead run is still served, as it was */
+	assert_int_equal(current_run(f, A), run1);
+	unsigned long long last1 = last_sequence(f, A, run1, "90p");
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(s.error_count, 1);
 	assert_non_null(strstr(s.last_error, "killed by signal 9"));
@@ -299,6 +354,16 @@ static void test_kill_ffmpeg(void **state)
 	e2e_snapshot(f, A, &s);
 	assert_true(s.pid > 0);
 	assert_int_not_equal(s.pid, pid1);
+	/* the new run continues the old one: later id, numbering after its
+	 * last segment, one discontinuity more; the old run stays on disk */
+	unsigned long long run2 = current_run(f, A);
+	assert_true(run2 > run1);
+	assert_int_equal(current_key(f, A, "previous"), run1);
+	assert_true(current_key(f, A, "start") > last1);
+	assert_int_equal(current_key(f, A, "discontinuity"), 1);
+	char old[256];
+	snprintf(old, sizeof old, "%s/%s/%llu/90p", f->out, A, run1);
+	assert_int_equal(access(old, F_OK), 0);
 	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 2);
 	assert_int_equal(e2e_count_log(f, "->failed", "unexpected exit"), 1);
 	assert_int_equal(e2e_children(f->reaper), 1);
@@ -414,6 +479,7 @@ static void test_kill_reaper(void **state)
 	e2e_snapshot(f, B, &sb);
 	assert_true(e2e_alive(sa.pid, sa.pid_start));
 	assert_true(e2e_alive(sb.pid, sb.pid_start));
+	unsigned long long run1 = current_run(f, A);
 
 	int st = e2e_stop(f, SIGKILL);
 	assert_true(WIFSIGNALED(st));
@@ -437,6 +503,11 @@ static void test_kill_reaper(void **state)
 	assert_true(s.pid > 0);
 	assert_int_not_equal(s.pid, sa.pid);
 	assert_true(e2e_alive(s.pid, s.pid_start));
+	/* the new reaper read the old run from disk and continued it */
+	assert_true(current_run(f, A) > run1);
+	assert_int_equal(current_key(f, A, "previous"), run1);
+	assert_int_equal(current_key(f, A, "discontinuity"), 1);
+	assert_int_equal(e2e_count_log(f, A, "kept: served until the next run is ready"), 1);
 	e2e_snapshot(f, B, &s);
 	assert_int_equal(s.pid, 0);
 	assert_int_equal(e2e_count_log(f, "gone after a reaper restart", "restarting"), 1);
@@ -774,7 +845,7 @@ static void test_user(void **state)
 	assert_int_equal(proc_uid(s.pid), (long)pw->pw_uid);
 	struct stat st;
 	char dir[256];
-	snprintf(dir, sizeof dir, "%s/%s/master.m3u8", f->out, A);
+	snprintf(dir, sizeof dir, "%s/%s/%llu/master.m3u8", f->out, A, current_run(f, A));
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_uid, pw->pw_uid);
 }

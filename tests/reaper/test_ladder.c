@@ -98,7 +98,13 @@ static const char *after(const struct rp_argv *a, const char *opt)
 }
 
 static const struct rp_encode enc = {
-    .ffmpeg = "/usr/bin/ffmpeg", .hls_time = 2, .list_size = 5, .fps = 25, .audio_kbps = 64};
+    .ffmpeg = "/usr/bin/ffmpeg",
+    .hls_time = 2,
+    .list_size = 5,
+    .fps = 25,
+    .audio_kbps = 64,
+    .run_id = 1764133666123,
+    .start = 42};
 
 static void test_argv_lavfi(void **state)
 {
@@ -124,7 +130,14 @@ static void test_argv_lavfi(void **state)
 	assert_string_equal(after(&a, "-f"), "lavfi");
 	assert_string_equal(after(&a, "-hls_time"), "2");
 	assert_string_equal(after(&a, "-hls_list_size"), "5");
-	assert_string_equal(after(&a, "-hls_flags"), "delete_segments+independent_segments");
+	/* a stopped transcoder does not end the channel; numbering continues */
+	assert_string_equal(after(&a, "-hls_flags"),
+	                    "delete_segments+independent_segments+omit_endlist");
+	assert_string_equal(after(&a, "-start_number"), "42");
+	/* a short first segment, cut at a keyframe forced there */
+	assert_string_equal(after(&a, "-hls_init_time"), "0.500");
+	assert_string_equal(after(&a, "-force_key_frames"), "expr:gte(t,n_forced*2+0.500)");
+	assert_string_equal(after(&a, "-tune"), "zerolatency");
 	assert_string_equal(after(&a, "-master_pl_name"), "master.m3u8");
 	assert_string_equal(after(&a, "-var_stream_map"), "v:0,a:0,name:360p v:1,a:1,name:180p");
 	assert_string_equal(after(&a, "-filter_complex"),
@@ -134,7 +147,8 @@ static void test_argv_lavfi(void **state)
 	assert_string_equal(after(&a, "-c:v"), "libx264");
 	assert_string_equal(after(&a, "-preset"), "ultrafast");
 	assert_string_equal(after(&a, "-c:a"), "aac");
-	assert_string_equal(after(&a, "-hls_segment_filename"), "%v/seg_%05d.ts");
+	/* segment names carry the run id: never reused by another run */
+	assert_string_equal(after(&a, "-hls_segment_filename"), "%v/1764133666123-%05d.ts");
 	assert_string_equal(a.argv[a.argc - 1], "%v/index.m3u8");
 	int maps = 0;
 	for (size_t i = 0; i < a.argc; i++)
@@ -198,6 +212,9 @@ static void test_argv_refusals(void **state)
 	struct rp_encode zero = enc;
 	zero.fps = 0;
 	assert_int_equal(rp_ffmpeg_argv(&zero, "http://x/", &l, &a, err, sizeof err), -EINVAL);
+	struct rp_encode norun = enc;
+	norun.run_id = 0;
+	assert_int_equal(rp_ffmpeg_argv(&norun, "http://x/", &l, &a, err, sizeof err), -EINVAL);
 	struct rp_ladder empty = {.n = 0};
 	assert_int_equal(rp_ffmpeg_argv(&enc, "http://x/", &empty, &a, err, sizeof err), -EINVAL);
 	rp_argv_free(&a);

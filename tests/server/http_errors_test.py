@@ -47,7 +47,8 @@ try:
         ("/channels/%31%32%33/master.m3u8", 400),
         ("/channels/12345678-1234-4234-8234-123456789012/master.m3u8", 404),
         ("/channels/12345678-1234-4234-8234-123456789012/180p/index.m3u8", 404),
-        (f"/channels/{cid}/180p/index.m3u8", 404),  # known channel, no file yet
+        # a known channel with no run yet: players retry a 503, a 404 ends hls.js
+        (f"/channels/{cid}/180p/index.m3u8", 503),
         (f"/channels/{cid}/180p/passwd", 404),
         (f"/channels/{cid}/nothing", 404),
         ("/etc/passwd", 404),
@@ -244,32 +245,40 @@ try:
 
     # Files: served only when they are regular files beneath the channel's
     # directory; symlinks out of it (file, variant dir, channel dir) are 404.
+    # The layout of tools/common/st_run.h: a run directory and the
+    # "current" file naming it; a segment is found through its name's run.
     cdir = os.path.join(env.out, cid)
-    os.makedirs(os.path.join(cdir, "180p"))
-    with open(os.path.join(cdir, "180p", "index.m3u8"), "w") as f:
-        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nseg_00001.ts\n")
-    with open(os.path.join(cdir, "180p", "seg_00001.ts"), "wb") as f:
+    rdir = os.path.join(cdir, "1000")
+    os.makedirs(os.path.join(rdir, "180p"))
+    with open(os.path.join(cdir, "current"), "w") as f:
+        f.write("run 1000\nstart 1\ndiscontinuity 0\nprevious 0\nprevious-start 0\n"
+                "target 1\nwindow 6\n")
+    with open(os.path.join(rdir, "180p", "index.m3u8"), "w") as f:
+        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n"
+                "#EXTINF:1.0,\n1000-00001.ts\n")
+    with open(os.path.join(rdir, "180p", "1000-00001.ts"), "wb") as f:
         f.write(b"\x47" + b"\0" * 187)
     secret = os.path.join(env.dir, "secret.ts")
     with open(secret, "w") as f:
         f.write("SECRET")
-    os.symlink(secret, os.path.join(cdir, "180p", "evil.ts"))
-    os.symlink(os.path.join(cdir, "180p"), os.path.join(cdir, "link"))
-    os.mkdir(os.path.join(cdir, "180p", "dir.ts"))
+    os.symlink(secret, os.path.join(rdir, "180p", "1000-00009.ts"))
+    os.symlink(os.path.join(rdir, "180p"), os.path.join(rdir, "link"))
+    os.mkdir(os.path.join(rdir, "180p", "1000-00003.ts"))
     other = env.channels[1][0]
     os.symlink(cdir, os.path.join(env.out, other))
     st, h, body = http(port, f"/channels/{cid}/180p/index.m3u8")
     check(st == 200 and h.get("content-type") == "application/vnd.apple.mpegurl"
-          and h.get("cache-control") == "no-cache" and body.startswith(b"#EXTM3U"),
+          and h.get("cache-control") == "no-cache" and body.startswith(b"#EXTM3U")
+          and b"1000-00001.ts" in body,
           f"variant playlist: 200, application/vnd.apple.mpegurl, no-cache ({st}, {h.get('content-type')})")
-    st, h, body = http(port, f"/channels/{cid}/180p/seg_00001.ts")
+    st, h, body = http(port, f"/channels/{cid}/180p/1000-00001.ts")
     check(st == 200 and h.get("content-type") == "video/mp2t" and len(body) == 188
           and "max-age" in h.get("cache-control", ""),
           f"segment: 200, video/mp2t, max-age ({st}, {h.get('content-type')}, {len(body)} bytes)")
     # Byte ranges (RFC 9110 §14): 206 with Content-Range, 416 past the end,
     # the whole file for what a server may ignore.
-    seg = f"/channels/{cid}/180p/seg_00001.ts"
-    with open(os.path.join(cdir, "180p", "seg_00001.ts"), "rb") as f:
+    seg = f"/channels/{cid}/180p/1000-00001.ts"
+    with open(os.path.join(rdir, "180p", "1000-00001.ts"), "rb") as f:
         whole = f.read()
     for rng, want_st, want_body, want_cr in (
             ("bytes=0-99", 206, whole[0:100], "bytes 0-99/188"),
@@ -302,11 +311,13 @@ try:
     check(st == 200, f"HEAD ignores Range (RFC 9110 §14.2) ({st})")
     st, h, body = http(port, f"/channels/{cid}/180p/index.m3u8", headers={"Range": "bytes=0-6"})
     check(st == 206 and body == b"#EXTM3U", f"a playlist from memory honours Range too ({st}, {body!r})")
-    for path in (f"/channels/{cid}/180p/evil.ts", f"/channels/{cid}/link/seg_00001.ts",
-                 f"/channels/{cid}/180p/dir.ts", f"/channels/{other}/180p/seg_00001.ts"):
+    for path in (f"/channels/{cid}/180p/1000-00009.ts", f"/channels/{cid}/link/1000-00001.ts",
+                 f"/channels/{cid}/180p/1000-00003.ts", f"/channels/{other}/180p/1000-00001.ts",
+                 f"/channels/{cid}/180p/seg_00001.ts", f"/channels/{cid}/180p/2000-00001.ts"):
         st, h, body = http(port, path)
         check(st == 404 and b"SECRET" not in body and b"\x47" not in body[:1],
-              f"GET {path.replace(cid, 'C').replace(other, 'D')} (symlink or not a file) -> 404 ({st})")
+              f"GET {path.replace(cid, 'C').replace(other, 'D')} (symlink, not a file, "
+              f"no such run) -> 404 ({st})")
     http(port, env.master_path(0))  # creates the session (503: no reaper to start it)
     st, h, body = http(port, f"/channels/{cid}/v/000001000000000abc/180p/index.m3u8")
     s0 = env.session(0)
@@ -390,7 +401,7 @@ try:
                     and len(get_json(port, "/channels") or []) == 3, 10,
                     what="workers with the new lineup")
     st, _, body = http(port, f"/channels/{new_id}/180p/index.m3u8")
-    check(ok and st == 404 and b"no such file" in body,
+    check(ok and st == 503 and b"channel is starting" in body,
           f"SIGHUP with a good lineup: 4 new workers serve the new channel ({st} {body[:40]!r})")
     rc, took = env.server.stop()
     check(rc == 0 and took < 6, f"SIGTERM -> exit 0 in {took:.2f}s (rc {rc})")

@@ -173,15 +173,24 @@ static int build(const struct rp_encode *enc, const char *input, enum st_input_k
 	P("libx264");
 	P("-preset");
 	P("ultrafast");
+	/* no lookahead, no frame-thread delay: the first segment is out as
+	 * soon as its media is */
+	P("-tune");
+	P("zerolatency");
 	P("-pix_fmt");
 	P("yuv420p");
-	/* one keyframe per segment, at fixed places, so every segment stands alone */
+	/* one keyframe per segment, at fixed places, so every segment stands
+	 * alone; the first one after RP_FIRST_SEGMENT_MS, so that the short
+	 * first segment (-hls_init_time) can be cut there */
 	P("-g");
 	PF("%u", enc->fps * enc->hls_time);
 	P("-keyint_min");
 	PF("%u", enc->fps * enc->hls_time);
 	P("-sc_threshold");
 	P("0");
+	P("-force_key_frames");
+	PF("expr:gte(t,n_forced*%u+%u.%03u)", enc->hls_time, RP_FIRST_SEGMENT_MS / 1000,
+	   RP_FIRST_SEGMENT_MS % 1000);
 	for (size_t i = 0; i < lad->n; i++) {
 		PF("-b:v:%zu", i);
 		PF("%uk", lad->q[i].bitrate_kbps);
@@ -198,10 +207,17 @@ static int build(const struct rp_encode *enc, const char *input, enum st_input_k
 	P("hls");
 	P("-hls_time");
 	PF("%u", enc->hls_time);
+	P("-hls_init_time");
+	PF("%u.%03u", RP_FIRST_SEGMENT_MS / 1000, RP_FIRST_SEGMENT_MS % 1000);
 	P("-hls_list_size");
 	PF("%u", enc->list_size);
+	/* numbering continues the previous run (docs/server.md, Restarts) */
+	P("-start_number");
+	PF("%llu", (unsigned long long)enc->start);
+	/* omit_endlist: a transcoder that stops does not end the channel; the
+	 * next run continues it */
 	P("-hls_flags");
-	P("delete_segments+independent_segments");
+	P("delete_segments+independent_segments+omit_endlist");
 	P("-hls_segment_type");
 	P("mpegts");
 	P("-master_pl_name");
@@ -217,7 +233,7 @@ static int build(const struct rp_encode *enc, const char *input, enum st_input_k
 	P("-var_stream_map");
 	P(buf);
 	P("-hls_segment_filename");
-	P("%v/seg_%05d.ts");
+	PF("%%v/%llu-%%05d.ts", (unsigned long long)enc->run_id);
 	P("%v/index.m3u8");
 #undef P
 #undef PF
@@ -233,7 +249,7 @@ int rp_ffmpeg_argv(const struct rp_encode *enc, const char *input, const struct 
 		snprintf(err, errlen, "ffmpeg must be given as an absolute path");
 		return -EINVAL;
 	}
-	if (enc->hls_time == 0 || enc->fps == 0 || enc->list_size == 0 || enc->audio_kbps == 0 ||
+	if (enc->run_id == 0 || enc->hls_time == 0 || enc->fps == 0 || enc->list_size == 0 || enc->audio_kbps == 0 ||
 	    enc->hls_time > 60 || enc->fps > 120) {
 		snprintf(err, errlen, "bad encoder settings (hls_time %u, fps %u, list size %u)",
 		         enc->hls_time, enc->fps, enc->list_size);

@@ -8,6 +8,7 @@
 #define RP_FFMPEG_ARGV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ladder.h"
 
@@ -20,7 +21,13 @@ struct rp_encode {
 	unsigned list_size;  /* segments kept in each playlist */
 	unsigned fps;        /* output frame rate; keyframe interval is fps * hls_time */
 	unsigned audio_kbps; /* AAC bitrate per variant */
+	uint64_t run_id;     /* prefix of the segment names (tools/common/st_run.h) */
+	uint64_t start;      /* media sequence number of the first segment */
 };
+
+/** Length of a run's first segment, ms: a player gets its first playlist
+ * after this much media instead of a whole segment duration. */
+#define RP_FIRST_SEGMENT_MS 500
 
 /** A NULL-terminated argv whose strings it owns. */
 struct rp_argv {

@@ -14,6 +14,7 @@
 #include "ffmpeg_argv.h"
 #include "paths.h"
 #include "reaper.h"
+#include "runs.h"
 #include "st_chandir.h"
 #include "st_log.h"
 
@@ -29,16 +30,74 @@ static void set_error(struct reaper *r, struct rp_chan *c, const char *msg)
 		       sr_strerror(rc));
 }
 
-static void remove_dir(struct reaper *r, struct rp_chan *c)
+static void close_run(struct rp_chan *c)
 {
 	if (c->chfd >= 0) {
 		close(c->chfd);
 		c->chfd = -1;
 	}
+}
+
+/* The whole channel directory, every run and the current pointer: the
+ * channel stopped (idle, left the lineup). */
+static void remove_dir(struct reaper *r, struct rp_chan *c)
+{
+	close_run(c);
+	c->published = false;
+	c->served = 0;
+	c->sweep_ns = 0;
 	int rc = rp_chan_dir_remove(r->outfd, c->id_str);
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot remove %s/%s: %s", c->id_str, r->outdir,
 		       c->id_str, strerror(-rc));
+}
+
+/* The transcoder's run ended.  If it is the current run, it stays: players
+ * keep its playlist until the next run has a first segment (docs/server.md,
+ * Restarts).  If players were never served from it, it goes at once, with
+ * the whole channel directory when no earlier run is served either. */
+static void end_run(struct reaper *r, struct rp_chan *c)
+{
+	close_run(c);
+	if (c->published)
+		return;
+	if (!c->served) {
+		remove_dir(r, c);
+		st_log(LOG_INFO, "channel=%s directory removed", c->id_str);
+		return;
+	}
+	if (!c->run.id)
+		return;
+	char name[ST_RUN_NAME_MAX + 1];
+	st_run_name(c->run.id, name);
+	int rc = rp_run_remove(r->outfd, c->id_str, c->run.id);
+	if (rc)
+		st_log(LOG_WARNING, "channel=%s cannot remove run %s: %s", c->id_str, name,
+		       strerror(-rc));
+	else
+		st_log(LOG_INFO, "channel=%s run %s removed: it never had a first segment",
+		       c->id_str, name);
+	c->run.id = 0;
+}
+
+uint64_t rp_retention_ms(const struct rp_config *cfg)
+{
+	/* a previous run's segments fill the joined playlist until the new
+	 * run has a window of its own, and RFC 8216 §6.2.2 wants a segment
+	 * kept for its duration plus the playlist's after it leaves */
+	return (2ull * cfg->hls_list_size + 2) * cfg->hls_time * 1000ull;
+}
+
+void rp_chan_sweep_runs(struct reaper *r, struct rp_chan *c, bool now)
+{
+	if (!c->sweep_ns || (!now && rp_now_ns() < c->sweep_ns))
+		return;
+	c->sweep_ns = 0;
+	int n = rp_runs_sweep(r->outfd, c->id_str, c->served, c->has_child ? c->run.id : 0);
+	if (n > 0)
+		st_log(LOG_INFO, "channel=%s %d earlier run(s) removed", c->id_str, n);
+	else if (n < 0)
+		st_log(LOG_WARNING, "channel=%s cannot sweep runs: %s", c->id_str, strerror(-n));
 }
 
 static uint64_t backoff_ms(const struct rp_config *cfg, unsigned fails)
@@ -85,22 +144,33 @@ static void start_failed(struct reaper *r, struct rp_chan *c, const char *msg)
 	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
 	rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_FAILED, "%s%s%s", msg,
 	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
-	remove_dir(r, c);
+	end_run(r, c);
 	count_failure(r, c);
 }
 
+/* Paths relative to the channel directory, of the run being served. */
 static void store_session_layout(struct reaper *r, struct rp_chan *c)
 {
-	char dir[SR_PATH_MAX + 1];
+	char dir[SR_PATH_MAX + 1], run[ST_RUN_NAME_MAX + 1], pat[SR_PATH_MAX + 1];
 	const struct rp_ladder *lad = &r->cfg->ladder;
-	int rc = sr_session_set_qualities(r->reg, c->id, lad->q, lad->n);
+	sr_quality q[SR_MAX_QUALITIES];
+	st_run_name(c->run.id, run);
+	for (size_t i = 0; i < lad->n; i++) {
+		q[i] = lad->q[i];
+		snprintf(q[i].playlist_path, sizeof q[i].playlist_path, "%s/%.*s/index.m3u8", run,
+		         (int)SR_LEVEL_MAX, lad->q[i].level);
+		snprintf(q[i].segment_path, sizeof q[i].segment_path, "%s/%.*s/%s-%%05d.ts", run,
+		         (int)SR_LEVEL_MAX, lad->q[i].level, run);
+	}
+	int rc = sr_session_set_qualities(r->reg, c->id, q, lad->n);
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot store qualities: %s (%s)", c->id_str,
 		       sr_strerror(rc), sr_errdetail());
 	bool fits = st_chan_dir(dir, sizeof dir, r->outdir, c->id) == 0;
+	snprintf(pat, sizeof pat, "%s/%%v/%s-%%05d.ts", run, run);
 	/* the segment pattern is relative to the output directory, like the
 	 * per-variant paths */
-	rc = sr_session_set_paths(r->reg, c->id, fits ? dir : NULL, "%v/seg_%05d.ts");
+	rc = sr_session_set_paths(r->reg, c->id, fits ? dir : NULL, pat);
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot store paths: %s", c->id_str,
 		       sr_strerror(rc));
@@ -125,9 +195,12 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 		return;
 	}
 	c->deferred_logged = false;
-	int chfd = rp_chan_dir_create(r->outfd, c->id_str, &r->cfg->ladder);
+	c->published = false;
+	c->run.id = 0;
+	int chfd = rp_run_create(r->outfd, c->id_str, &r->cfg->ladder, r->cfg->hls_time,
+	                         r->cfg->hls_list_size, &c->run);
 	if (chfd < 0) {
-		st_fmt(err, sizeof err, "cannot create %s/%s: %s", r->outdir, c->id_str,
+		st_fmt(err, sizeof err, "cannot create a run in %s/%s: %s", r->outdir, c->id_str,
 		       strerror(-chfd));
 		start_failed(r, c, err);
 		return;
@@ -139,6 +212,8 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	    .list_size = r->cfg->hls_list_size,
 	    .fps = r->cfg->fps,
 	    .audio_kbps = r->cfg->audio_kbps,
+	    .run_id = c->run.id,
+	    .start = c->run.start,
 	};
 	struct rp_argv av;
 	int rc = rp_ffmpeg_argv(&enc, c->input, &r->cfg->ladder, &av, err, sizeof err);
@@ -146,7 +221,8 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 		start_failed(r, c, err);
 		return;
 	}
-	store_session_layout(r, c);
+	if (!c->served)
+		store_session_layout(r, c);
 	uint64_t prepared = rp_now_ns();
 	char serr[256];
 	rc = rp_spawn(&c->child, av.argv, chfd, serr, sizeof serr);
@@ -171,11 +247,13 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	unsigned long long latency_us =
 	    from_bell && bell && spawned >= bell ? (spawned - bell) / 1000u : 0;
 	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_STARTING,
-	         "ffmpeg spawned%s latency_us=%llu (prepare %llu, fork+exec %llu) mono_us=%llu",
+	         "ffmpeg spawned%s latency_us=%llu (prepare %llu, fork+exec %llu) mono_us=%llu "
+	         "run=%llu start=%llu discontinuity=%llu",
 	         from_bell ? " on doorbell" : "", latency_us,
 	         (unsigned long long)((prepared - now) / 1000u),
 	         (unsigned long long)((spawned - prepared) / 1000u),
-	         (unsigned long long)(spawned / 1000u));
+	         (unsigned long long)(spawned / 1000u), (unsigned long long)c->run.id,
+	         (unsigned long long)c->run.start, (unsigned long long)c->run.disc);
 	char *line = rp_argv_join(&av);
 	if (line)
 		st_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);
@@ -254,13 +332,18 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 			         "channel left the lineup: session deleted%s%s", rc ? ": " : "",
 			         rc ? sr_strerror(rc) : "");
 		} else {
-			remove_dir(r, c);
+			/* failed (start timeout, stall) or changed by someone
+			 * else: the last good run stays for the next one */
+			end_run(r, c);
 			(void)sr_session_set_pid(r->reg, c->id, 0, 0);
-			st_log(LOG_INFO, "channel=%s directory removed", c->id_str);
+			if (c->served)
+				st_log(LOG_INFO,
+				       "channel=%s run %llu served until the next one is ready",
+				       c->id_str, (unsigned long long)c->served);
 		}
 		return;
 	}
-	remove_dir(r, c);
+	end_run(r, c);
 	(void)sr_session_set_pid(r->reg, c->id, 0, 0);
 	if (c->child.last_line[0])
 		st_fmt(msg, sizeof msg, "ffmpeg %s: %s", how, c->child.last_line);
@@ -302,14 +385,38 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 {
 	uint64_t now = rp_now_ns();
 	int ready = rp_chan_ready(c->chfd, &r->cfg->ladder);
+	if (ready == 1 && !c->published) {
+		/* the switch: players get this run's playlists from now on */
+		int rc = rp_run_publish(r->outfd, c->id_str, &c->run);
+		if (rc) {
+			char msg[SR_ERROR_MAX + 1];
+			st_fmt(msg, sizeof msg, "cannot publish run %llu: %s",
+			       (unsigned long long)c->run.id, strerror(-rc));
+			set_error(r, c, msg);
+			rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
+			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED, "%s",
+			         msg);
+			rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "cannot publish");
+			count_failure(r, c);
+			return;
+		}
+		c->published = true;
+		bool replaced = c->served != 0;
+		c->served = c->run.id;
+		store_session_layout(r, c);
+		if (replaced)
+			c->sweep_ns = now + rp_retention_ms(r->cfg) * MS;
+	}
 	if (ready == 1) {
 		int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_ACTIVE);
 		if (rc == 0) {
 			c->phase = RP_PH_ACTIVE;
 			c->active_ns = now;
 			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_ACTIVE,
-			         "master playlist and first segments ready after %llu ms",
-			         (unsigned long long)((now - c->spawn_ns) / MS));
+			         "master playlist and first segments ready after %llu ms, run "
+			         "%llu served from sequence %llu",
+			         (unsigned long long)((now - c->spawn_ns) / MS),
+			         (unsigned long long)c->run.id, (unsigned long long)c->run.start);
 		}
 		return;
 	}
@@ -320,6 +427,14 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 	       (unsigned long long)r->cfg->start_timeout_ms, c->child.last_line[0] ? "; " : "",
 	       c->child.last_line);
 	fail_running(r, c, SR_STATE_STARTING, msg, "start timeout");
+}
+
+void rp_chan_poll_start(struct reaper *r, struct rp_chan *c)
+{
+	sr_state st;
+	if (c->has_child && c->phase == RP_PH_STARTING &&
+	    sr_session_get_state(r->reg, c->id, &st) == 0 && st == SR_STATE_STARTING)
+		check_started(r, c);
 }
 
 /* A transcoder can hang with viewers watching (input stalled, encoder
@@ -342,6 +457,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 	uint64_t now = rp_now_ns();
 	sr_state st = b->state;
 
+	rp_chan_sweep_runs(r, c, false);
 	if (c->has_child) {
 		if (c->phase == RP_PH_STOPPING) {
 			rp_chan_kill_overdue(r, c);

@@ -76,6 +76,12 @@ static int remove_at(int parent, const char *name, int depth)
 	return 0;
 }
 
+int rp_tree_remove(int parentfd, const char *name)
+{
+	/* below a channel directory: one level less of depth to spare */
+	return remove_at(parentfd, name, 1);
+}
+
 int rp_chan_dir_remove(int outfd, const char *name)
 {
 	if (!st_chan_name_valid(name))

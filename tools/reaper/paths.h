@@ -26,6 +26,13 @@ int rp_outdir_open(const char *path, bool create, char *err, size_t errlen);
 int rp_chan_dir_remove(int outfd, const char *name);
 
 /**
+ * Remove the entry name of the directory parentfd (a run directory inside
+ * a channel directory) and everything below it, following no symlink.
+ * 0 if it was removed or absent, negative errno on error.
+ */
+int rp_tree_remove(int parentfd, const char *name);
+
+/**
  * Create a fresh DIR/<name> (removing a leftover first) with one
  * subdirectory per ladder level, and return an O_DIRECTORY descriptor on it.
  */

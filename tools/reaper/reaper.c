@@ -26,6 +26,8 @@
 #include "st_notify.h"
 
 #define MS 1000000ull
+/* how often a starting run's playlists are looked at */
+#define START_POLL_MS 20
 
 uint64_t rp_now_ns(void)
 {
@@ -425,6 +427,9 @@ static bool poll_once(struct reaper *r, int timeout_ms)
 			bell_scan(r);
 		if (tick)
 			full_scan(r);
+		else
+			for (size_t i = 0; i < r->nch; i++)
+				rp_chan_poll_start(r, &r->ch[i]);
 	}
 	return true;
 }
@@ -536,7 +541,12 @@ int rp_run(struct reaper *r)
 	(void)st_notify("READY=1\nSTATUS=serving");
 	int status = 0;
 	while (!r->term) {
-		if (!poll_once(r, -1)) {
+		/* a starting run is looked at every few ms rather than every
+		 * scan: its first segment is the player's first playlist */
+		bool starting = false;
+		for (size_t i = 0; i < r->nch && !starting; i++)
+			starting = r->ch[i].has_child && r->ch[i].phase == RP_PH_STARTING;
+		if (!poll_once(r, starting ? START_POLL_MS : -1)) {
 			status = 1;
 			break;
 		}

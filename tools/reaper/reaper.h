@@ -14,6 +14,7 @@
 #include "options.h"
 #include "spawn.h"
 #include "st_lineup.h"
+#include "st_run.h"
 #include "streamreg.h"
 
 /** What the reaper is doing with a channel's transcoder. */
@@ -40,7 +41,11 @@ struct rp_chan {
 
 	bool has_child;
 	struct rp_child child;
-	int chfd; /* the channel directory while a transcoder runs, else -1 */
+	int chfd;           /* the run directory while a transcoder runs, else -1 */
+	struct st_run run;  /* that transcoder's run (tools/common/st_run.h) */
+	bool published;     /* it is the channel's current run */
+	uint64_t served;    /* id of the channel's current run, 0 if none */
+	uint64_t sweep_ns;  /* when runs no longer served are removed; 0: none due */
 	enum rp_phase phase;
 	enum rp_after_stop after;
 	uint64_t spawn_ns, active_ns, stop_deadline_ns;
@@ -93,8 +98,15 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c);
 void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop after,
                         const char *reason);
 void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b);
+/** A starting transcoder: switch to its run as soon as it is ready. */
+void rp_chan_poll_start(struct reaper *r, struct rp_chan *c);
 void rp_chan_kill_overdue(struct reaper *r, struct rp_chan *c);
 void rp_reject_unknown(struct reaper *r, const sr_session_brief *b);
+
+/** How long a run stays on disk once it is no longer served, ms. */
+uint64_t rp_retention_ms(const struct rp_config *cfg);
+/** Remove the runs of c that are neither served nor running, if due. */
+void rp_chan_sweep_runs(struct reaper *r, struct rp_chan *c, bool now);
 
 /* reconcile.c */
 int rp_reconcile(struct reaper *r);

@@ -2,8 +2,9 @@
  * Reconciling the table when the reaper starts: whatever the previous reaper
  * was running is gone (its transcoders died with it through
  * PR_SET_PDEATHSIG), so sessions that still name a transcoder are restarted
- * if viewers wait for them and put back to idle otherwise, and every
- * channel directory left in the output directory is removed.
+ * if viewers wait for them and put back to idle otherwise.  The channel
+ * directories of those restarting keep their current run (players are
+ * served it until the new run is ready); every other one is removed.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "paths.h"
 #include "reaper.h"
+#include "runs.h"
 #include "st_log.h"
 
 struct infos {
@@ -129,6 +131,26 @@ static void reconcile_one(struct reaper *r, const sr_session_info *s)
 	to_idle(r, s, id, why);
 }
 
+static bool keep_served(const char *name, void *ctx)
+{
+	struct reaper *r = ctx;
+	uuid_t id;
+	sr_state st;
+	struct st_run run;
+	if (sr_uuid_parse(name, id) != 0)
+		return false;
+	struct rp_chan *c = rp_find_chan(r, id);
+	if (!c || !c->in_lineup || sr_session_get_state(r->reg, id, &st) != 0 ||
+	    (st != SR_STATE_STARTING && st != SR_STATE_FAILED) ||
+	    rp_run_current(r->outfd, name, &run) != 0)
+		return false;
+	c->served = run.id;
+	c->sweep_ns = rp_now_ns() + rp_retention_ms(r->cfg) * 1000000ull;
+	st_log(LOG_INFO, "channel=%s run %llu kept: served until the next run is ready", name,
+	       (unsigned long long)run.id);
+	return true;
+}
+
 static void on_removed(const char *name, int rc, void *ctx)
 {
 	(void)ctx;
@@ -151,8 +173,10 @@ int rp_reconcile(struct reaper *r)
 	for (size_t i = 0; i < s.n; i++)
 		reconcile_one(r, &s.v[i]);
 	free(s.v);
-	/* nothing runs yet, so every channel directory is a leftover */
-	rc = rp_outdir_sweep(r->outfd, NULL, on_removed, NULL);
+	/* nothing runs yet: a channel directory is kept only for the players
+	 * of a channel that will start again, whose last good run they keep
+	 * being served until the new one is ready */
+	rc = rp_outdir_sweep(r->outfd, keep_served, on_removed, r);
 	if (rc < 0)
 		st_log(LOG_WARNING, "cannot sweep %s: %s", r->outdir, strerror(-rc));
 	return 0;

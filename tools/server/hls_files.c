@@ -91,6 +91,28 @@ char *hls_read_all(int fd, size_t *len)
 	return buf;
 }
 
+char *hls_read_file(const char *output_dir, const uuid_t channel, const char *rel, size_t *len)
+{
+	off_t size;
+	int fd = hls_open(output_dir, channel, rel, &size);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return hls_read_all(fd, len);
+}
+
+int hls_current(const char *output_dir, const uuid_t channel, struct st_run *run)
+{
+	size_t len;
+	char *text = hls_read_file(output_dir, channel, ST_RUN_POINTER, &len);
+	if (!text)
+		return -errno;
+	int rc = len <= ST_RUN_POINTER_MAX ? st_run_parse(text, len, run) : -EFBIG;
+	free(text);
+	return rc;
+}
+
 static bool is_relative(const char *uri, size_t len)
 {
 	if (len == 0 || uri[0] == '/')

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <uuid/uuid.h>
 
+#include "st_run.h"
+
 /* Largest playlist the server reads into memory to rewrite. */
 #define HLS_PLAYLIST_MAX ((size_t)256 * 1024)
 
@@ -33,6 +35,19 @@ int hls_open_beneath(const char *dir, const char *rel, off_t *size);
  */
 struct stat;
 int hls_open_in(int base_fd, const uuid_t channel, const char *rel, struct stat *st);
+
+/*
+ * Read the channel's "current" file (tools/common/st_run.h): the run
+ * players are served.  0, -ENOENT when there is none (the channel has not
+ * had a first segment since it was started), or a negative errno.
+ */
+int hls_current(const char *output_dir, const uuid_t channel, struct st_run *run);
+
+/*
+ * Read output_dir/<uuid>/<rel> whole, with hls_open()'s confinement: a
+ * malloc'd NUL-terminated copy and its length, or NULL with errno.
+ */
+char *hls_read_file(const char *output_dir, const uuid_t channel, const char *rel, size_t *len);
 
 /*
  * Rewrite a master playlist for one viewer: every relative URI (the URI

@@ -16,7 +16,9 @@
 #include "http_reply.h"
 #include "route.h"
 #include "st_chandir.h"
+#include "st_hlsjoin.h"
 #include "st_log.h"
+#include "st_run.h"
 #include "strbuf.h"
 #include "web_files.h"
 #include "worker_internal.h"
@@ -26,15 +28,13 @@
 #define CACHE_MASTER "private, no-store"
 /* Live playlists change every segment duration. */
 #define CACHE_PLAYLIST "no-cache"
-/* A segment never changes once listed, but its name is reused when the
- * channel restarts, so keep it short-lived. */
-#define CACHE_SEGMENT "max-age=30"
+/* A segment never changes, and its name (run id + sequence number) is
+ * never used again by another run of the channel. */
+#define CACHE_SEGMENT "max-age=86400, immutable"
 /* The cookie that names a browser's viewer of a channel. */
 #define VIEWER_COOKIE "sr_viewer"
 /* Repeated warnings (table full) are written once per interval, with a count. */
 #define VIEWER_LOG_INTERVAL_MS 10000
-/* Playlists up to this size are sent from memory in one write. */
-#define SMALL_PLAYLIST_MAX ((off_t)64 * 1024)
 
 /* The session exists once anyone asked for the channel. */
 static int ensure_session(struct worker *wk, const uuid_t id)
@@ -59,8 +59,15 @@ static void release_viewer(struct worker *wk, struct request *rq)
 
 static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c, struct request *rq)
 {
+	struct st_run run;
+	char rel[ST_RUN_NAME_MAX + 16];
 	off_t size;
-	int fd = hls_open(wk->opt->output_dir, rq->w.channel, "master.m3u8", &size);
+	int fd = -ENOENT;
+	if (hls_current(wk->opt->output_dir, rq->w.channel, &run) == 0) {
+		st_run_name(run.id, rel);
+		strcat(rel, "/master.m3u8");
+		fd = hls_open(wk->opt->output_dir, rq->w.channel, rel, &size);
+	}
 	if (fd < 0) {
 		/* Active but no playlist: the transcoder is being replaced or
 		 * its directory was cleaned under us; the player retries. */
@@ -205,6 +212,12 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	if (st == SR_STATE_ACTIVE)
 		return serve_master(wk, c, rq);
 	start_request(wk, &rq->w);
+	/* Restarting (failed, or starting after a failure) with a run still
+	 * served: its players never stopped, a new one joins them at once. */
+	struct st_run run;
+	if ((st == SR_STATE_FAILED || st == SR_STATE_STARTING) &&
+	    hls_current(wk->opt->output_dir, r->channel, &run) == 0)
+		return serve_master(wk, c, rq);
 	start_wait_begin(wk, rq, c);
 	return MHD_YES;
 }
@@ -235,6 +248,53 @@ static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, 
 	return reply_error(wk, c, 500, rq->w.error[0] ? rq->w.error : "internal error");
 }
 
+/*
+ * A variant playlist is the current run's, joined to the previous run's
+ * while the current one's window is not full (st_hls_join, docs/server.md
+ * "Restarts").  A channel with no current run yet answers 503 with
+ * Retry-After: players retry a 5xx, while a 404 ends hls.js for good.
+ */
+static enum MHD_Result serve_media_playlist(struct worker *wk, struct MHD_Connection *c,
+                                            const struct route *r)
+{
+	struct st_run run;
+	int rc = hls_current(wk->opt->output_dir, r->channel, &run);
+	if (rc == -ENOENT)
+		return reply_unavailable(wk, c, 1, "channel is starting");
+	if (rc < 0)
+		return reply_error(wk, c, 500, "cannot read the channel's current run");
+	char name[ST_RUN_NAME_MAX + 1], rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
+	st_run_name(run.id, name);
+	snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
+	if (run.disc == 0 && wk->opt->sendfile_playlists) {
+		/* the first run of a chain has nothing to join */
+		off_t size;
+		int fd = hls_open(wk->opt->output_dir, r->channel, rel, &size);
+		if (fd < 0)
+			return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
+		return reply_file(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, fd,
+		                  (size_t)size);
+	}
+	size_t cur_len, prev_len = 0, out_len;
+	char *cur = hls_read_file(wk->opt->output_dir, r->channel, rel, &cur_len);
+	if (!cur)
+		return errno == ENOENT ? reply_error(wk, c, 404, "no such file")
+		                       : reply_error(wk, c, 500, "cannot read the playlist");
+	char *prev = NULL;
+	if (run.prev) {
+		st_run_name(run.prev, name);
+		snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
+		prev = hls_read_file(wk->opt->output_dir, r->channel, rel, &prev_len);
+	}
+	char *out = st_hls_join(&run, cur, cur_len, prev, prev_len, &out_len);
+	free(cur);
+	free(prev);
+	if (!out)
+		return reply_error(wk, c, 500, "malformed playlist");
+	return reply_file_mem(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, out,
+	                      out_len);
+}
+
 static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
                                    const struct route *r)
 {
@@ -250,27 +310,22 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 		if (v == VIEWER_MISMATCH)
 			return reply_error(wk, c, 404, "viewer token of another channel");
 	}
-	char rel[2 * ROUTE_NAME_MAX + 2];
-	snprintf(rel, sizeof rel, "%s/%s", r->variant, r->file);
+	if (r->file_type == ROUTE_FILE_PLAYLIST)
+		return serve_media_playlist(wk, c, r);
+	/* A segment names its run: it is served from that run's directory
+	 * whether or not the run is still the current one. */
+	uint64_t run = st_run_of_segment(r->file);
+	if (!run)
+		return reply_error(wk, c, 404, "no such file");
+	char rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
+	char name[ST_RUN_NAME_MAX + 1];
+	st_run_name(run, name);
+	snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
 	off_t size;
 	int fd = hls_open(wk->opt->output_dir, r->channel, rel, &size);
 	if (fd < 0)
 		return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
-	bool playlist = r->file_type == ROUTE_FILE_PLAYLIST;
-	if (playlist && !wk->opt->sendfile_playlists && size <= SMALL_PLAYLIST_MAX) {
-		/* libmicrohttpd sends the headers, then calls sendfile(): two
-		 * TCP segments.  For a few hundred bytes of playlist one write
-		 * of headers and body is half the network stack's work
-		 * (docs/benchmarks-server.md). */
-		size_t len;
-		char *body = hls_read_all(fd, &len);
-		if (!body)
-			return reply_error(wk, c, 500, "cannot read the playlist");
-		return reply_file_mem(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST,
-		                      body, len);
-	}
-	return reply_file(wk, c, route_content_type(r->file_type),
-	                  playlist ? CACHE_PLAYLIST : CACHE_SEGMENT, fd, (size_t)size);
+	return reply_file(wk, c, route_content_type(r->file_type), CACHE_SEGMENT, fd, (size_t)size);
 }
 
 /* The player page and its files.  They may change with an upgrade, so
