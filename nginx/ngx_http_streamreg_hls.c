@@ -20,7 +20,7 @@
 
 #define CACHE_MASTER   "private, no-store"
 #define CACHE_PLAYLIST "no-cache"
-#define CACHE_SEGMENT  "max-age=30"
+#define CACHE_SEGMENT  "max-age=86400, immutable"
 /* Longest raw path looked at; longer ones name nothing we serve. */
 #define PATH_MAX_LEN 1024
 
@@ -50,16 +50,36 @@ static ngx_int_t handle_file(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_
 	if (v == VIEWER_MISMATCH)
 		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "viewer token of another channel",
 		                          0);
-	char rel[2 * ROUTE_NAME_MAX + 2];
-	snprintf(rel, sizeof rel, "%s/%s", rt->variant, rt->file);
+	/* The run layout of docs/server.md, "Restarts": a variant playlist is
+	 * the current run's joined to the previous one's, a segment lies in
+	 * the run its name gives. */
+	struct hls_root root = {.dir = NULL, .fd = lcf->dir_fd};
+	if (rt->file_type == ROUTE_FILE_PLAYLIST) {
+		size_t len;
+		char *out = hls_media_playlist(&root, rt->channel, rt->variant, rt->file, &len, NULL);
+		if (out == NULL && errno == EAGAIN)
+			return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+			                          "channel is starting", 1);
+		if (out == NULL)
+			return sr_ngx_reply_error(r, errno == ENOENT ? NGX_HTTP_NOT_FOUND
+			                                             : NGX_HTTP_INTERNAL_SERVER_ERROR,
+			                          errno == ENOENT ? "no such file"
+			                                          : "cannot read the playlist",
+			                          0);
+		ngx_int_t rc = sr_ngx_reply_body(r, route_content_type(rt->file_type),
+		                                 CACHE_PLAYLIST, out, len);
+		free(out);
+		return rc;
+	}
+	char rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
 	struct stat st;
-	int fd = hls_open_in(lcf->dir_fd, rt->channel, rel, &st);
+	int fd = hls_segment_rel(rt->variant, rt->file, rel, sizeof rel);
+	if (fd == 0)
+		fd = hls_open_in(lcf->dir_fd, rt->channel, rel, &st);
 	if (fd < 0)
 		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND,
 		                          fd == -ENOENT ? "no such file" : strerror(-fd), 0);
-	bool playlist = rt->file_type == ROUTE_FILE_PLAYLIST;
-	return sr_ngx_reply_file(r, fd, &st, route_content_type(rt->file_type),
-	                         playlist ? CACHE_PLAYLIST : CACHE_SEGMENT);
+	return sr_ngx_reply_file(r, fd, &st, route_content_type(rt->file_type), CACHE_SEGMENT);
 }
 
 void sr_ngx_release_viewer(sr_ngx_ctx *ctx)
@@ -90,7 +110,11 @@ ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
 {
 	ngx_http_request_t *r = ctx->r;
 	struct stat st;
-	int fd = hls_open_in(ctx->lcf->dir_fd, ctx->channel, "master.m3u8", &st);
+	struct hls_root root = {.dir = NULL, .fd = ctx->lcf->dir_fd};
+	char rel[ST_RUN_NAME_MAX + 16];
+	int fd = hls_master_rel(&root, ctx->channel, rel, sizeof rel);
+	if (fd == 0)
+		fd = hls_open_in(ctx->lcf->dir_fd, ctx->channel, rel, &st);
 	if (fd < 0) {
 		/* Active but no playlist: the transcoder is being replaced or
 		 * its directory was cleaned under us; the player retries. */

@@ -99,29 +99,36 @@ try:
     check(st == 405 and hdrs.get("allow") == "GET, HEAD", f"POST -> {st} Allow {hdrs.get('allow')}")
 
     # ---- files through nginx's static path ---------------------------------
-    os.makedirs(os.path.join(env.out, a, "90p"))
+    # the run layout of tools/common/st_run.h (docs/server.md, Restarts)
+    rdir = os.path.join(env.out, a, "1000")
+    os.makedirs(os.path.join(rdir, "90p"))
+    with open(os.path.join(env.out, a, "current"), "w") as f:
+        f.write("run 1000\nstart 1\ndiscontinuity 0\nprevious 0\nprevious-start 0\n"
+                "target 1\nwindow 6\n")
     seg = os.urandom(40000)
-    with open(os.path.join(env.out, a, "90p", "seg_00001.ts"), "wb") as f:
+    with open(os.path.join(rdir, "90p", "1000-00001.ts"), "wb") as f:
         f.write(seg)
-    with open(os.path.join(env.out, a, "90p", "index.m3u8"), "w") as f:
-        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nseg_00001.ts\n")
-    st, hdrs, body = http(port, f"{base}/90p/seg_00001.ts")
+    with open(os.path.join(rdir, "90p", "index.m3u8"), "w") as f:
+        f.write("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1\n"
+                "#EXTINF:1,\n1000-00001.ts\n")
+    st, hdrs, body = http(port, f"{base}/90p/1000-00001.ts")
     check(st == 200 and body == seg and hdrs.get("content-type") == "video/mp2t"
-          and hdrs.get("cache-control") == "max-age=30" and "etag" in hdrs
+          and hdrs.get("cache-control") == "max-age=86400, immutable" and "etag" in hdrs
           and hdrs.get("access-control-allow-origin") == "*",
           f"segment: {st}, {len(body)} bytes, {hdrs.get('content-type')}, "
           f"{hdrs.get('cache-control')}, etag {hdrs.get('etag')}")
-    st, hdrs, body = http(port, f"{base}/90p/seg_00001.ts", headers={"Range": "bytes=100-199"})
+    st, hdrs, body = http(port, f"{base}/90p/1000-00001.ts", headers={"Range": "bytes=100-199"})
     check(st == 206 and body == seg[100:200], f"range request -> {st}, {len(body)} bytes")
     st, hdrs, body = http(port, f"{base}/90p/index.m3u8")
     check(st == 200 and hdrs.get("content-type") == "application/vnd.apple.mpegurl"
-          and hdrs.get("cache-control") == "no-cache", f"variant playlist: {st} {hdrs}")
-    link = os.path.join(env.out, a, "90p", "link.ts")
-    os.symlink(os.path.join(env.out, a, "90p", "seg_00001.ts"), link)
-    st, _, _ = http(port, f"{base}/90p/link.ts")
+          and hdrs.get("cache-control") == "no-cache" and b"1000-00001.ts" in body,
+          f"variant playlist: {st} {hdrs}")
+    link = os.path.join(rdir, "90p", "1000-00002.ts")
+    os.symlink(os.path.join(rdir, "90p", "1000-00001.ts"), link)
+    st, _, _ = http(port, f"{base}/90p/1000-00002.ts")
     check(st == 404, f"a symlink in the channel directory -> {st}")
-    os.symlink(os.path.join(env.out, a, "90p"), os.path.join(env.out, a, "lnk"))
-    st, _, _ = http(port, f"{base}/lnk/seg_00001.ts")
+    os.symlink(os.path.join(rdir, "90p"), os.path.join(rdir, "lnk"))
+    st, _, _ = http(port, f"{base}/lnk/1000-00001.ts")
     check(st == 404, f"a symlinked variant directory -> {st}")
 
     # ---- status locations ----------------------------------------------------

@@ -16,6 +16,7 @@
 
 #include "st_chandir.h"
 #include "st_file.h"
+#include "st_hlsjoin.h"
 #include "strbuf.h"
 
 static int open_beneath(int dirfd, const char *rel)
@@ -91,10 +92,23 @@ char *hls_read_all(int fd, size_t *len)
 	return buf;
 }
 
-char *hls_read_file(const char *output_dir, const uuid_t channel, const char *rel, size_t *len)
+int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel,
+                  off_t *size)
+{
+	if (root->fd < 0)
+		return hls_open(root->dir, channel, rel, size);
+	struct stat st;
+	int fd = hls_open_in(root->fd, channel, rel, &st);
+	if (fd >= 0)
+		*size = st.st_size;
+	return fd;
+}
+
+char *hls_read_file(const struct hls_root *root, const uuid_t channel, const char *rel,
+                    size_t *len)
 {
 	off_t size;
-	int fd = hls_open(output_dir, channel, rel, &size);
+	int fd = hls_open_root(root, channel, rel, &size);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
@@ -102,15 +116,78 @@ char *hls_read_file(const char *output_dir, const uuid_t channel, const char *re
 	return hls_read_all(fd, len);
 }
 
-int hls_current(const char *output_dir, const uuid_t channel, struct st_run *run)
+int hls_current(const struct hls_root *root, const uuid_t channel, struct st_run *run)
 {
 	size_t len;
-	char *text = hls_read_file(output_dir, channel, ST_RUN_POINTER, &len);
+	char *text = hls_read_file(root, channel, ST_RUN_POINTER, &len);
 	if (!text)
 		return -errno;
 	int rc = len <= ST_RUN_POINTER_MAX ? st_run_parse(text, len, run) : -EFBIG;
 	free(text);
 	return rc;
+}
+
+int hls_master_rel(const struct hls_root *root, const uuid_t channel, char *rel, size_t len)
+{
+	struct st_run run;
+	int rc = hls_current(root, channel, &run);
+	if (rc < 0)
+		return rc;
+	char name[ST_RUN_NAME_MAX + 1];
+	st_run_name(run.id, name);
+	return snprintf(rel, len, "%s/master.m3u8", name) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+int hls_segment_rel(const char *variant, const char *file, char *rel, size_t len)
+{
+	uint64_t run = st_run_of_segment(file);
+	if (!run)
+		return -ENOENT;
+	char name[ST_RUN_NAME_MAX + 1];
+	st_run_name(run, name);
+	return snprintf(rel, len, "%s/%s/%s", name, variant, file) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
+char *hls_media_playlist(const struct hls_root *root, const uuid_t channel, const char *variant,
+                         const char *file, size_t *len, int *fd_out)
+{
+	struct st_run run;
+	int rc = hls_current(root, channel, &run);
+	if (rc < 0) {
+		errno = rc == -ENOENT ? EAGAIN : -rc;
+		return NULL;
+	}
+	char name[ST_RUN_NAME_MAX + 1], rel[PATH_MAX];
+	st_run_name(run.id, name);
+	snprintf(rel, sizeof rel, "%s/%s/%s", name, variant, file);
+	if (fd_out && run.disc == 0) {
+		/* the first run of a chain has nothing to join */
+		off_t size;
+		int fd = hls_open_root(root, channel, rel, &size);
+		if (fd < 0) {
+			errno = -fd;
+			return NULL;
+		}
+		*fd_out = fd;
+		*len = (size_t)size;
+		return NULL;
+	}
+	size_t cur_len, prev_len = 0;
+	char *cur = hls_read_file(root, channel, rel, &cur_len);
+	if (!cur)
+		return NULL;
+	char *prev = NULL;
+	if (run.prev) {
+		st_run_name(run.prev, name);
+		snprintf(rel, sizeof rel, "%s/%s/%s", name, variant, file);
+		prev = hls_read_file(root, channel, rel, &prev_len);
+	}
+	char *out = st_hls_join(&run, cur, cur_len, prev, prev_len, len);
+	int e = errno;
+	free(cur);
+	free(prev);
+	errno = e;
+	return out;
 }
 
 static bool is_relative(const char *uri, size_t len)

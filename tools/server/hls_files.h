@@ -37,17 +37,53 @@ struct stat;
 int hls_open_in(int base_fd, const uuid_t channel, const char *rel, struct stat *st);
 
 /*
+ * Where the channels' files are: the output directory by path (the
+ * server), or already open (fd >= 0, the nginx module).
+ */
+struct hls_root {
+	const char *dir;
+	int fd;
+};
+
+/* hls_open() or hls_open_in(), whichever root names. */
+int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel,
+                  off_t *size);
+
+/*
  * Read the channel's "current" file (tools/common/st_run.h): the run
  * players are served.  0, -ENOENT when there is none (the channel has not
  * had a first segment since it was started), or a negative errno.
  */
-int hls_current(const char *output_dir, const uuid_t channel, struct st_run *run);
+int hls_current(const struct hls_root *root, const uuid_t channel, struct st_run *run);
+
+/* Read <uuid>/<rel> whole (confined): malloc'd, NUL-terminated, or NULL
+ * with errno. */
+char *hls_read_file(const struct hls_root *root, const uuid_t channel, const char *rel,
+                    size_t *len);
 
 /*
- * Read output_dir/<uuid>/<rel> whole, with hls_open()'s confinement: a
- * malloc'd NUL-terminated copy and its length, or NULL with errno.
+ * The path, relative to the channel directory, of the current run's
+ * master playlist ("<run>/master.m3u8"); 0, or -ENOENT without a run.
  */
-char *hls_read_file(const char *output_dir, const uuid_t channel, const char *rel, size_t *len);
+int hls_master_rel(const struct hls_root *root, const uuid_t channel, char *rel, size_t len);
+
+/*
+ * Where a segment of a request lies: "<run>/<variant>/<file>", the run
+ * taken from the segment's name; 0, or -ENOENT when the name carries none.
+ */
+int hls_segment_rel(const char *variant, const char *file, char *rel, size_t len);
+
+/*
+ * The variant playlist to serve for <variant>/<file>: the current run's,
+ * joined to the previous run's (st_hls_join(), docs/server.md "Restarts").
+ * Malloc'd text and its length, or NULL with errno: EAGAIN when the channel
+ * has no current run (answer 503 + Retry-After), ENOENT when the playlist
+ * does not exist (404), another value otherwise (500).  With raw_first_run
+ * the first run of a chain is not joined: *fd_out gets its open file
+ * instead (and *len its size) for a zero-copy send.
+ */
+char *hls_media_playlist(const struct hls_root *root, const uuid_t channel, const char *variant,
+                         const char *file, size_t *len, int *fd_out);
 
 /*
  * Rewrite a master playlist for one viewer: every relative URI (the URI

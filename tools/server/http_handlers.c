@@ -57,17 +57,19 @@ static void release_viewer(struct worker *wk, struct request *rq)
 	rq->has_viewer = false;
 }
 
+static struct hls_root files(const struct worker *wk)
+{
+	return (struct hls_root){.dir = wk->opt->output_dir, .fd = -1};
+}
+
 static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c, struct request *rq)
 {
-	struct st_run run;
+	struct hls_root root = files(wk);
 	char rel[ST_RUN_NAME_MAX + 16];
 	off_t size;
-	int fd = -ENOENT;
-	if (hls_current(wk->opt->output_dir, rq->w.channel, &run) == 0) {
-		st_run_name(run.id, rel);
-		strcat(rel, "/master.m3u8");
-		fd = hls_open(wk->opt->output_dir, rq->w.channel, rel, &size);
-	}
+	int fd = hls_master_rel(&root, rq->w.channel, rel, sizeof rel);
+	if (fd == 0)
+		fd = hls_open_root(&root, rq->w.channel, rel, &size);
 	if (fd < 0) {
 		/* Active but no playlist: the transcoder is being replaced or
 		 * its directory was cleaned under us; the player retries. */
@@ -215,8 +217,9 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	/* Restarting (failed, or starting after a failure) with a run still
 	 * served: its players never stopped, a new one joins them at once. */
 	struct st_run run;
+	struct hls_root root = files(wk);
 	if ((st == SR_STATE_FAILED || st == SR_STATE_STARTING) &&
-	    hls_current(wk->opt->output_dir, r->channel, &run) == 0)
+	    hls_current(&root, r->channel, &run) == 0)
 		return serve_master(wk, c, rq);
 	start_wait_begin(wk, rq, c);
 	return MHD_YES;
@@ -257,42 +260,21 @@ static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, 
 static enum MHD_Result serve_media_playlist(struct worker *wk, struct MHD_Connection *c,
                                             const struct route *r)
 {
-	struct st_run run;
-	int rc = hls_current(wk->opt->output_dir, r->channel, &run);
-	if (rc == -ENOENT)
+	struct hls_root root = files(wk);
+	size_t len;
+	int fd = -1;
+	char *out = hls_media_playlist(&root, r->channel, r->variant, r->file, &len,
+	                               wk->opt->sendfile_playlists ? &fd : NULL);
+	if (fd >= 0)
+		return reply_file(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, fd, len);
+	if (out)
+		return reply_file_mem(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, out,
+		                      len);
+	if (errno == EAGAIN)
 		return reply_unavailable(wk, c, 1, "channel is starting");
-	if (rc < 0)
-		return reply_error(wk, c, 500, "cannot read the channel's current run");
-	char name[ST_RUN_NAME_MAX + 1], rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
-	st_run_name(run.id, name);
-	snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
-	if (run.disc == 0 && wk->opt->sendfile_playlists) {
-		/* the first run of a chain has nothing to join */
-		off_t size;
-		int fd = hls_open(wk->opt->output_dir, r->channel, rel, &size);
-		if (fd < 0)
-			return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
-		return reply_file(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, fd,
-		                  (size_t)size);
-	}
-	size_t cur_len, prev_len = 0, out_len;
-	char *cur = hls_read_file(wk->opt->output_dir, r->channel, rel, &cur_len);
-	if (!cur)
-		return errno == ENOENT ? reply_error(wk, c, 404, "no such file")
-		                       : reply_error(wk, c, 500, "cannot read the playlist");
-	char *prev = NULL;
-	if (run.prev) {
-		st_run_name(run.prev, name);
-		snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
-		prev = hls_read_file(wk->opt->output_dir, r->channel, rel, &prev_len);
-	}
-	char *out = st_hls_join(&run, cur, cur_len, prev, prev_len, &out_len);
-	free(cur);
-	free(prev);
-	if (!out)
-		return reply_error(wk, c, 500, "malformed playlist");
-	return reply_file_mem(wk, c, route_content_type(r->file_type), CACHE_PLAYLIST, out,
-	                      out_len);
+	if (errno == ENOENT)
+		return reply_error(wk, c, 404, "no such file");
+	return reply_error(wk, c, 500, "cannot read the playlist");
 }
 
 static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
@@ -314,15 +296,12 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 		return serve_media_playlist(wk, c, r);
 	/* A segment names its run: it is served from that run's directory
 	 * whether or not the run is still the current one. */
-	uint64_t run = st_run_of_segment(r->file);
-	if (!run)
-		return reply_error(wk, c, 404, "no such file");
+	struct hls_root root = files(wk);
 	char rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
-	char name[ST_RUN_NAME_MAX + 1];
-	st_run_name(run, name);
-	snprintf(rel, sizeof rel, "%s/%s/%s", name, r->variant, r->file);
 	off_t size;
-	int fd = hls_open(wk->opt->output_dir, r->channel, rel, &size);
+	int fd = hls_segment_rel(r->variant, r->file, rel, sizeof rel);
+	if (fd == 0)
+		fd = hls_open_root(&root, r->channel, rel, &size);
 	if (fd < 0)
 		return reply_error(wk, c, 404, fd == -ENOENT ? "no such file" : strerror(-fd));
 	return reply_file(wk, c, route_content_type(r->file_type), CACHE_SEGMENT, fd, (size_t)size);
