@@ -27,10 +27,10 @@
 
 /* Kind word of a lock being re-initialised: 0x5a in the top byte, the
  * repairer's pid below (pid_max is at most 2^22). */
-#define SR_KIND_REPAIRING      0x5a000000
-#define sr_kind_repairing(k)   (((unsigned)(k)&0xff000000u) == SR_KIND_REPAIRING)
-#define sr_kind_repairer(k)    ((pid_t)((unsigned)(k)&0x00ffffffu))
-#define SR_REPAIR_WAIT_NS      (2000 * 1000000ull)
+#define SR_KIND_REPAIRING    0x5a000000
+#define sr_kind_repairing(k) (((unsigned)(k)&0xff000000u) == SR_KIND_REPAIRING)
+#define sr_kind_repairer(k)  ((pid_t)((unsigned)(k)&0x00ffffffu))
+#define SR_REPAIR_WAIT_NS    (2000 * 1000000ull)
 
 int sr__lock_init(pthread_mutex_t *m)
 {
@@ -133,8 +133,8 @@ int sr__lock_guard(struct sr_registry *r)
 			k = kind_of(m);
 			continue;
 		}
-		if (__atomic_compare_exchange_n(&m->__data.__kind, &k, SR_KIND_REPAIRING | me, false,
-		                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		if (__atomic_compare_exchange_n(&m->__data.__kind, &k, SR_KIND_REPAIRING | me,
+		                                false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			break;
 		/* k now holds the current kind: look again. */
 	}

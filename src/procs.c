@@ -342,7 +342,8 @@ uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen)
 		if (!proc_counts(owner))
 			continue;
 		struct sr_lease *l = lease_find(r, p, key);
-		uint32_t c = l ? sr_lease_n(atomic_load_explicit(&l->count, memory_order_relaxed)) : 0;
+		uint32_t c =
+		    l ? sr_lease_n(atomic_load_explicit(&l->count, memory_order_relaxed)) : 0;
 		/* A dead holder's viewers are gone now, not when recovery runs. */
 		if (c && sr__proc_alive(r, i, owner))
 			sum += c;
@@ -390,7 +391,8 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 				en = 0;
 			}
 			uint64_t sum = (uint64_t)en + n_;
-			per_slot[slot] = (uint64_t)gen << 32 | (sum > UINT32_MAX ? UINT32_MAX : sum);
+			per_slot[slot] =
+			    (uint64_t)gen << 32 | (sum > UINT32_MAX ? UINT32_MAX : sum);
 		}
 	}
 	return 0;

@@ -7,9 +7,9 @@
 #include "support/srt.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -527,8 +527,8 @@ struct garble {
 	const char *what;
 	enum lock_field field;
 	int value;
-	bool self;      /* the value is the attacher's own pid (its main thread id) */
-	bool refused;   /* a live thread may hold it: the write is refused */
+	bool self;    /* the value is the attacher's own pid (its main thread id) */
+	bool refused; /* a live thread may hold it: the write is refused */
 };
 
 struct garble_arg {
@@ -543,7 +543,7 @@ static off_t lock_field_off(enum lock_field f)
 	const char *base = (const char *)&m;
 	const char *p = f == LF_KIND   ? (const char *)&m.__data.__kind
 	                : f == LF_WORD ? (const char *)&m.__data.__lock
-	                              : (const char *)&m.__data.__owner;
+	                               : (const char *)&m.__data.__owner;
 	return (off_t)(offsetof(struct sr_header, lock) + (size_t)(p - base));
 }
 
@@ -595,18 +595,28 @@ static void test_garbled_lock(void **state)
 	assert_true(gone > 0);
 	assert_int_equal(waitpid(gone, NULL, 0), gone);
 	const struct garble cases[] = {
-	    {.what = "kind with the priority-protect bit", .field = LF_KIND, .value = kind | KIND_PP},
-	    {.what = "priority-protect kind, ceiling bits set", .field = LF_KIND, .value = (int)0xfff80000u | 0x40},
+	    {.what = "kind with the priority-protect bit",
+	     .field = LF_KIND,
+	     .value = kind | KIND_PP},
+	    {.what = "priority-protect kind, ceiling bits set",
+	     .field = LF_KIND,
+	     .value = (int)0xfff80000u | 0x40},
 	    {.what = "priority-inherit kind", .field = LF_KIND, .value = kind | KIND_PI},
 	    {.what = "plain private kind", .field = LF_KIND, .value = 0},
 	    {.what = "random kind", .field = LF_KIND, .value = (int)0xdeadbeefu},
-	    {.what = "recursive, not robust", .field = LF_KIND, .value = PTHREAD_MUTEX_RECURSIVE_NP},
+	    {.what = "recursive, not robust",
+	     .field = LF_KIND,
+	     .value = PTHREAD_MUTEX_RECURSIVE_NP},
 	    {.what = "owner thread that never existed", .field = LF_WORD, .value = 0x3ffffff0},
 	    {.what = "owner of a reaped process", .field = LF_WORD, .value = (int)gone},
 	    {.what = "waiters flag, no owner", .field = LF_WORD, .value = (int)0x80000000u},
 	    {.what = "the attacher's own thread id", .field = LF_WORD, .value = 0, .self = true},
 	    {.what = "owner word says not recoverable", .field = LF_OWNER, .value = 0x7ffffffe},
-	    {.what = "garbled kind while a live thread holds it", .field = LF_KIND, .value = (int)0xdeadbeefu, .self = false, .refused = true},
+	    {.what = "garbled kind while a live thread holds it",
+	     .field = LF_KIND,
+	     .value = (int)0xdeadbeefu,
+	     .self = false,
+	     .refused = true},
 	};
 	for (size_t i = 0; i < SRT_ARRAY_LEN(cases); i++) {
 		const struct garble *g = &cases[i];

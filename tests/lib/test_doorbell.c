@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/time.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static void test_wait_times_out(void **state)

@@ -375,7 +375,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_registry_json, srt_setup_small, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_prometheus, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_prometheus_many),
-	    cmocka_unit_test_setup_teardown(test_json_has_every_field, srt_setup_small, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_json_has_every_field, srt_setup_small,
+	                                    srt_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();

@@ -96,7 +96,7 @@ static void test_refused_moves_change_nothing(void **state)
 #define ROUNDS 100
 
 struct race_round {
-	_Atomic int winner; /* racer index + 1 */
+	_Atomic int winner;              /* racer index + 1 */
 	int64_t before_wall, after_wall; /* CLOCK_REALTIME ns around the winning call */
 	_Atomic int reported;
 };
@@ -183,7 +183,8 @@ static void test_race_keeps_winner_time(void **state)
 		sr_state st;
 		assert_int_equal(sr_session_get_state(fx->reg, id, &st), 0);
 		if (st == SR_STATE_ACTIVE)
-			assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_STOPPING, NULL), 0);
+			assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_STOPPING, NULL),
+			                 0);
 		if (st != SR_STATE_IDLE)
 			assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_IDLE, NULL), 0);
 		assert_int_equal(sr_session_set_state(fx->reg, id, SR_STATE_STARTING, NULL), 0);

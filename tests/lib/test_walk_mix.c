@@ -16,8 +16,8 @@
 struct mix {
 	sr_registry *reg;
 	uuid_t a, b, c;
-	int swapped;     /* the callback replaced b by c */
-	int seen_c;      /* c was reported */
+	int swapped; /* the callback replaced b by c */
+	int seen_c;  /* c was reported */
 	uint32_t c_clients;
 };
 
@@ -89,13 +89,13 @@ static void test_foreach_no_inherited_clients(void **state)
 
 /* ---- Many processes: viewed channels and never-viewed ones share slots. --- */
 
-#define FILLERS     3000
-#define CHURNERS    2
-#define MAX_ROUNDS  2000000
-#define QUIET_SEEN  1000
-#define TAG_VIEWED  0xa1a1
-#define TAG_QUIET   0xb2b2
-#define TAG_FILLER  0xc3c3
+#define FILLERS    3000
+#define CHURNERS   2
+#define MAX_ROUNDS 2000000
+#define QUIET_SEEN 1000
+#define TAG_VIEWED 0xa1a1
+#define TAG_QUIET  0xb2b2
+#define TAG_FILLER 0xc3c3
 
 struct churn {
 	char name[SR_NAME_MAX + 1];

@@ -210,7 +210,7 @@ bool srt_all_exited(pid_t *pids, int *codes, int n)
 			continue;
 		}
 		srt_untrack_child(pids[i]);
-		codes[i] = WIFEXITED(status) ? WEXITSTATUS(status)
+		codes[i] = WIFEXITED(status)     ? WEXITSTATUS(status)
 		           : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 		                                 : -1;
 		pids[i] = 0;
