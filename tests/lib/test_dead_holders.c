@@ -79,9 +79,7 @@ static void test_killed_holder_vanishes_at_once(void **state)
 	struct holder_arg a;
 	memcpy(a.name, fx->name, sizeof(a.name));
 	srt_uuid(a.id);
-	assert_int_equal(sr_session_insert(fx->reg, a.id, NULL), 0);
-	assert_int_equal(sr_session_set_state(fx->reg, a.id, SR_STATE_STARTING, NULL), 0);
-	assert_int_equal(sr_session_set_state(fx->reg, a.id, SR_STATE_ACTIVE, NULL), 0);
+	srt_insert_active(fx->reg, a.id);
 	/* Readers: this handle, and a read-only one like a monitor's. */
 	sr_registry *ro = NULL;
 	assert_int_equal(sr_registry_attach(fx->name, SR_ATTACH_READONLY, &ro), 0);

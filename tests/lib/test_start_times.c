@@ -48,9 +48,7 @@ static void test_refused_moves_change_nothing(void **state)
 	struct refuse_arg a;
 	memcpy(a.name, fx->name, sizeof(a.name));
 	srt_uuid(a.id);
-	assert_int_equal(sr_session_insert(fx->reg, a.id, NULL), 0);
-	assert_int_equal(sr_session_set_state(fx->reg, a.id, SR_STATE_STARTING, NULL), 0);
-	assert_int_equal(sr_session_set_state(fx->reg, a.id, SR_STATE_ACTIVE, NULL), 0);
+	srt_insert_active(fx->reg, a.id);
 	sr_session_info first;
 	assert_int_equal(sr_session_snapshot(fx->reg, a.id, &first), 0);
 	assert_true(first.started_mono_ns > 0 && first.started_wall_ns > 0);

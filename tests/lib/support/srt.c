@@ -111,6 +111,13 @@ void srt_uuid(uuid_t out)
 	uuid_generate_random(out);
 }
 
+void srt_insert_active(sr_registry *reg, const uuid_t id)
+{
+	assert_int_equal(sr_session_insert(reg, id, NULL), 0);
+	assert_int_equal(sr_session_set_state(reg, id, SR_STATE_STARTING, NULL), 0);
+	assert_int_equal(sr_session_set_state(reg, id, SR_STATE_ACTIVE, NULL), 0);
+}
+
 void srt_uuid_n(uuid_t out, uint32_t tag, uint32_t n)
 {
 	memset(out, 0, sizeof(uuid_t));

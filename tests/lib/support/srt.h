@@ -49,6 +49,9 @@ int srt_teardown(void **state);
 /** Create a registry with explicit options, tracked for cleanup. */
 int srt_create(struct srt_fx *fx, uint32_t capacity, uint32_t max_procs, uint32_t leases);
 
+/** Insert id and move it through starting to active (asserts each step). */
+void srt_insert_active(sr_registry *reg, const uuid_t id);
+
 /** A fresh random uuid. */
 void srt_uuid(uuid_t out);
 /** A deterministic uuid whose bytes encode (tag, n), for readable failures. */
