@@ -31,26 +31,25 @@ static void swap_b_for_c(struct mix *m)
 	assert_int_equal(sr_session_insert(m->reg, m->c, NULL), 0);
 }
 
-static int scan_cb(const sr_session_brief *b, void *ctx)
+/* Both walks: note c's count, and replace b by c on the first entry. */
+static int met(struct mix *m, const uuid_t id, uint32_t clients)
 {
-	struct mix *m = ctx;
-	if (memcmp(b->channel_id, m->c, sizeof(uuid_t)) == 0) {
+	if (memcmp(id, m->c, sizeof(uuid_t)) == 0) {
 		m->seen_c++;
-		m->c_clients = b->clients;
+		m->c_clients = clients;
 	}
 	swap_b_for_c(m);
 	return 0;
 }
 
+static int scan_cb(const sr_session_brief *b, void *ctx)
+{
+	return met(ctx, b->channel_id, b->clients);
+}
+
 static int foreach_cb(const sr_session_info *info, void *ctx)
 {
-	struct mix *m = ctx;
-	if (memcmp(info->channel_id, m->c, sizeof(uuid_t)) == 0) {
-		m->seen_c++;
-		m->c_clients = info->clients;
-	}
-	swap_b_for_c(m);
-	return 0;
+	return met(ctx, info->channel_id, info->clients);
 }
 
 static void setup_mix(struct srt_fx *fx, struct mix *m)
@@ -144,24 +143,23 @@ struct tally {
 	uint64_t quiet_seen, quiet_with_clients;
 };
 
-static int churn_scan_cb(const sr_session_brief *b, void *ctx)
+static int tally(struct tally *t, const uuid_t id, uint32_t clients)
 {
-	struct tally *t = ctx;
-	if (tag_of(b->channel_id) == TAG_QUIET) {
+	if (tag_of(id) == TAG_QUIET) {
 		t->quiet_seen++;
-		t->quiet_with_clients += b->clients != 0;
+		t->quiet_with_clients += clients != 0;
 	}
 	return 0;
 }
 
+static int churn_scan_cb(const sr_session_brief *b, void *ctx)
+{
+	return tally(ctx, b->channel_id, b->clients);
+}
+
 static int churn_foreach_cb(const sr_session_info *info, void *ctx)
 {
-	struct tally *t = ctx;
-	if (tag_of(info->channel_id) == TAG_QUIET) {
-		t->quiet_seen++;
-		t->quiet_with_clients += info->clients != 0;
-	}
-	return 0;
+	return tally(ctx, info->channel_id, info->clients);
 }
 
 static void test_churn_walks_never_mix(void **state)
