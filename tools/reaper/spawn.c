@@ -3,25 +3,35 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Runs in the child between fork and exec: async-signal-safe calls only.
- * Reports errno through the close-on-exec pipe and exits. */
-static void child_fail(int report_fd, int step)
-{
-	int msg[2] = {step, errno};
-	ssize_t r = write(report_fd, msg, sizeof msg);
-	(void)r;
-	_exit(127);
-}
+/*
+ * The child runs on its own stack in the parent's memory (CLONE_VM) while the
+ * parent waits (CLONE_VFORK) until it has called execve or exited: no page
+ * tables are copied, which makes a spawn a fraction of a fork's cost and keeps
+ * a burst of starts short (issue 11 item 8).  Until exec it may only make
+ * system calls and write to what spawn_ctx points at: everything else is the
+ * parent's.  A failure is reported through ctx->step and ctx->err, which the
+ * parent reads once it runs again.
+ */
+struct spawn_ctx {
+	char *const *argv;
+	int cwd_fd;
+	int err_w;
+	pid_t parent;
+	int step; /* 0: exec succeeded (the parent only runs again after it) */
+	int err;
+};
 
 enum {
 	STEP_PGID = 1,
@@ -59,48 +69,61 @@ static const char *step_name(int step)
 	}
 }
 
-static void child_setup(char *const argv[], int cwd_fd, int err_w, int report_w, pid_t parent)
+/* errno is the parent thread's (shared memory, same TLS): the raw value
+ * goes to ctx before anything else can change it. */
+static int child_fail(struct spawn_ctx *ctx, int step, int err)
 {
+	ctx->err = err;
+	ctx->step = step;
+	_exit(127);
+}
+
+static int child_main(void *arg)
+{
+	struct spawn_ctx *ctx = arg;
 	if (setpgid(0, 0) < 0)
-		child_fail(report_w, STEP_PGID);
+		return child_fail(ctx, STEP_PGID, errno);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		child_fail(report_w, STEP_PDEATH);
+		return child_fail(ctx, STEP_PDEATH, errno);
 	/* the parent may have died before the prctl took effect: then no
 	 * signal will come, and the child must not outlive it */
-	if (getppid() != parent) {
-		errno = ESRCH;
-		child_fail(report_w, STEP_ORPHAN);
-	}
+	if (getppid() != ctx->parent)
+		return child_fail(ctx, STEP_ORPHAN, ESRCH);
 	/* blocked signals and ignored dispositions survive exec; ffmpeg must
-	 * see SIGTERM and SIGPIPE as usual */
-	sigset_t none;
-	sigemptyset(&none);
+	 * see SIGTERM and SIGPIPE as usual.  The dispositions first: unblocking
+	 * while a handler of the parent is still installed could run it here. */
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			(void)sigaction(s, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		child_fail(report_w, STEP_SIGNALS);
+		return child_fail(ctx, STEP_SIGNALS, errno);
 	int null = open("/dev/null", O_RDWR);
 	if (null < 0)
-		child_fail(report_w, STEP_DEVNULL);
-	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err_w, 2) < 0)
-		child_fail(report_w, STEP_DUP);
-	if (cwd_fd >= 0 && fchdir(cwd_fd) < 0)
-		child_fail(report_w, STEP_CWD);
+		return child_fail(ctx, STEP_DEVNULL, errno);
+	if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(ctx->err_w, 2) < 0)
+		return child_fail(ctx, STEP_DUP, errno);
+	if (ctx->cwd_fd >= 0 && fchdir(ctx->cwd_fd) < 0)
+		return child_fail(ctx, STEP_CWD, errno);
 	/* every other descriptor (the registry's shm fd, other children's
-	 * pipes, the signalfd) closes at exec; report_w already has CLOEXEC */
+	 * pipes, the signalfd) closes at exec */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		child_fail(report_w, STEP_CLOSE);
-	execv(argv[0], argv);
-	child_fail(report_w, STEP_EXEC);
+		return child_fail(ctx, STEP_CLOSE, errno);
+	execv(ctx->argv[0], ctx->argv);
+	return child_fail(ctx, STEP_EXEC, errno);
 }
+
+/* One stack serves every spawn: the parent is suspended while it is used. */
+#define CHILD_STACK_SIZE (256 * 1024)
+static void *child_stack;
 
 int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)
 {
-	int errp[2], rep[2];
+	int errp[2];
 	memset(c, 0, sizeof *c);
 	c->pid = -1;
 	c->pidfd = -1;
@@ -109,63 +132,46 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 		snprintf(err, errlen, "program must be an absolute path");
 		return -EINVAL;
 	}
+	if (!child_stack) {
+		void *s = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (s == MAP_FAILED) {
+			int e = errno;
+			snprintf(err, errlen, "child stack: %s", strerror(e));
+			return -e;
+		}
+		child_stack = s;
+	}
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "pipe: %s", strerror(e));
 		return -e;
 	}
-	if (pipe2(rep, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(errp[0]);
-		close(errp[1]);
-		snprintf(err, errlen, "pipe: %s", strerror(e));
-		return -e;
-	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(errp[0]);
-		close(errp[1]);
-		close(rep[0]);
-		close(rep[1]);
-		snprintf(err, errlen, "fork: %s", strerror(e));
-		return -e;
-	}
-	if (pid == 0) {
-		close(errp[0]);
-		close(rep[0]);
-		child_setup(argv, cwd_fd, errp[1], rep[1], parent);
-	}
+	struct spawn_ctx ctx = {
+	    .argv = argv, .cwd_fd = cwd_fd, .err_w = errp[1], .parent = getpid()};
+	int pidfd = -1;
+	/* CLONE_PIDFD: the pidfd comes with the pid, so no signal can ever
+	 * reach a process that merely reused it */
+	pid_t pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
+	                  CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &ctx, &pidfd);
+	int clone_errno = errno;
 	close(errp[1]);
-	close(rep[1]);
-	/* setpgid in both processes: whichever runs first, the group exists
-	 * before anyone signals it */
+	if (pid < 0) {
+		close(errp[0]);
+		snprintf(err, errlen, "clone: %s", strerror(clone_errno));
+		return -clone_errno;
+	}
+	/* setpgid in the parent too: the group exists before anyone signals it
+	 * (the child did it already; this only keeps the old contract) */
 	(void)setpgid(pid, pid);
-	/* no one else reaps our children, so the pid cannot be reused before
-	 * the pidfd pins it */
-	int pidfd = pidfd_open(pid, 0);
-	int pidfd_errno = errno;
-	int msg[2];
-	ssize_t r;
-	do
-		r = read(rep[0], msg, sizeof msg);
-	while (r < 0 && errno == EINTR);
-	close(rep[0]);
-	if (r == (ssize_t)sizeof msg || pidfd < 0) {
-		int e = r == (ssize_t)sizeof msg ? msg[1] : pidfd_errno;
-		if (r == (ssize_t)sizeof msg)
-			snprintf(err, errlen, "%s %s: %s", step_name(msg[0]), argv[0], strerror(e));
-		else
-			snprintf(err, errlen, "pidfd_open: %s", strerror(e));
-		if (pidfd < 0)
-			kill(pid, SIGKILL);
+	if (ctx.step) {
+		snprintf(err, errlen, "%s %s: %s", step_name(ctx.step), argv[0], strerror(ctx.err));
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		if (pidfd >= 0)
 			close(pidfd);
 		close(errp[0]);
-		return e ? -e : -ECHILD;
+		return ctx.err ? -ctx.err : -ECHILD;
 	}
 	int fl = fcntl(errp[0], F_GETFL);
 	if (fl >= 0)
