@@ -159,10 +159,9 @@ static int read_table(void *arg)
 int mon_procs_take(const char *name, sr_registry *reg, mon_snapshot *snap)
 {
 	snap->nprocs = 0;
-	char path[128];
-	snprintf(path, sizeof path, "/dev/shm/%s", name);
+	char path[SR_DIR_MAX + 128];
 	struct stat st;
-	if (stat(path, &st) == 0) {
+	if (sr_registry_path(name, path, sizeof path) == 0 && stat(path, &st) == 0) {
 		DIR *d = opendir("/proc");
 		struct dirent *de;
 		while (d && (de = readdir(d)) != NULL) {
