@@ -59,5 +59,20 @@ if streamreg ls "$name" >/dev/null 2>&1; then
 	echo "install_consumers: registry $name still there after destroy" >&2
 	exit 1
 fi
+
+# The player page and hls.js with its license, found by the installed server
+# next to itself (share/streamreg/web), not in the source tree.
+web=$work/moved/share/streamreg/web
+for f in page/index.html page/player.js page/style.css node_modules/hls.js/dist/hls.min.js \
+	node_modules/hls.js/LICENSE; do
+	[[ -s $web/$f ]] || { echo "install_consumers: $f not installed in $web" >&2; exit 1; }
+done
+printf '#EXTM3U\n#EXTINF:-1 tvg-id="5e7a0000-0000-4000-8000-0000000000a2",A\nlavfi:testsrc\n' \
+	>"$work/lineup.m3u"
+timeout -s TERM 3 streamreg-server --registry "${name}_web" --create --lineup "$work/lineup.m3u" \
+	--output-dir "$work/out" --listen 127.0.0.1:0 --workers 1 >"$work/server.log" 2>&1 || true
+grep -q "player page from $web\$" "$work/server.log" ||
+	{ echo "install_consumers: the installed server does not serve $web:" >&2
+	  cat "$work/server.log" >&2; exit 1; }
 trap - EXIT
 echo "install_consumers: installed streamreg, streamreg-reaper and streamreg-server run from a moved prefix"

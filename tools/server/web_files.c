@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,13 +52,18 @@ static int has_page(const char *root)
 	return access(p, R_OK) == 0;
 }
 
+/* The directory as an absolute path without "..", for the log line. */
+static int keep(const char *dir, char *out, size_t len)
+{
+	char real[PATH_MAX];
+	const char *p = realpath(dir, real) ? real : dir;
+	return snprintf(out, len, "%s", p) < (int)len ? 0 : -ENAMETOOLONG;
+}
+
 int web_root_find(const char *configured, char *out, size_t len)
 {
-	if (configured) {
-		if (!has_page(configured))
-			return -ENOENT;
-		return snprintf(out, len, "%s", configured) < (int)len ? 0 : -ENAMETOOLONG;
-	}
+	if (configured)
+		return has_page(configured) ? keep(configured, out, len) : -ENOENT;
 	/* An installed server finds its files relative to itself, so a
 	 * relocated prefix (cmake --install --prefix) works too. */
 	char exe[PATH_MAX];
@@ -71,11 +77,11 @@ int web_root_find(const char *configured, char *out, size_t len)
 			if (snprintf(cand, sizeof cand, "%s/%s", exe, SRV_WEB_REL_TO_BINDIR) <
 			        (int)sizeof cand &&
 			    has_page(cand))
-				return snprintf(out, len, "%s", cand) < (int)len ? 0 : -ENAMETOOLONG;
+				return keep(cand, out, len);
 		}
 	}
 	if (has_page(SRV_WEB_SOURCE_DIR))
-		return snprintf(out, len, "%s", SRV_WEB_SOURCE_DIR) < (int)len ? 0 : -ENAMETOOLONG;
+		return keep(SRV_WEB_SOURCE_DIR, out, len);
 	return -ENOENT;
 }
 
