@@ -51,22 +51,49 @@ void rp_argv_free(struct rp_argv *a)
 	memset(a, 0, sizeof *a);
 }
 
+/* Whether s can be shown as it is in a shell-like line. */
+static bool plain_word(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("-_./:=,+%@", *s)))
+			return false;
+	return true;
+}
+
 char *rp_argv_join(const struct rp_argv *a)
 {
+	/* Quoted as a shell would need it, so a URL with spaces or a graph
+	 * with ';' reads as one argument, not as more options. */
 	size_t len = 1;
 	for (size_t i = 0; i < a->argc; i++)
-		len += strlen(a->argv[i]) + 1;
+		len += 4 * strlen(a->argv[i]) + 3;
 	char *s = malloc(len), *p = s;
 	if (!s)
 		return NULL;
 	for (size_t i = 0; i < a->argc; i++) {
-		size_t n = strlen(a->argv[i]);
-		memcpy(p, a->argv[i], n);
-		p += n;
-		*p++ = ' ';
+		if (i)
+			*p++ = ' ';
+		const char *w = a->argv[i];
+		if (plain_word(w)) {
+			size_t n = strlen(w);
+			memcpy(p, w, n);
+			p += n;
+			continue;
+		}
+		*p++ = '\'';
+		for (; *w; w++) {
+			if (*w == '\'') {
+				memcpy(p, "'\\''", 4);
+				p += 4;
+			} else {
+				*p++ = *w;
+			}
+		}
+		*p++ = '\'';
 	}
-	if (p > s)
-		p--;
 	*p = '\0';
 	return s;
 }
@@ -249,8 +276,8 @@ int rp_ffmpeg_argv(const struct rp_encode *enc, const char *input, const struct 
 		snprintf(err, errlen, "ffmpeg must be given as an absolute path");
 		return -EINVAL;
 	}
-	if (enc->run_id == 0 || enc->hls_time == 0 || enc->fps == 0 || enc->list_size == 0 || enc->audio_kbps == 0 ||
-	    enc->hls_time > 60 || enc->fps > 120) {
+	if (enc->run_id == 0 || enc->hls_time == 0 || enc->fps == 0 || enc->list_size == 0 ||
+	    enc->audio_kbps == 0 || enc->hls_time > 60 || enc->fps > 120) {
 		snprintf(err, errlen, "bad encoder settings (hls_time %u, fps %u, list size %u)",
 		         enc->hls_time, enc->fps, enc->list_size);
 		return -EINVAL;

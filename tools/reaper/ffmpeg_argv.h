@@ -45,7 +45,10 @@ int rp_ffmpeg_argv(const struct rp_encode *enc, const char *input, const struct 
 
 void rp_argv_free(struct rp_argv *a);
 
-/** The argv joined with spaces, for a log line (not for a shell); malloc'd. */
+/**
+ * The argv for a log line, each argument that is not a plain word in single
+ * quotes as a shell would need (never run by one); malloc'd.
+ */
 char *rp_argv_join(const struct rp_argv *a);
 
 #endif

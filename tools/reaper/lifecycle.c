@@ -133,9 +133,10 @@ static void count_failure(struct reaper *r, struct rp_chan *c)
 	}
 	uint64_t d = backoff_ms(r->cfg, c->fails);
 	c->next_start_ns = rp_now_ns() + d * MS;
+	/* failure N is followed by restart N: one count in both lines */
 	rp_event(c->id_str, 0, SR_STATE_FAILED, SR_STATE_FAILED,
-	         "failure %u of %u allowed: restart in %llu ms if clients remain", c->fails,
-	         r->cfg->max_restarts + 1, (unsigned long long)d);
+	         "failure %u: restart %u of %u in %llu ms if clients remain", c->fails, c->fails,
+	         r->cfg->max_restarts, (unsigned long long)d);
 }
 
 static void start_failed(struct reaper *r, struct rp_chan *c, const char *msg)
@@ -243,13 +244,17 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
+	/* the doorbell-to-exec latency exists only for a start the doorbell
+	 * caused; a restart after backoff or a scan has none */
 	uint64_t bell = atomic_load(&r->bell_ns);
-	unsigned long long latency_us =
-	    from_bell && bell && spawned >= bell ? (spawned - bell) / 1000u : 0;
+	char latency[48] = "";
+	if (from_bell && bell && spawned >= bell)
+		st_fmt(latency, sizeof latency, " latency_us=%llu",
+		       (unsigned long long)((spawned - bell) / 1000u));
 	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_STARTING,
-	         "ffmpeg spawned%s latency_us=%llu (prepare %llu, fork+exec %llu) mono_us=%llu "
+	         "ffmpeg spawned%s%s (prepare %llu, fork+exec %llu) mono_us=%llu "
 	         "run=%llu start=%llu discontinuity=%llu",
-	         from_bell ? " on doorbell" : "", latency_us,
+	         from_bell ? " on doorbell" : "", latency,
 	         (unsigned long long)((prepared - now) / 1000u),
 	         (unsigned long long)((spawned - prepared) / 1000u),
 	         (unsigned long long)(spawned / 1000u), (unsigned long long)c->run.id,
@@ -393,7 +398,8 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 			st_fmt(msg, sizeof msg, "cannot publish run %llu: %s",
 			       (unsigned long long)c->run.id, strerror(-rc));
 			set_error(r, c, msg);
-			rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
+			rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING,
+			                           SR_STATE_FAILED);
 			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED, "%s",
 			         msg);
 			rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "cannot publish");

@@ -14,9 +14,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "owner.h"
 #include "paths.h"
 #include "reaper.h"
-#include "owner.h"
 #include "setup_checks.h"
 #include "st_log.h"
 

@@ -179,7 +179,8 @@ int rp_chan_ready(int chfd, const struct rp_ladder *lad)
 }
 
 int rp_outdir_sweep(int outfd, bool (*keep)(const char *name, void *ctx),
-                    void (*on_removed)(const char *name, int rc, void *ctx), void *ctx)
+                    void (*on_removed)(const char *name, bool symlink, int rc, void *ctx),
+                    void *ctx)
 {
 	int fd = openat(outfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -197,9 +198,14 @@ int rp_outdir_sweep(int outfd, bool (*keep)(const char *name, void *ctx),
 			continue;
 		if (keep && keep(de->d_name, ctx))
 			continue;
+		bool link = de->d_type == DT_LNK;
+		struct stat st;
+		if (de->d_type == DT_UNKNOWN &&
+		    fstatat(outfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			link = S_ISLNK(st.st_mode);
 		int r = rp_chan_dir_remove(outfd, de->d_name);
 		if (on_removed)
-			on_removed(de->d_name, r, ctx);
+			on_removed(de->d_name, link, r, ctx);
 		if (r == 0)
 			removed++;
 	}

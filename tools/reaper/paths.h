@@ -57,9 +57,12 @@ int rp_chan_output_age(int chfd, const struct rp_ladder *lad, uint64_t *age_ms);
  * Remove every channel-named directory in the output directory for which
  * keep(name, ctx) is false (keep may be NULL: remove all); entries whose
  * names are not UUIDs are left alone.  Returns the number removed, or a
- * negative errno; on_removed (may be NULL) is told each name.
+ * negative errno; on_removed (may be NULL) is told each name, and whether
+ * it was a symlink (removed itself, never its target) rather than a
+ * directory.
  */
 int rp_outdir_sweep(int outfd, bool (*keep)(const char *name, void *ctx),
-                    void (*on_removed)(const char *name, int rc, void *ctx), void *ctx);
+                    void (*on_removed)(const char *name, bool symlink, int rc, void *ctx),
+                    void *ctx);
 
 #endif

@@ -67,6 +67,7 @@ struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id)
 
 int rp_chans_sync(struct reaper *r, struct st_lineup *fresh)
 {
+	bool first = r->ch == NULL;
 	size_t cap = fresh->n + r->nch;
 	struct rp_chan *nc = calloc(cap ? cap : 1, sizeof *nc);
 	if (!nc)
@@ -114,26 +115,37 @@ int rp_chans_sync(struct reaper *r, struct st_lineup *fresh)
 	st_lineup_free(&r->lineup);
 	r->lineup = *fresh;
 	memset(fresh, 0, sizeof *fresh);
-	st_log(LOG_INFO, "lineup: %zu channels (%zu new, %zu removed)", r->lineup.n, added,
-	       removed);
+	/* "added" is relative to the previous lineup; whether a session is new
+	 * to the registry is rp_insert_sessions()'s to say */
+	if (first)
+		st_log(LOG_INFO, "lineup: %zu channels", r->lineup.n);
+	else
+		st_log(LOG_INFO, "lineup: %zu channels (%zu added, %zu removed since the last one)",
+		       r->lineup.n, added, removed);
 	return 0;
 }
 
 void rp_insert_sessions(struct reaper *r)
 {
 	char dir[SR_PATH_MAX + 1];
+	size_t inserted = 0, kept = 0;
 	for (size_t i = 0; i < r->nch; i++) {
 		struct rp_chan *c = &r->ch[i];
 		if (!c->in_lineup)
 			continue;
 		bool fits = st_chan_dir(dir, sizeof dir, r->outdir, c->id) == 0;
 		int rc = sr_session_insert(r->reg, c->id, fits ? dir : NULL);
-		if (rc == 0)
+		if (rc == 0) {
+			inserted++;
 			rp_event(c->id_str, 0, SR_STATE_IDLE, SR_STATE_IDLE, "session inserted");
-		else if (rc != -EEXIST)
+		} else if (rc == -EEXIST) {
+			kept++;
+		} else {
 			st_log(LOG_ERR, "channel=%s cannot insert session: %s (%s)", c->id_str,
 			       sr_strerror(rc), sr_errdetail());
+		}
 	}
+	st_log(LOG_INFO, "sessions: %zu new, %zu already in the registry", inserted, kept);
 }
 
 int rp_attach(const struct rp_config *cfg, sr_registry **reg)

@@ -41,11 +41,11 @@ struct rp_chan {
 
 	bool has_child;
 	struct rp_child child;
-	int chfd;           /* the run directory while a transcoder runs, else -1 */
-	struct st_run run;  /* that transcoder's run (tools/common/st_run.h) */
-	bool published;     /* it is the channel's current run */
-	uint64_t served;    /* id of the channel's current run, 0 if none */
-	uint64_t sweep_ns;  /* when runs no longer served are removed; 0: none due */
+	int chfd;          /* the run directory while a transcoder runs, else -1 */
+	struct st_run run; /* that transcoder's run (tools/common/st_run.h) */
+	bool published;    /* it is the channel's current run */
+	uint64_t served;   /* id of the channel's current run, 0 if none */
+	uint64_t sweep_ns; /* when runs no longer served are removed; 0: none due */
 	enum rp_phase phase;
 	enum rp_after_stop after;
 	uint64_t spawn_ns, active_ns, stop_deadline_ns;

@@ -151,13 +151,14 @@ static bool keep_served(const char *name, void *ctx)
 	return true;
 }
 
-static void on_removed(const char *name, int rc, void *ctx)
+static void on_removed(const char *name, bool symlink, int rc, void *ctx)
 {
 	(void)ctx;
+	const char *what = symlink ? "symlink (not followed)" : "directory";
 	if (rc)
-		st_log(LOG_WARNING, "leftover directory %s not removed: %s", name, strerror(-rc));
+		st_log(LOG_WARNING, "leftover %s %s not removed: %s", what, name, strerror(-rc));
 	else
-		st_log(LOG_INFO, "channel=%s leftover directory removed", name);
+		st_log(LOG_INFO, "channel=%s leftover %s removed", name, what);
 }
 
 int rp_reconcile(struct reaper *r)

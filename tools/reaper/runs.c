@@ -182,8 +182,8 @@ int rp_run_publish(int outfd, const char *chan, const struct st_run *run)
 	if (chfd < 0)
 		return chfd;
 	(void)unlinkat(chfd, POINTER_TMP, 0);
-	int fd = openat(chfd, POINTER_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	                0644);
+	int fd =
+	    openat(chfd, POINTER_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	int rc = 0;
 	if (fd < 0) {
 		rc = -errno;
