@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 """A real browser watches a channel: headless Chromium (Debian's chromium)
 loads the server's player page, which plays the channel with the hls.js the
-server serves, for 20 s.  The page records what the viewer saw
+server serves, through kill -9 of the channel's ffmpeg and kill -9 and
+restart of the reaper.  The page records what the viewer saw
 (window.srPlayer); this test reads it over the DevTools protocol and asserts
 that currentTime keeps advancing, that no fatal hls.js error fired, and that
 the longest stall stays within restart backoff + time to first segment + one
-segment duration, plus a margin for a loaded 2-core machine (the bound the
-faults of issue 10 will be held to).  If Chromium cannot start, the test
-fails with the reason."""
+segment duration, plus a margin for a loaded 2-core machine.  If Chromium
+cannot start, the test fails with the reason."""
 
 import os
+import signal
 import time
 
 from cdp import Browser, BrowserError
-from srvtest import Env, check, finish, http, log, wait_until
+from srvtest import (Env, check, ffmpeg_pids_for, finish, http, log, wait_until)
 
 SEGMENT_S = 1.0     # the reaper's --hls-time in Env.start_reaper
 BACKOFF_S = 1.0     # --backoff-min below
-STEADY_S = 20.0     # fault-free playback
+STEADY_S = 20.0     # fault-free playback before the faults
+AFTER_FAULT_S = 20.0
 # Load on a shared 2-core box stretches every step; the bound stays an
 # order of magnitude under "the player froze for good".
 MARGIN_S = 6.0
@@ -93,6 +95,34 @@ try:
     played, s = watch.run(STEADY_S, "steady playback")
     check(played >= STEADY_S - limit,
           f"currentTime advances through {STEADY_S:.0f} s of steady playback ({played:.1f} s)")
+
+    # kill -9 of the channel's ffmpeg: the reaper restarts it; the player
+    # must carry on by itself.
+    pids = ffmpeg_pids_for(os.path.join(env.out, cid))
+    check(len(pids) == 1, f"one ffmpeg for the channel ({pids})")
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    log(f"kill -9 ffmpeg {pids}")
+    played, s = watch.run(AFTER_FAULT_S, "after kill -9 of ffmpeg")
+    now = ffmpeg_pids_for(os.path.join(env.out, cid))
+    check(len(now) == 1 and now != pids, f"the reaper replaced it ({pids} -> {now})")
+    check(played >= AFTER_FAULT_S - limit,
+          f"currentTime keeps advancing after kill -9 of ffmpeg ({played:.1f} s in "
+          f"{AFTER_FAULT_S:.0f} s)")
+
+    # kill -9 of the reaper, then a new one.
+    old = env.reaper
+    os.kill(old.pid, signal.SIGKILL)
+    old.p.wait()
+    log(f"kill -9 reaper {old.pid}; starting a new one")
+    env.start_reaper("--backoff-min", str(BACKOFF_S))
+    played, s = watch.run(AFTER_FAULT_S, "after kill -9 and restart of the reaper")
+    after = ffmpeg_pids_for(os.path.join(env.out, cid))
+    check(len(after) == 1 and env.reaper.p.poll() is None,
+          f"the new reaper {env.reaper.pid} runs the channel's one transcoder ({after})")
+    check(played >= AFTER_FAULT_S - limit,
+          f"currentTime keeps advancing after the reaper's restart ({played:.1f} s in "
+          f"{AFTER_FAULT_S:.0f} s)")
 
     s = sample(b)
     check(not s["fatal"], f"no fatal hls.js error ({s['fatal']})")
