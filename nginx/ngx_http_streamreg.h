@@ -94,9 +94,11 @@ struct sr_ngx_ctx {
 	ngx_http_request_t *r;
 	ngx_http_streamreg_loc_conf_t *lcf;
 	uuid_t channel;
+	sr_session_ref ref;     /* resolved once per request */
 	ngx_event_t wait_ev;
 	ngx_msec_t waited;      /* ms spent waiting so far */
 	unsigned has_viewer:1;
+	unsigned reused:1;      /* the client's existing viewer: not ours to release */
 	unsigned delivered:1;   /* the master playlist with the token went out */
 	unsigned requested:1;   /* this request moved the channel to starting */
 	unsigned waiting:1;

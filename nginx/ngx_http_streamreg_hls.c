@@ -17,10 +17,13 @@
 #include "channels_json.h"
 #include "hls_files.h"
 #include "route.h"
+#include "st_chandir.h"
 
 #define CACHE_MASTER   "private, no-store"
 #define CACHE_PLAYLIST "no-cache"
 #define CACHE_SEGMENT  "max-age=86400, immutable"
+/* The cookie that names a browser's viewer of a channel (streamreg-server's). */
+#define VIEWER_COOKIE "sr_viewer"
 /* Longest raw path looked at; longer ones name nothing we serve. */
 #define PATH_MAX_LEN 1024
 
@@ -87,6 +90,8 @@ void sr_ngx_release_viewer(sr_ngx_ctx *ctx)
 	if (!ctx->has_viewer)
 		return;
 	ctx->has_viewer = 0;
+	if (ctx->reused)
+		return;
 	const char *why;
 	uint32_t holder;
 	struct viewer_table *vt = sr_ngx_viewers(&holder);
@@ -131,9 +136,19 @@ ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
 	}
 	char prefix[8 + ROUTE_TOKEN_LEN] = "";
 	if (ctx->has_viewer) {
-		char token[ROUTE_TOKEN_LEN + 1];
+		char token[ROUTE_TOKEN_LEN + 1], id[SR_UUID_STR_LEN + 1];
 		route_format_token(ctx->slot, ctx->nonce, token);
 		snprintf(prefix, sizeof prefix, "v/%s/", token);
+		/* As streamreg-server: the player's next fetch of this master
+		 * playlist presents it and stays the same viewer. */
+		sr_uuid_format(ctx->channel, id);
+		char *cookie = ngx_pnalloc(r->pool, 128 + SR_UUID_STR_LEN);
+		if (cookie == NULL)
+			return NGX_ERROR;
+		snprintf(cookie, 128 + SR_UUID_STR_LEN,
+		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token, id);
+		if (sr_ngx_add_header(r, "Set-Cookie", cookie) != NGX_OK)
+			return NGX_ERROR;
 	}
 	size_t out_len;
 	char *out = hls_rewrite_master(text, len, prefix, &out_len);
@@ -150,6 +165,84 @@ ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
 	return rc;
 }
 
+/* Who asks: the client's address and User-Agent, as streamreg-server. */
+static uint64_t client_of(ngx_http_request_t *r)
+{
+	const struct sockaddr *sa = r->connection->sockaddr;
+	const void *p = NULL;
+	size_t n = 0;
+	if (sa->sa_family == AF_INET) {
+		p = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		n = sizeof(struct in_addr);
+	} else if (sa->sa_family == AF_INET6) {
+		p = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		n = sizeof(struct in6_addr);
+	}
+	char ua[512] = "";
+	if (r->headers_in.user_agent) {
+		ngx_str_t *v = &r->headers_in.user_agent->value;
+		size_t l = v->len < sizeof ua - 1 ? v->len : sizeof ua - 1;
+		memcpy(ua, v->data, l);
+		ua[l] = '\0';
+	}
+	return viewers_client_hash(p, n, ua);
+}
+
+/* The viewer a master.m3u8 request is: the one its cookie names, the
+ * client's own unconfirmed one, or a new one (docs/server.md, "What a
+ * viewer is").  A full table or a refused lease still serves, uncounted. */
+static void claim_viewer(ngx_http_request_t *r, sr_ngx_ctx *ctx, sr_registry *reg)
+{
+	uint32_t holder;
+	struct viewer_table *vt = sr_ngx_viewers(&holder);
+	if (vt == NULL) {
+		sr_ref_touch(reg, ctx->ref);
+		return;
+	}
+	int err = 0;
+	enum viewer_result v = VIEWER_UNKNOWN;
+	ngx_str_t name = ngx_string(VIEWER_COOKIE), val;
+	if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name, &val) != NGX_DECLINED &&
+	    val.len == ROUTE_TOKEN_LEN) {
+		char tok[ROUTE_TOKEN_LEN + 1];
+		memcpy(tok, val.data, ROUTE_TOKEN_LEN);
+		tok[ROUTE_TOKEN_LEN] = '\0';
+		if (route_parse_token(tok, &ctx->slot, &ctx->nonce) == 0)
+			v = viewers_renew_pending(vt, reg, holder, ctx->channel, ctx->slot, ctx->nonce,
+			                          &err);
+	}
+	if (v == VIEWER_RENEWED) {
+		v = VIEWER_REUSED;
+	} else if (v != VIEWER_COUNTED) {
+		err = 0;
+		v = viewers_claim(vt, reg, holder, ctx->channel, client_of(r), &ctx->slot,
+		                  &ctx->nonce, &err);
+	}
+	if (v == VIEWER_COUNTED || v == VIEWER_REUSED) {
+		ctx->has_viewer = 1;
+		ctx->reused = v == VIEWER_REUSED;
+		if (v == VIEWER_REUSED)
+			sr_ref_touch(reg, ctx->ref);
+		return;
+	}
+	sr_ref_touch(reg, ctx->ref);
+	/* Served uncounted: a full viewer table must not take the service
+	 * down.  nginx has no log rate limit: warn at most once a second. */
+	static time_t last;
+	if ((v != VIEWER_FULL && v != VIEWER_ERROR) || ngx_time() == last)
+		return;
+	last = ngx_time();
+	if (v == VIEWER_FULL) {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		              "streamreg: viewer table full (%uD): serving viewers uncounted; raise "
+		              "streamreg_max_viewers",
+		              viewers_capacity(vt));
+	} else {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		              "streamreg: viewer lease refused: %s", sr_strerror(err));
+	}
+}
+
 static ngx_int_t handle_master(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_t *lcf,
                                sr_registry *reg, const struct route *rt)
 {
@@ -164,40 +257,32 @@ static ngx_int_t handle_master(ngx_http_request_t *r, ngx_http_streamreg_loc_con
 	cln->data = ctx;
 	ngx_http_set_ctx(r, ctx, ngx_http_streamreg_module);
 
-	/* The reaper puts every lineup channel in the registry: a channel it
-	 * does not know is a 404, as streamreg-server's lineup check. */
-	int rc = sr_session_find(reg, rt->channel, NULL);
+	/* With streamreg_lineup, a lineup channel gets its session as in
+	 * streamreg-server; without, the registry is the lineup (the reaper
+	 * inserts every channel of its own) and a channel missing there is
+	 * unknown. */
+	ngx_http_streamreg_main_conf_t *mcf =
+	    ngx_http_get_module_main_conf(r, ngx_http_streamreg_module);
+	int rc;
+	if (mcf->lineup) {
+		char dir[SR_PATH_MAX + 1];
+		bool fits = st_chan_dir(dir, sizeof dir, (char *)lcf->hls_dir.data, rt->channel) == 0;
+		rc = sr_session_find_or_insert(reg, rt->channel, fits ? dir : NULL, &ctx->ref);
+	} else {
+		rc = sr_session_resolve(reg, rt->channel, &ctx->ref);
+	}
 	if (rc == -ENOENT)
 		return sr_ngx_reply_error(r, NGX_HTTP_NOT_FOUND, "unknown channel", 0);
 	if (rc < 0)
 		return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, sr_strerror(rc), 5);
 
-	uint32_t holder;
-	struct viewer_table *vt = sr_ngx_viewers(&holder);
-	enum viewer_result v = VIEWER_UNKNOWN;
-	int err = 0;
-	/* A HEAD is a probe: it may start the channel but is not a viewer.  No
-	 * client identity (0): every delivery is a new viewer, as before
-	 * streamreg-server folded a client's refetches. */
-	if (vt && r->method != NGX_HTTP_HEAD)
-		v = viewers_claim(vt, reg, holder, rt->channel, 0, &ctx->slot, &ctx->nonce, &err);
-	if (v == VIEWER_COUNTED) {
-		ctx->has_viewer = 1;
-	} else {
-		/* Served uncounted: a full viewer table must not take the
-		 * service down. */
-		if (v == VIEWER_FULL) {
-			ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-			              "streamreg: viewer table full (%uD): raise streamreg_max_viewers",
-			              viewers_capacity(vt));
-		} else if (v == VIEWER_ERROR) {
-			ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-			              "streamreg: viewer lease refused: %s", sr_strerror(err));
-		}
-		sr_session_touch(reg, rt->channel);
-	}
+	/* A HEAD is a probe: it may start the channel but is not a viewer. */
+	if (r->method != NGX_HTTP_HEAD)
+		claim_viewer(r, ctx, reg);
+	else
+		sr_ref_touch(reg, ctx->ref);
 	sr_state st;
-	rc = sr_session_get_state(reg, rt->channel, &st);
+	rc = sr_ref_get_state(reg, ctx->ref, &st);
 	if (rc < 0) {
 		sr_ngx_release_viewer(ctx);
 		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, sr_strerror(rc), 0);

@@ -23,11 +23,11 @@
 void sr_ngx_start_request(sr_registry *reg, sr_ngx_ctx *ctx)
 {
 	sr_state st;
-	if (sr_session_get_state(reg, ctx->channel, &st) < 0)
+	if (sr_ref_get_state(reg, ctx->ref, &st) < 0)
 		return;
 	if (st != SR_STATE_IDLE && st != SR_STATE_FAILED)
 		return;
-	int rc = sr_session_transition(reg, ctx->channel, st, SR_STATE_STARTING);
+	int rc = sr_ref_transition(reg, ctx->ref, st, SR_STATE_STARTING, NULL);
 	if (rc == 0) {
 		char id[SR_UUID_STR_LEN + 1];
 		sr_uuid_format(ctx->channel, id);
@@ -56,7 +56,12 @@ static ngx_int_t look(sr_ngx_ctx *ctx)
 	if (vt && ctx->has_viewer)
 		viewers_touch(vt, ctx->slot, ctx->nonce); /* a waiting viewer is alive */
 	sr_state st;
-	int rc = sr_session_get_state(reg, ctx->channel, &st);
+	int rc = sr_ref_get_state(reg, ctx->ref, &st);
+	if (rc == -SR_ESTALE) {
+		sr_ngx_release_viewer(ctx);
+		return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+		                          "channel removed from the registry while starting", 5);
+	}
 	if (rc < 0) {
 		sr_ngx_release_viewer(ctx);
 		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, sr_strerror(rc), 0);

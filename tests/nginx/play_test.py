@@ -35,12 +35,14 @@ try:
     go = threading.Barrier(30)
     answers = []
 
-    def first():
+    # 30 players (30 User-Agents, one address), as streamreg-server's test.
+    def first(i):
         go.wait()
-        st, _, body = http(env.port, env.master_path(1), timeout=40)
+        st, _, body = http(env.port, env.master_path(1), timeout=40,
+                           headers={"User-Agent": f"player-{i}"})
         answers.append((st, body))
 
-    threads = [threading.Thread(target=first) for _ in range(30)]
+    threads = [threading.Thread(target=first, args=(i,)) for i in range(30)]
     for t in threads:
         t.start()
     for t in threads:
@@ -55,6 +57,10 @@ try:
     check(env.clients(1) == 30, f"30 clients counted ({env.clients(1)})")
     ok = wait_until(lambda: env.clients(1) == 0, VIEWER_TIMEOUT + 10, what="B's viewers expire")
     check(ok, "viewers that never come back stop counting after the timeout")
+    # One client refetching without ever playing is a few viewers, not ten.
+    for _ in range(10):
+        http(env.port, env.master_path(1), headers={"User-Agent": "probe"})
+    check(env.clients(1) == 4, f"10 refetches of one client count 4 ({env.clients(1)})")
 
     # ---- an ffmpeg client plays 20 s, two more players join -----------------------
     t0 = time.monotonic()

@@ -114,29 +114,22 @@ static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c,
  * uses it to recognise a client that refetches without playing. */
 static uint64_t client_of(struct MHD_Connection *c)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const unsigned char *p = NULL;
+	const void *p = NULL;
 	size_t n = 0;
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET) {
-			p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+			p = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 			n = sizeof(struct in_addr);
 		} else if (sa->sa_family == AF_INET6) {
-			p = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)sa)
-			        ->sin6_addr;
+			p = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 			n = sizeof(struct in6_addr);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	const char *ua =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
-	for (; ua && *ua; ua++)
-		h = (h ^ (unsigned char)*ua) * 0x100000001b3ull;
-	return h ? h : 1;
+	return viewers_client_hash(
+	    p, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
 }
 
 /* One line per interval for a condition that a flood repeats per request. */

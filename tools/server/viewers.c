@@ -199,6 +199,17 @@ static uint32_t window_start(const struct viewer_table *vt, uint64_t client)
 	return (uint32_t)((h >> 32) % vt->capacity);
 }
 
+uint64_t viewers_client_hash(const void *addr, size_t n, const char *ua)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const unsigned char *p = addr;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	for (; ua && *ua; ua++)
+		h = (h ^ (unsigned char)*ua) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
 enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
                                  const uuid_t channel, uint64_t client, uint32_t *slot,
                                  uint64_t *nonce, int *err)

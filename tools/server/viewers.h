@@ -73,6 +73,13 @@ enum viewer_result {
 };
 
 /*
+ * The `client` of viewers_claim(): who asks, as far as a request tells, from
+ * the client's address bytes (addr, n) and its User-Agent (ua, may be NULL);
+ * FNV-1a, never 0.  Shared by every server so they fold refetches alike.
+ */
+uint64_t viewers_client_hash(const void *addr, size_t n, const char *ua);
+
+/*
  * A master.m3u8 request of `client` (a hash of who asks: address and
  * User-Agent; 0 for nobody in particular) for channel.  Normally a new
  * viewer held by `holder`, with the registry lease taken: VIEWER_COUNTED.
