@@ -13,23 +13,30 @@
 #include "sr_internal.h"
 
 /* Per-channel figures copied out of the walk, so each family can be printed whole. */
+/* All figures are uint64_t so one table (chan_families) can print them;
+ * wall-clock times are kept only when positive. */
 struct prom_channel {
 	char id[SR_UUID_STR_LEN + 1];
 	sr_state state;
-	uint32_t clients;
-	uint32_t error_count;
-	uint32_t restart_count;
-	uint32_t n_qualities;
+	uint64_t clients;
+	uint64_t error_count;
+	uint64_t restart_count;
+	uint64_t n_qualities;
 	uint64_t idle_ms;
 	uint64_t uptime_ms;
 	uint64_t transitions[SR_STATE_COUNT];
 	uint64_t restarts_total;
 	uint64_t start_timeouts_total;
-	int64_t last_change_wall_ns;
-	int64_t last_failure_wall_ns;
-	int64_t last_start_wall_ns;
+	uint64_t last_change_wall_ns;
+	uint64_t last_failure_wall_ns;
+	uint64_t last_start_wall_ns;
 	uint64_t start_latency_ns;
 };
+
+static uint64_t positive(int64_t v)
+{
+	return v > 0 ? (uint64_t)v : 0;
+}
 
 struct prom_walk {
 	struct prom_channel *ch;
@@ -66,9 +73,9 @@ static int collect(const sr_session_info *info, struct prom_walk *w)
 	memcpy(c->transitions, info->transitions, sizeof(c->transitions));
 	c->restarts_total = info->restarts_total;
 	c->start_timeouts_total = info->start_timeouts_total;
-	c->last_change_wall_ns = info->last_state_change_wall_ns;
-	c->last_failure_wall_ns = info->last_failure_wall_ns;
-	c->last_start_wall_ns = info->started_wall_ns;
+	c->last_change_wall_ns = positive(info->last_state_change_wall_ns);
+	c->last_failure_wall_ns = positive(info->last_failure_wall_ns);
+	c->last_start_wall_ns = positive(info->started_wall_ns);
 	c->start_latency_ns = info->start_latency_ns;
 	/* started_mono_ns survives a stop, so uptime is only meaningful while active. */
 	c->uptime_ms = info->state == SR_STATE_ACTIVE && info->started_mono_ns != 0 &&
@@ -105,6 +112,13 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled integer sample. */
+static void sample(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
 /* Integer arithmetic keeps the decimal point a '.' whatever the caller's locale. */
 static void print_ms_as_seconds(FILE *f, uint64_t ms)
 {
@@ -114,12 +128,6 @@ static void print_ms_as_seconds(FILE *f, uint64_t ms)
 static void print_ns_as_seconds(FILE *f, uint64_t ns)
 {
 	fprintf(f, "%" PRIu64 ".%06" PRIu64 "\n", ns / 1000000000u, ns / 1000u % 1000000u);
-}
-
-/* A wall-clock time as a Unix timestamp in seconds; never called with 0. */
-static void print_wall(FILE *f, int64_t ns)
-{
-	print_ms_as_seconds(f, ns > 0 ? (uint64_t)ns / 1000000u : 0);
 }
 
 /* "0.25" for 250 ms: the bucket bounds as Prometheus clients print them. */
@@ -163,14 +171,12 @@ static void print_counters(FILE *f, const sr_registry_counters *c)
 	for (int s = 0; s < SR_STATE_COUNT; s++)
 		fprintf(f, "streamreg_state_transitions_total{state=\"%s\"} %" PRIu64 "\n",
 		        sr_state_name((sr_state)s), c->transitions[s]);
-	family(f, "streamreg_restarts_total", "counter", "Transcoder restarts by the reaper.");
-	fprintf(f, "streamreg_restarts_total %" PRIu64 "\n", c->restarts);
-	family(f, "streamreg_start_timeouts_total", "counter",
-	       "Starts that did not reach active in time.");
-	fprintf(f, "streamreg_start_timeouts_total %" PRIu64 "\n", c->start_timeouts);
-	family(f, "streamreg_reaper_takeovers_total", "counter",
-	       "Owner records taken over from a holder that had died.");
-	fprintf(f, "streamreg_reaper_takeovers_total %" PRIu64 "\n", c->owner_takeovers);
+	sample(f, "streamreg_restarts_total", "counter", "Transcoder restarts by the reaper.",
+	       c->restarts);
+	sample(f, "streamreg_start_timeouts_total", "counter",
+	       "Starts that did not reach active in time.", c->start_timeouts);
+	sample(f, "streamreg_reaper_takeovers_total", "counter",
+	       "Owner records taken over from a holder that had died.", c->owner_takeovers);
 	family(f, "streamreg_start_latency_seconds", "histogram",
 	       "Time from a start request (move to starting) to active.");
 	for (int b = 0; b < SR_LATENCY_BUCKETS; b++) {
@@ -198,44 +204,122 @@ static void print_registry(FILE *f, const sr_registry_stats *st, const struct pr
 	fprintf(f, "streamreg_registry_created_timestamp_seconds ");
 	print_ms_as_seconds(f,
 	                    st->created_wall_ns > 0 ? (uint64_t)st->created_wall_ns / 1000000 : 0);
-	family(f, "streamreg_segment_size_bytes", "gauge", "Size of the shared memory segment.");
-	fprintf(f, "streamreg_segment_size_bytes %" PRIu64 "\n", st->segment_size);
+	sample(f, "streamreg_segment_size_bytes", "gauge", "Size of the shared memory segment.",
+	       st->segment_size);
 
-	family(f, "streamreg_session_slots", "gauge", "Session capacity of the table.");
-	fprintf(f, "streamreg_session_slots %" PRIu32 "\n", st->capacity);
-	family(f, "streamreg_session_slots_free", "gauge",
+	sample(f, "streamreg_session_slots", "gauge", "Session capacity of the table.",
+	       st->capacity);
+	sample(f, "streamreg_session_slots_free", "gauge",
 	       "Session slots not in use; 0 means inserts fail until the registry is recreated "
-	       "with a larger capacity.");
-	fprintf(f, "streamreg_session_slots_free %" PRIu32 "\n",
-	        st->capacity > st->sessions ? st->capacity - st->sessions : 0);
+	       "with a larger capacity.",
+	       st->capacity > st->sessions ? st->capacity - st->sessions : 0);
 	family(f, "streamreg_sessions", "gauge", "Sessions in the table, by state.");
 	for (int s = 0; s < SR_STATE_COUNT; s++)
 		fprintf(f, "streamreg_sessions{state=\"%s\"} %" PRIu32 "\n",
 		        sr_state_name((sr_state)s), w->by_state[s]);
-	family(f, "streamreg_clients", "gauge",
-	       "Viewers counted on all sessions by live processes.");
-	fprintf(f, "streamreg_clients %" PRIu64 "\n", w->clients);
-	family(f, "streamreg_records_skipped", "gauge",
+	sample(f, "streamreg_clients", "gauge",
+	       "Viewers counted on all sessions by live processes.", w->clients);
+	sample(f, "streamreg_records_skipped", "gauge",
 	       "Sessions left out of this output: they kept changing, or a writer died inside "
-	       "a call and left them mid-update (a read-write attach repairs them).");
-	fprintf(f, "streamreg_records_skipped %" PRIu32 "\n", w->skipped);
+	       "a call and left them mid-update (a read-write attach repairs them).",
+	       w->skipped);
 
-	family(f, "streamreg_processes_attached", "gauge",
+	sample(f, "streamreg_processes_attached", "gauge",
 	       "Processes registered in the process table: those that counted a viewer, and the "
-	       "reaper (owner record holder); read-only monitors are not counted.");
-	fprintf(f, "streamreg_processes_attached %" PRIu32 "\n", st->procs_attached);
-	family(f, "streamreg_processes_max", "gauge",
-	       "Size of the process table: read-write attachments allowed at once.");
-	fprintf(f, "streamreg_processes_max %" PRIu32 "\n", st->max_procs);
-	family(f, "streamreg_processes_reclaimed_total", "counter",
-	       "Slots of dead processes reclaimed since the registry was created.");
-	fprintf(f, "streamreg_processes_reclaimed_total %" PRIu64 "\n", st->procs_reclaimed);
-	family(f, "streamreg_client_leases_reclaimed_total", "counter",
-	       "Viewer counts released because the process holding them died.");
-	fprintf(f, "streamreg_client_leases_reclaimed_total %" PRIu64 "\n", st->leases_reclaimed);
-	family(f, "streamreg_lock_repairs_total", "counter",
-	       "Writer locks taken over from a process that died holding them.");
-	fprintf(f, "streamreg_lock_repairs_total %" PRIu64 "\n", st->locks_repaired);
+	       "reaper (owner record holder); read-only monitors are not counted.",
+	       st->procs_attached);
+	sample(f, "streamreg_processes_max", "gauge",
+	       "Size of the process table: processes that may count viewers at once, the reaper "
+	       "included.",
+	       st->max_procs);
+	sample(f, "streamreg_processes_reclaimed_total", "counter",
+	       "Slots of dead processes reclaimed since the registry was created.",
+	       st->procs_reclaimed);
+	sample(f, "streamreg_client_leases_reclaimed_total", "counter",
+	       "Viewer counts released because the process holding them died.",
+	       st->leases_reclaimed);
+	sample(f, "streamreg_lock_repairs_total", "counter",
+	       "Writer locks taken over from a process that died holding them.",
+	       st->locks_repaired);
+}
+
+/* How a per-channel figure is printed. */
+enum chan_unit {
+	CU_COUNT,   /* integer as is */
+	CU_MS,      /* milliseconds, printed as seconds */
+	CU_NS,      /* nanoseconds, printed as seconds */
+	CU_WALL_NS, /* CLOCK_REALTIME ns, printed as Unix seconds */
+};
+
+/* A family with one sample per channel, labelled by channel only. */
+struct chan_family {
+	const char *name, *type, *help;
+	size_t field; /* offsetof a uint64_t in struct prom_channel */
+	enum chan_unit unit;
+	bool omit_zero; /* a 0 means "never": leave the sample out */
+};
+
+#define CF(field) offsetof(struct prom_channel, field)
+static const struct chan_family chan_families[] = {
+    {"streamreg_channel_clients", "gauge", "Viewers of the channel.", CF(clients), CU_COUNT, false},
+    {"streamreg_channel_idle_seconds", "gauge",
+     "Time since the channel was last requested or changed viewers.", CF(idle_ms), CU_MS, false},
+    {"streamreg_channel_uptime_seconds", "gauge",
+     "Time since the channel's transcoder became active; 0 unless active.", CF(uptime_ms), CU_MS,
+     false},
+    {"streamreg_channel_errors_total", "counter", "Errors recorded on the channel.",
+     CF(error_count), CU_COUNT, false},
+    {"streamreg_channel_restarts_total", "counter",
+     "Transcoder restarts of the channel by the reaper since it was registered.",
+     CF(restarts_total), CU_COUNT, false},
+    {"streamreg_channel_consecutive_failures", "gauge",
+     "Current run of failed transcoder starts; back to 0 after a healthy run.", CF(restart_count),
+     CU_COUNT, false},
+    {"streamreg_channel_start_timeouts_total", "counter",
+     "Starts of the channel that did not reach active in time.", CF(start_timeouts_total), CU_COUNT,
+     false},
+    {"streamreg_channel_last_state_change_timestamp_seconds", "gauge",
+     "When the channel last changed state (or was registered), seconds since the Unix epoch.",
+     CF(last_change_wall_ns), CU_WALL_NS, true},
+    {"streamreg_channel_last_failure_timestamp_seconds", "gauge",
+     "When the channel last moved to failed, seconds since the Unix epoch; absent if never.",
+     CF(last_failure_wall_ns), CU_WALL_NS, true},
+    {"streamreg_channel_last_start_timestamp_seconds", "gauge",
+     "When the channel's transcoder last became active, seconds since the Unix epoch; absent if "
+     "never.",
+     CF(last_start_wall_ns), CU_WALL_NS, true},
+    {"streamreg_channel_last_start_latency_seconds", "gauge",
+     "Start request to active of the channel's last start; absent if never.", CF(start_latency_ns),
+     CU_NS, true},
+    {"streamreg_channel_variants", "gauge", "HLS quality variants of the channel.", CF(n_qualities),
+     CU_COUNT, false},
+};
+#undef CF
+
+static void print_chan_family(FILE *f, const struct chan_family *cf, const struct prom_walk *w)
+{
+	family(f, cf->name, cf->type, cf->help);
+	for (size_t i = 0; i < w->n; i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)&w->ch[i] + cf->field, sizeof v);
+		if (cf->omit_zero && v == 0)
+			continue;
+		fprintf(f, "%s{channel=\"%s\"} ", cf->name, w->ch[i].id);
+		switch (cf->unit) {
+		case CU_COUNT:
+			fprintf(f, "%" PRIu64 "\n", v);
+			break;
+		case CU_MS:
+			print_ms_as_seconds(f, v);
+			break;
+		case CU_NS:
+			print_ns_as_seconds(f, v);
+			break;
+		case CU_WALL_NS:
+			print_ms_as_seconds(f, v / 1000000u);
+			break;
+		}
+	}
 }
 
 static void print_channels(FILE *f, const struct prom_walk *w)
@@ -246,36 +330,6 @@ static void print_channels(FILE *f, const struct prom_walk *w)
 		for (int s = 0; s < SR_STATE_COUNT; s++)
 			fprintf(f, "streamreg_channel_state{channel=\"%s\",state=\"%s\"} %d\n",
 			        w->ch[i].id, sr_state_name((sr_state)s), (int)w->ch[i].state == s);
-	family(f, "streamreg_channel_clients", "gauge", "Viewers of the channel.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_clients{channel=\"%s\"} %" PRIu32 "\n", w->ch[i].id,
-		        w->ch[i].clients);
-	family(f, "streamreg_channel_idle_seconds", "gauge",
-	       "Time since the channel was last requested or changed viewers.");
-	for (size_t i = 0; i < w->n; i++) {
-		fprintf(f, "streamreg_channel_idle_seconds{channel=\"%s\"} ", w->ch[i].id);
-		print_ms_as_seconds(f, w->ch[i].idle_ms);
-	}
-	family(f, "streamreg_channel_uptime_seconds", "gauge",
-	       "Time since the channel's transcoder became active; 0 unless active.");
-	for (size_t i = 0; i < w->n; i++) {
-		fprintf(f, "streamreg_channel_uptime_seconds{channel=\"%s\"} ", w->ch[i].id);
-		print_ms_as_seconds(f, w->ch[i].uptime_ms);
-	}
-	family(f, "streamreg_channel_errors_total", "counter", "Errors recorded on the channel.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_errors_total{channel=\"%s\"} %" PRIu32 "\n",
-		        w->ch[i].id, w->ch[i].error_count);
-	family(f, "streamreg_channel_restarts_total", "counter",
-	       "Transcoder restarts of the channel by the reaper since it was registered.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_restarts_total{channel=\"%s\"} %" PRIu64 "\n",
-		        w->ch[i].id, w->ch[i].restarts_total);
-	family(f, "streamreg_channel_consecutive_failures", "gauge",
-	       "Current run of failed transcoder starts; back to 0 after a healthy run.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_consecutive_failures{channel=\"%s\"} %" PRIu32 "\n",
-		        w->ch[i].id, w->ch[i].restart_count);
 	family(f, "streamreg_channel_transitions_total", "counter",
 	       "State changes of the channel by the state moved into (starting counts start "
 	       "requests).");
@@ -285,54 +339,8 @@ static void print_channels(FILE *f, const struct prom_walk *w)
 			        "streamreg_channel_transitions_total{channel=\"%s\",state=\"%s\"} "
 			        "%" PRIu64 "\n",
 			        w->ch[i].id, sr_state_name((sr_state)s), w->ch[i].transitions[s]);
-	family(f, "streamreg_channel_start_timeouts_total", "counter",
-	       "Starts of the channel that did not reach active in time.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_start_timeouts_total{channel=\"%s\"} %" PRIu64 "\n",
-		        w->ch[i].id, w->ch[i].start_timeouts_total);
-	family(f, "streamreg_channel_last_state_change_timestamp_seconds", "gauge",
-	       "When the channel last changed state (or was registered), seconds since the Unix "
-	       "epoch.");
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->ch[i].last_change_wall_ns <= 0)
-			continue;
-		fprintf(f, "streamreg_channel_last_state_change_timestamp_seconds{channel=\"%s\"} ",
-		        w->ch[i].id);
-		print_wall(f, w->ch[i].last_change_wall_ns);
-	}
-	family(f, "streamreg_channel_last_failure_timestamp_seconds", "gauge",
-	       "When the channel last moved to failed, seconds since the Unix epoch; absent if "
-	       "never.");
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->ch[i].last_failure_wall_ns <= 0)
-			continue;
-		fprintf(f, "streamreg_channel_last_failure_timestamp_seconds{channel=\"%s\"} ",
-		        w->ch[i].id);
-		print_wall(f, w->ch[i].last_failure_wall_ns);
-	}
-	family(f, "streamreg_channel_last_start_timestamp_seconds", "gauge",
-	       "When the channel's transcoder last became active, seconds since the Unix epoch; "
-	       "absent if never.");
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->ch[i].last_start_wall_ns <= 0)
-			continue;
-		fprintf(f, "streamreg_channel_last_start_timestamp_seconds{channel=\"%s\"} ",
-		        w->ch[i].id);
-		print_wall(f, w->ch[i].last_start_wall_ns);
-	}
-	family(f, "streamreg_channel_last_start_latency_seconds", "gauge",
-	       "Start request to active of the channel's last start; absent if never.");
-	for (size_t i = 0; i < w->n; i++) {
-		if (w->ch[i].start_latency_ns == 0)
-			continue;
-		fprintf(f, "streamreg_channel_last_start_latency_seconds{channel=\"%s\"} ",
-		        w->ch[i].id);
-		print_ns_as_seconds(f, w->ch[i].start_latency_ns);
-	}
-	family(f, "streamreg_channel_variants", "gauge", "HLS quality variants of the channel.");
-	for (size_t i = 0; i < w->n; i++)
-		fprintf(f, "streamreg_channel_variants{channel=\"%s\"} %" PRIu32 "\n", w->ch[i].id,
-		        w->ch[i].n_qualities);
+	for (size_t k = 0; k < sizeof chan_families / sizeof chan_families[0]; k++)
+		print_chan_family(f, &chan_families[k], w);
 }
 
 int sr_registry_prometheus(sr_registry *reg, char **out)
