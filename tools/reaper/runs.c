@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "paths.h"
+#include "st_file.h"
 #include "st_hlsjoin.h"
 
 #define POINTER_TMP ST_RUN_POINTER ".tmp"
@@ -23,19 +24,10 @@ static char *read_small(int dirfd, const char *rel, size_t max, size_t *len)
 		return NULL;
 	struct stat st;
 	char *buf = NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max) {
-		buf = malloc(max + 1);
-		ssize_t n = buf ? read(fd, buf, max + 1) : -1;
-		if (n < 0 || (size_t)n > max) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-			*len = (size_t)n;
-		}
-	} else {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		buf = st_read_fd(fd, max, len);
+	else
 		errno = EINVAL;
-	}
 	int e = errno;
 	close(fd);
 	errno = e;
