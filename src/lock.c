@@ -159,14 +159,18 @@ int sr__lock(struct sr_registry *r)
 	clock_gettime(SR_LOCK_CLOCK, &deadline);
 	add_ms(&deadline, SR_LOCK_TIMEOUT_MS);
 	struct timespec slice;
-	bool marked = false;
+	bool marked = false, looked = false;
 	do {
 		/* "Not recoverable" is garbage in the owner word, and a slice that
 		 * ran out may mean an owner that never was (garbage in the lock
 		 * word): once marked owner-died, the next try repairs. */
 		if ((rc == ENOTRECOVERABLE && !marked && sr__lock_unrecoverable(m)) ||
-		    (rc == ETIMEDOUT && sr__lock_phantom(m)))
+		    (rc == ETIMEDOUT && sr__lock_phantom(r, !looked))) {
 			marked = true;
+		}
+		/* Reading the holder's maps is for the first slice that runs out. */
+		if (rc == ETIMEDOUT)
+			looked = true;
 		clock_gettime(SR_LOCK_CLOCK, &now);
 		slice = now;
 		add_ms(&slice, SR_LOCK_SLICE_MS);
@@ -193,7 +197,7 @@ int sr__lock_probe(struct sr_registry *r)
 	rc = pthread_mutex_trylock(m);
 	/* Held by an owner that does not exist, or said to be unrecoverable:
 	 * marked owner-died, so one more try repairs it. */
-	if ((rc == EBUSY && sr__lock_phantom(m)) ||
+	if ((rc == EBUSY && sr__lock_phantom(r, true)) ||
 	    (rc == ENOTRECOVERABLE && sr__lock_unrecoverable(m)))
 		rc = pthread_mutex_trylock(m);
 	if (rc == EBUSY)

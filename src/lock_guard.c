@@ -3,7 +3,8 @@
  * its bytes can be garbage (a hostile or buggy writer, a stray pwrite).
  * glibc trusts them: a kind word with the priority-protect bit makes
  * pthread_mutex_trylock assert in tpp.c and abort the caller, a lock word
- * naming a thread that does not exist makes every locker wait forever, an
+ * naming a thread that does not exist (or one that does not even map the
+ * registry) makes every locker wait forever, an
  * owner word saying "not recoverable" makes every lock fail.  So
  * before glibc sees the lock we check the two words it trusts against what
  * pthread_mutex_init writes, and repair what no live thread can be using:
@@ -19,8 +20,10 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sr_internal.h"
@@ -62,12 +65,37 @@ static int kind_of(pthread_mutex_t *m)
 	return __atomic_load_n(&m->__data.__kind, __ATOMIC_ACQUIRE);
 }
 
-/* Whether thread id tid may be running: 0 and absent ids are not. */
-static bool tid_alive(pid_t tid)
+/* Whether thread tid maps this registry's segment, from /proc/TID/maps
+ * (dev and inode of the mapped file); true when that cannot be read. */
+static bool maps_segment(const struct sr_registry *r, pid_t tid)
 {
-	if (tid <= 0)
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno != ENOENT;
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &ino) == 3)
+			found = ino == (unsigned long long)r->ino && maj == major(r->dev) &&
+			        min == minor(r->dev);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Whether thread tid may hold the lock: it runs, and (when maps is set, a
+ * costlier look) it has the segment mapped.  0, absent ids and our own id
+ * (the library never nests the lock) may not. */
+static bool may_hold(const struct sr_registry *r, pid_t tid, bool maps)
+{
+	if (tid <= 0 || tid == (pid_t)syscall(SYS_gettid))
 		return false;
-	return kill(tid, 0) == 0 || errno == EPERM;
+	if (kill(tid, 0) != 0 && errno != EPERM)
+		return false;
+	return !maps || maps_segment(r, tid);
 }
 
 bool sr__lock_unrecoverable(pthread_mutex_t *m)
@@ -81,15 +109,11 @@ bool sr__lock_unrecoverable(pthread_mutex_t *m)
 	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-bool sr__lock_phantom(pthread_mutex_t *m)
+bool sr__lock_phantom(struct sr_registry *r, bool maps)
 {
-	int *word = &m->__data.__lock;
+	int *word = &r->hdr->lock.__data.__lock;
 	int v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-	if (v == 0 || (v & FUTEX_OWNER_DIED))
-		return false;
-	pid_t tid = v & FUTEX_TID_MASK;
-	/* Our own id: the library never nests the lock, so we do not hold it. */
-	if (tid != (pid_t)syscall(SYS_gettid) && tid_alive(tid))
+	if (v == 0 || (v & FUTEX_OWNER_DIED) || may_hold(r, v & FUTEX_TID_MASK, maps))
 		return false;
 	/* The kernel would have done this had the owner died on its robust
 	 * list; a lock word it never saw gets it from us.  The compare-and-swap
@@ -141,7 +165,7 @@ int sr__lock_guard(struct sr_registry *r)
 	/* Ours to repair, unless a live thread may be holding it. */
 	int v = __atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE);
 	pid_t tid = v & FUTEX_TID_MASK;
-	if (!(v & FUTEX_OWNER_DIED) && tid != (pid_t)syscall(SYS_gettid) && tid_alive(tid)) {
+	if (!(v & FUTEX_OWNER_DIED) && may_hold(r, tid, true)) {
 		__atomic_store_n(&m->__data.__kind, k, __ATOMIC_RELEASE);
 		return sr__fail(-SR_ECORRUPT,
 		                "writer lock garbled (kind word 0x%x) while thread %d may hold "

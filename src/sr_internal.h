@@ -308,10 +308,10 @@ void sr__unlock(struct sr_registry *r);
 int sr__lock_probe(struct sr_registry *r); /* repair a dead owner if any; 1 if repaired */
 
 /* lock_guard.c: the lock's bytes checked before glibc trusts them. */
-int sr__lock_init(pthread_mutex_t *m);           /* 0 or an errno value */
-int sr__lock_guard(struct sr_registry *r);       /* 0, or refuse (negative) */
-bool sr__lock_phantom(pthread_mutex_t *m);       /* owner gone: marked owner-died */
-bool sr__lock_unrecoverable(pthread_mutex_t *m); /* free but "not recoverable": marked */
+int sr__lock_init(pthread_mutex_t *m);                   /* 0 or an errno value */
+int sr__lock_guard(struct sr_registry *r);               /* 0, or refuse (negative) */
+bool sr__lock_phantom(struct sr_registry *r, bool maps); /* no holder: marked owner-died */
+bool sr__lock_unrecoverable(pthread_mutex_t *m);         /* free but "not recoverable": marked */
 void sr__wip_begin(struct sr_registry *r, uint32_t op, uint32_t slot, const uint64_t uuid[2]);
 void sr__wip_end(struct sr_registry *r);
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -527,8 +528,9 @@ struct garble {
 	const char *what;
 	enum lock_field field;
 	int value;
-	bool self;    /* the value is the attacher's own pid (its main thread id) */
-	bool refused; /* a live thread may hold it: the write is refused */
+	bool self;       /* the value is the attacher's own pid (its main thread id) */
+	bool refused;    /* a live thread may hold it: the write is refused */
+	bool idle_owner; /* the lock word names the idle process as well */
 };
 
 struct garble_arg {
@@ -576,6 +578,14 @@ static int garbled_attach(void *p)
 	return 0;
 }
 
+static int idle_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
 static void test_garbled_lock(void **state)
 {
 	(void)state;
@@ -594,6 +604,10 @@ static void test_garbled_lock(void **state)
 		_exit(0);
 	assert_true(gone > 0);
 	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	/* A live process forked before any of these registries exists, so it
+	 * maps none of them: naming it as the holder is garbage too. */
+	pid_t idle = srt_spawn(idle_forever, NULL);
+	assert_true(idle > 0);
 	const struct garble cases[] = {
 	    {.what = "kind with the priority-protect bit",
 	     .field = LF_KIND,
@@ -609,6 +623,13 @@ static void test_garbled_lock(void **state)
 	     .value = PTHREAD_MUTEX_RECURSIVE_NP},
 	    {.what = "owner thread that never existed", .field = LF_WORD, .value = 0x3ffffff0},
 	    {.what = "owner of a reaped process", .field = LF_WORD, .value = (int)gone},
+	    {.what = "owner a live process that does not map the registry",
+	     .field = LF_WORD,
+	     .value = (int)idle},
+	    {.what = "garbled kind, owner a live process that does not map the registry",
+	     .field = LF_KIND,
+	     .value = (int)0xdeadbeefu,
+	     .idle_owner = true},
 	    {.what = "waiters flag, no owner", .field = LF_WORD, .value = (int)0x80000000u},
 	    {.what = "the attacher's own thread id", .field = LF_WORD, .value = 0, .self = true},
 	    {.what = "owner word says not recoverable", .field = LF_OWNER, .value = 0x7ffffffe},
@@ -629,6 +650,10 @@ static void test_garbled_lock(void **state)
 		struct garble_arg a = {.g = g, .off = lock_field_off(g->field)};
 		memcpy(a.name, fx.name, sizeof(a.name));
 		poke(&fx, a.off, &g->value, sizeof(g->value));
+		if (g->idle_owner) {
+			int who = (int)idle;
+			poke(&fx, lock_field_off(LF_WORD), &who, sizeof(who));
+		}
 		if (g->refused) {
 			/* This live process (the test runner) named as the holder. */
 			int me = (int)getpid();
@@ -653,6 +678,8 @@ static void test_garbled_lock(void **state)
 		sr_registry_close(fx.reg);
 		sr_registry_unlink(fx.name);
 	}
+	kill(idle, SIGKILL);
+	assert_int_equal(srt_wait(idle), 128 + SIGKILL);
 	srt_cleanup_names();
 }
 
@@ -679,6 +706,7 @@ int main(void)
 	if (getenv("SRT_FILTER"))
 		cmocka_set_test_filter(getenv("SRT_FILTER"));
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	srt_kill_children();
 	srt_cleanup_names();
 	return rc;
 }
