@@ -285,7 +285,7 @@ typedef struct sr_recovery_report {
 	uint32_t procs_checked;    /**< Attached process slots looked at. */
 	uint32_t procs_reclaimed;  /**< Slots of dead processes freed. */
 	uint64_t leases_released;  /**< Client counts those processes held. */
-	uint32_t lock_repaired;    /**< 1 if the writer lock had a dead owner. */
+	uint32_t lock_repaired;    /**< 1 if the writer lock had a dead owner or garbled bytes. */
 	uint32_t records_repaired; /**< Half-written records restored. */
 } sr_recovery_report;
 
@@ -310,7 +310,7 @@ typedef struct sr_registry_stats {
 	uint64_t clients;          /**< Sum of all client counts (processes that still run). */
 	uint64_t procs_reclaimed;  /**< Dead processes reclaimed, ever. */
 	uint64_t leases_reclaimed; /**< Client counts released from dead processes, ever. */
-	uint64_t locks_repaired;   /**< Writer locks taken over from dead owners, ever. */
+	uint64_t locks_repaired;   /**< Writer locks repaired (dead owner, garbled), ever. */
 	uint64_t segment_size;     /**< Bytes of the shm segment. */
 	uint64_t slot_bytes;       /**< Bytes per session slot, index included. */
 	int64_t created_wall_ns;   /**< Creation time, CLOCK_REALTIME. */
