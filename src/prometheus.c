@@ -239,7 +239,8 @@ static void print_registry(FILE *f, const sr_registry_stats *st, const struct pr
 	       "Viewer counts released because the process holding them died.",
 	       st->leases_reclaimed);
 	sample(f, "streamreg_lock_repairs_total", "counter",
-	       "Writer locks taken over from a process that died holding them.",
+	       "Writer locks repaired: taken over from a process that died holding them, or "
+	       "rebuilt from garbled bytes.",
 	       st->locks_repaired);
 }
 
