@@ -369,6 +369,32 @@ static void test_kill_ffmpeg(void **state)
 	assert_int_equal(e2e_children(f->reaper), 1);
 }
 
+/* The reaper gives up after a failure: the last good run stays, served to
+ * the players until a client asks again; a shutdown removes it. */
+static void test_failed_keeps_run(void **state)
+{
+	struct e2e *f = *state;
+	one_channel(f, "keep", E2E_LAVFI);
+	const char *extra[] = {"--max-restarts", "0", NULL};
+	e2e_start_ready(f, extra);
+	add_client(f, A);
+	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
+	unsigned long long run = current_run(f, A);
+	sr_session_info s;
+	e2e_snapshot(f, A, &s);
+	assert_int_equal(kill(s.pid, SIGKILL), 0);
+	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 10000), 0);
+	e2e_sleep_ms(500); /* scans: nothing removes it */
+	assert_int_equal(current_run(f, A), run);
+	(void)last_sequence(f, A, run, "90p"); /* its playlist still lists segments */
+	int st = e2e_stop(f, SIGTERM);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_false(e2e_dir_exists(f, A));
+	assert_int_equal(e2e_count_log(f, A, "directory removed (reaper shutdown)"), 1);
+}
+
 /* A transcoder that hangs while viewers watch (SIGSTOPped: alive, silent)
  * is caught by its stale playlists: failed, killed, restarted after backoff. */
 static void test_stalled(void **state)
@@ -898,6 +924,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_kill_ffmpeg, e2e_fixture_setup,
 	                                    e2e_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_stalled, e2e_fixture_setup, e2e_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_keeps_run, e2e_fixture_setup,
+	                                    e2e_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_never_works, e2e_fixture_setup,
 	                                    e2e_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_start_timeout, e2e_fixture_setup,

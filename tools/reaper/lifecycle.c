@@ -80,6 +80,12 @@ static void end_run(struct reaper *r, struct rp_chan *c)
 	c->run.id = 0;
 }
 
+void rp_chan_drop_runs(struct reaper *r, struct rp_chan *c, const char *why)
+{
+	remove_dir(r, c);
+	st_log(LOG_INFO, "channel=%s directory removed (%s)", c->id_str, why);
+}
+
 uint64_t rp_retention_ms(const struct rp_config *cfg)
 {
 	/* a previous run's segments fill the joined playlist until the new

@@ -471,6 +471,11 @@ static void shutdown_all(struct reaper *r, const char *why)
 		if (!poll_once(r, 50))
 			break;
 	}
+	/* a failed channel's last good run was kept for its players and the
+	 * next run; nothing continues it once the reaper is gone */
+	for (size_t i = 0; i < r->nch; i++)
+		if (!r->ch[i].has_child && r->ch[i].served)
+			rp_chan_drop_runs(r, &r->ch[i], why);
 	r->quiesce = false;
 }
 

@@ -105,6 +105,8 @@ void rp_reject_unknown(struct reaper *r, const sr_session_brief *b);
 
 /** How long a run stays on disk once it is no longer served, ms. */
 uint64_t rp_retention_ms(const struct rp_config *cfg);
+/** Remove the channel directory of c, which runs no transcoder. */
+void rp_chan_drop_runs(struct reaper *r, struct rp_chan *c, const char *why);
 /** Remove the runs of c that are neither served nor running, if due. */
 void rp_chan_sweep_runs(struct reaper *r, struct rp_chan *c, bool now);
 
