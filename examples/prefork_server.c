@@ -64,7 +64,7 @@ static void reply(struct conn *c, const char *text)
 
 static void watch(struct conn *c, const char *arg)
 {
-	uuid_t id;
+	uuid_t id = {0};
 	char line[160];
 	if (c->counted || sr_uuid_parse(arg, id) < 0) {
 		reply(c, "ERR bad request\n");
@@ -96,7 +96,7 @@ static void watch(struct conn *c, const char *arg)
 
 static void count(struct conn *c, const char *arg)
 {
-	uuid_t id;
+	uuid_t id = {0};
 	sr_session_ref ref;
 	uint32_t n = 0;
 	char line[96];

@@ -18,7 +18,7 @@ static int report(const char *what, int rc)
  * ask for a start (of all the workers that try, exactly one wins). */
 static int request(sr_registry *reg)
 {
-	uuid_t ch;
+	uuid_t ch = {0};
 	sr_session_ref ref;
 	int rc = sr_uuid_parse("5e7a0000-0000-4000-8000-000000000001", ch);
 	if (rc < 0)

@@ -267,26 +267,26 @@ int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *
 
 struct restarts_arg {
 	uint32_t to;
-	uint32_t rise; /* out: how much the count went up */
+	uint32_t *rise; /* out: how much the count went up (the edit's argument is const) */
 };
 
 static int edit_restarts(struct sr_cold_data *d, const void *arg)
 {
-	/* cold_update hands the edit a const argument; the rise is an output. */
-	struct restarts_arg *a = (struct restarts_arg *)(uintptr_t)arg;
-	a->rise = a->to > d->restart_count ? a->to - d->restart_count : 0;
+	const struct restarts_arg *a = arg;
+	*a->rise = a->to > d->restart_count ? a->to - d->restart_count : 0;
 	d->restart_count = a->to;
 	return 0;
 }
 
 int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts)
 {
-	struct restarts_arg a = {restarts, 0};
+	uint32_t rise = 0;
+	struct restarts_arg a = {restarts, &rise};
 	int rc = cold_update(reg, id, edit_restarts, &a);
-	if (rc == 0 && a.rise) {
+	if (rc == 0 && rise) {
 		uint32_t slot = 0, gen = 0;
 		if (sr__resolve(reg, id, &slot, &gen) == 0)
-			sr__stats_add_restarts(reg, slot, gen, a.rise);
+			sr__stats_add_restarts(reg, slot, gen, rise);
 	}
 	return rc;
 }

@@ -59,7 +59,7 @@ struct sr_stats {
 	    waiters; /* a waiter SIGKILLed mid-wait leaves it high: spurious wakes only */
 	_Atomic uint64_t spare[4];
 };
-_Static_assert(sizeof(struct sr_stats) == 2 * SR_CACHELINE, "stats are two cache lines");
+_Static_assert(sizeof(struct sr_stats) == (size_t)2 * SR_CACHELINE, "stats are two cache lines");
 
 /* ---- Cold record: everything else, behind a seqlock ---------------------- */
 struct sr_quality_data {

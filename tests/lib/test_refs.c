@@ -331,7 +331,7 @@ static struct {
 
 static int wait_child(void *arg)
 {
-	sr_state seen = (sr_state)(intptr_t)arg, now = SR_STATE_COUNT;
+	sr_state seen = *(sr_state *)arg, now = SR_STATE_COUNT;
 	int rc = sr_ref_wait_state(xproc.reg, xproc.ref, seen, 60000, &now);
 	return rc == 1 ? 10 + (int)now : rc == 0 ? 2 : 3;
 }
@@ -339,22 +339,23 @@ static int wait_child(void *arg)
 static void test_wait_across_processes(void **state)
 {
 	struct srt_fx *fx = *state;
+	static sr_state idle = SR_STATE_IDLE, starting = SR_STATE_STARTING;
 	uuid_t id;
 	srt_uuid(id);
 	xproc.reg = fx->reg;
 	assert_int_equal(sr_session_find_or_insert(fx->reg, id, NULL, &xproc.ref), 1);
 	/* One waiter is killed while it sleeps: it leaves its mark but no harm. */
-	pid_t doomed = srt_spawn(wait_child, (void *)(intptr_t)SR_STATE_IDLE);
+	pid_t doomed = srt_spawn(wait_child, &idle);
 	srt_sleep_ms(50);
 	kill(doomed, SIGKILL);
 	assert_int_equal(srt_wait(doomed), 128 + SIGKILL);
-	pid_t child = srt_spawn(wait_child, (void *)(intptr_t)SR_STATE_IDLE);
+	pid_t child = srt_spawn(wait_child, &idle);
 	srt_sleep_ms(50);
 	assert_int_equal(
 	    sr_ref_transition(fx->reg, xproc.ref, SR_STATE_IDLE, SR_STATE_STARTING, NULL), 0);
 	assert_int_equal(srt_wait(child), 10 + SR_STATE_STARTING);
 	/* Later waits and changes still work. */
-	child = srt_spawn(wait_child, (void *)(intptr_t)SR_STATE_STARTING);
+	child = srt_spawn(wait_child, &starting);
 	srt_sleep_ms(20);
 	assert_int_equal(
 	    sr_ref_transition(fx->reg, xproc.ref, SR_STATE_STARTING, SR_STATE_FAILED, NULL), 0);
