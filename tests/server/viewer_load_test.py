@@ -9,7 +9,9 @@ only, bounded in time): wrk hammers master.m3u8 with 50 connections.
 2. A flood of distinct clients fills a small viewer table: requests are
    still all answered 200, the overflow shows in
    streamreg_server_viewers_uncounted_total, and the "table full" warning is
-   written once per interval per worker, then once more with its count."""
+   written once per interval per worker, then once more with its count.
+3. A registry too small for the lineup: every request for the channel that
+   does not fit gets 503, and the warning is rate-limited the same way."""
 
 import os
 import re
@@ -118,4 +120,24 @@ finally:
     if env.server:
         log("server log tail:\n" + env.server.tail(10))
     env.cleanup()
+
+# 3. No reaper: a registry of one session, a lineup of two.
+small = Env("full", n_channels=2)
+try:
+    small.start_server("--create", "--capacity", "1", "--start-timeout", "0.2", workers=WORKERS)
+    http(small.port, small.master_path(0), timeout=10)  # takes the only session
+    size0 = os.path.getsize(small.server.log_path)
+    n, bad, errs = wrk(small, small.master_path(1))
+    with open(small.server.log_path, errors="replace") as f:
+        f.seek(size0)
+        lines = [ln for ln in f if "session insert" in ln]
+    log(f"figure: {n} requests on a full registry -> {len(lines)} warning line(s)")
+    check(n > 100 and bad == n, f"a channel that does not fit: all {n} requests 503 ({bad} non-2xx)")
+    check(0 < len(lines) <= WORKERS,
+          f"{len(lines)} 'session insert' line(s) for {n} refusals (<= 1 per worker in "
+          f"{DURATION_S} s)")
+except Exception as e:  # noqa: BLE001
+    check(False, f"exception: {e!r}")
+finally:
+    small.cleanup()
 finish()

@@ -34,7 +34,7 @@
 /* The cookie that names a browser's viewer of a channel. */
 #define VIEWER_COOKIE "sr_viewer"
 /* Repeated warnings (table full) are written once per interval, with a count. */
-#define VIEWER_LOG_INTERVAL_MS 10000
+#define REPEAT_LOG_INTERVAL_MS 10000
 
 /* The session exists once anyone asked for the channel. */
 static int ensure_session(struct worker *wk, const uuid_t id)
@@ -132,15 +132,19 @@ static uint64_t client_of(struct MHD_Connection *c)
 	    p, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
 }
 
-/* One line per interval for a condition that a flood repeats per request. */
-static pthread_mutex_t viewer_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct st_log_limit viewer_log = {.interval_ms = VIEWER_LOG_INTERVAL_MS};
+/* One line per interval for conditions that a flood repeats per request
+ * (a full viewer table, a full registry); the lock serves the threads of
+ * --threads. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct st_log_limit viewer_log = {.interval_ms = REPEAT_LOG_INTERVAL_MS};
+static struct st_log_limit session_log = {.interval_ms = REPEAT_LOG_INTERVAL_MS};
 
 void http_log_flush(void)
 {
-	pthread_mutex_lock(&viewer_log_lock);
+	pthread_mutex_lock(&log_lock);
 	st_log_limit_flush(&viewer_log);
-	pthread_mutex_unlock(&viewer_log_lock);
+	st_log_limit_flush(&session_log);
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* The viewer a master.m3u8 request is: the one its cookie names, the
@@ -173,7 +177,7 @@ static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct req
 	if (v != VIEWER_FULL && v != VIEWER_ERROR)
 		return;
 	http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
-	pthread_mutex_lock(&viewer_log_lock);
+	pthread_mutex_lock(&log_lock);
 	if (v == VIEWER_FULL)
 		st_log_limited(&viewer_log, LOG_WARNING,
 		               "viewer table full (%u): serving viewers uncounted; raise "
@@ -182,7 +186,7 @@ static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct req
 	else
 		st_log_limited(&viewer_log, LOG_WARNING, "viewer lease refused: %s",
 		               sr_strerror(err));
-	pthread_mutex_unlock(&viewer_log_lock);
+	pthread_mutex_unlock(&log_lock);
 }
 
 static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c,
@@ -190,7 +194,10 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 {
 	int rc = ensure_session(wk, r->channel);
 	if (rc < 0) {
-		st_warn("session insert: %s (%s)", sr_strerror(rc), sr_errdetail());
+		pthread_mutex_lock(&log_lock);
+		st_log_limited(&session_log, LOG_WARNING, "session insert: %s (%s)", sr_strerror(rc),
+		               sr_errdetail());
+		pthread_mutex_unlock(&log_lock);
 		return reply_unavailable(wk, c, 5, sr_strerror(rc));
 	}
 	memcpy(rq->w.channel, r->channel, sizeof(uuid_t));
