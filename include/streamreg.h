@@ -740,9 +740,12 @@ SR_API int sr_ref_set_state(sr_registry *reg, sr_session_ref ref, sr_state to, s
 
 /**
  * Count one more viewer for this process (as sr_session_add_client()) and
- * return the session's new total over the processes that still run (>= 1; clamped to
- * INT_MAX), or a negative error.  The total is a snapshot: other processes
- * may change theirs at the same time.
+ * return the session's new total over the processes that still run (>= 1;
+ * clamped to INT_MAX), or a negative error.  The total is a snapshot: other
+ * processes may change theirs at the same time.  It costs what
+ * sr_session_get_clients() costs on top of the count itself: one probe per
+ * attached process, and a poll() for each other process that holds viewers
+ * on this session; sr_session_add_client() skips that.
  */
 SR_API int sr_ref_add_client(sr_registry *reg, sr_session_ref ref);
 
