@@ -52,13 +52,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The channel: a master playlist, a 163-byte variant playlist and a 188 kB
-# segment (a 1 s 1.5 Mbit/s MPEG-TS segment), as the reaper would write them.
-mkdir -p "$out/$uuid/360p"
-printf '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=880000,RESOLUTION=640x360\n360p/index.m3u8\n' >"$out/$uuid/master.m3u8"
-printf '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:1.000000,\nseg_00041.ts\n#EXTINF:1.000000,\nseg_00042.ts\n#EXTINF:1.0,\nseg_00043.ts\n' \
-	>"$out/$uuid/360p/index.m3u8"
-head -c 188000 /dev/urandom >"$out/$uuid/360p/seg_00043.ts"
+# The channel in the reaper's run layout (tools/common/st_run.h): a master
+# playlist, a variant playlist of three segments and a 188 kB segment (1 s at
+# 1.5 Mbit/s).  The module and the server serve the run named by "current"
+# (a playlist joined as docs/server.md, "Restarts", describes); plain nginx and
+# Lua serve the same run directory as static files.
+run=1764133666123
+seg=$run-00043.ts
+mkdir -p "$out/$uuid/$run/360p"
+printf 'run %s\nstart 41\ndiscontinuity 0\nprevious 0\nprevious-start 0\ntarget 1\nwindow 3\n' "$run" >"$out/$uuid/current"
+printf '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=880000,RESOLUTION=640x360\n360p/index.m3u8\n' >"$out/$uuid/$run/master.m3u8"
+printf '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:41\n#EXTINF:1.000000,\n%s-00041.ts\n#EXTINF:1.000000,\n%s-00042.ts\n#EXTINF:1.0,\n%s\n' \
+	"$run" "$run" "$seg" >"$out/$uuid/$run/360p/index.m3u8"
+head -c 188000 /dev/urandom >"$out/$uuid/$run/360p/$seg"
 printf '#EXTM3U\n#EXTINF:-1 tvg-id="%s",Bench\nlavfi:testsrc\n' "$uuid" >"$work/lineup.m3u"
 "$cli" create "$reg" >/dev/null
 "$cli" add "$reg" "$uuid" >/dev/null
@@ -92,7 +98,7 @@ http {
     $4
     server {
         listen 127.0.0.1:$2;
-        location /channels/ { $5 }
+        location /channels/$uuid/ { $5 }
     }
 }
 EOF
@@ -103,10 +109,10 @@ EOF
 
 declare -A port
 for n in plain lua module server; do port[$n]=$(free_port); done
-nginx_conf plain "${port[plain]}" "" "" "alias $out/;"
+nginx_conf plain "${port[plain]}" "" "" "alias $out/$uuid/$run/;"
 nginx_conf lua "${port[lua]}" "load_module $lua_dir/ndk_http_module.so;
 load_module $lua_dir/ngx_http_lua_module.so;" "lua_shared_dict viewers 16m;" \
-	"alias $out/;
+	"alias $out/$uuid/$run/;
             access_by_lua_block {
                 local d = ngx.shared.viewers
                 local ch = string.sub(ngx.var.uri, 11, 46)
@@ -153,7 +159,7 @@ declare -A master=([plain]=$pid_plain [lua]=$pid_lua [module]=$pid_module [serve
 
 declare -A res cpu
 for ((r = 1; r <= rounds; r++)); do
-	for f in index.m3u8 seg_00043.ts; do
+	for f in index.m3u8 "$seg"; do
 		# Rotate the order each round.
 		order=(plain lua module server)
 		order=("${order[@]:$((r % 4))}" "${order[@]:0:$((r % 4))}")
@@ -183,7 +189,7 @@ echo "| server | playlist req/s (median, range) | vs plain | worker CPU us/req |
 echo "|---|---|---|---|---|---|---|---|---|"
 for n in plain lua module server; do
 	line="| $n |"
-	for f in index.m3u8 seg_00043.ts; do
+	for f in index.m3u8 "$seg"; do
 		m=$(median <<<"${res[$n,$f]}")
 		p=$(median <<<"${res[plain,$f]}")
 		c=$(median <<<"${cpu[$n,$f]}")

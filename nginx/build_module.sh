@@ -39,4 +39,7 @@ if ! make -f objs/Makefile modules >make.log 2>&1; then
 	cat make.log >&2
 	exit 1
 fi
-cp objs/ngx_http_streamreg_module.so "$out_dir/ngx_http_streamreg_module.so"
+# A new file, renamed into place: an nginx running the old one keeps its
+# mapping intact (copying over it would change the code under it).
+cp objs/ngx_http_streamreg_module.so "$out_dir/.ngx_http_streamreg_module.so.new"
+mv -f "$out_dir/.ngx_http_streamreg_module.so.new" "$out_dir/ngx_http_streamreg_module.so"

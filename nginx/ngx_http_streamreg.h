@@ -88,6 +88,14 @@ ngx_int_t sr_ngx_status_handler(ngx_http_request_t *r);  /* streamreg_status */
 /* GET /channels under streamreg_hls: the player page's channel list. */
 ngx_int_t sr_ngx_channels(ngx_http_request_t *r, sr_registry *reg);
 
+/*
+ * The variant playlist to serve (hls_media_playlist(), cached per worker
+ * while its files are unchanged): valid until the next call, or NULL with
+ * errno as hls_media_playlist() sets it.
+ */
+const char *sr_ngx_playlist(int dir_fd, const uuid_t channel, const char *variant,
+                            const char *file, size_t *len);
+
 /* The master.m3u8 wait (ngx_http_streamreg_wait.c). */
 typedef struct sr_ngx_ctx sr_ngx_ctx;
 struct sr_ngx_ctx {

@@ -56,10 +56,9 @@ static ngx_int_t handle_file(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_
 	/* The run layout of docs/server.md, "Restarts": a variant playlist is
 	 * the current run's joined to the previous one's, a segment lies in
 	 * the run its name gives. */
-	struct hls_root root = {.dir = NULL, .fd = lcf->dir_fd};
 	if (rt->file_type == ROUTE_FILE_PLAYLIST) {
 		size_t len;
-		char *out = hls_media_playlist(&root, rt->channel, rt->variant, rt->file, &len, NULL);
+		const char *out = sr_ngx_playlist(lcf->dir_fd, rt->channel, rt->variant, rt->file, &len);
 		if (out == NULL && errno == EAGAIN)
 			return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
 			                          "channel is starting", 1);
@@ -69,10 +68,8 @@ static ngx_int_t handle_file(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_
 			                          errno == ENOENT ? "no such file"
 			                                          : "cannot read the playlist",
 			                          0);
-		ngx_int_t rc = sr_ngx_reply_body(r, route_content_type(rt->file_type),
-		                                 CACHE_PLAYLIST, out, len);
-		free(out);
-		return rc;
+		return sr_ngx_reply_body(r, route_content_type(rt->file_type), CACHE_PLAYLIST, out,
+		                         len);
 	}
 	char rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
 	struct stat st;
