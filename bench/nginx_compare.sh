@@ -6,7 +6,9 @@
 # all four; interleaved rounds in one run so that load from other processes
 # hits all alike; medians reported.  Then perf samples the module's workers
 # during a playlist run: the share of their CPU time spent in the module and
-# in libstreamreg.  Bounded: ROUNDS x 4 servers x 2 files x SECONDS of wrk.
+# in libstreamreg.  A fifth row, "static", is plain static files from the
+# module's own nginx (same processes).  Bounded: ROUNDS x 5 x 2 files x
+# SECONDS of wrk.
 #
 #   bench/nginx_compare.sh [--rounds N] [--seconds S] [--connections C] [--workers W] [--no-perf]
 #
@@ -99,6 +101,7 @@ http {
     server {
         listen 127.0.0.1:$2;
         location /channels/$uuid/ { $5 }
+        location /plain/ { alias $out/$uuid/$run/; }
     }
 }
 EOF
@@ -138,6 +141,9 @@ done
 # request renews a viewer and touches the session; nginx serves them plain.
 declare -A base
 for n in plain lua; do base[$n]="http://127.0.0.1:${port[$n]}/channels/$uuid/360p"; done
+# The same files as plain static files from the module's own nginx (same
+# processes, same configuration otherwise): the fairest pair of rows.
+base[static]="http://127.0.0.1:${port[module]}/plain/360p"
 for n in module server; do
 	tok=$(curl -fs "http://127.0.0.1:${port[$n]}/channels/$uuid/master.m3u8" | grep -o 'v/[0-9a-f]*' | head -1)
 	[[ -n $tok ]] || { echo "$n gave no viewer token" >&2; exit 1; }
@@ -155,14 +161,15 @@ worker_ticks() {
 	echo "$t"
 }
 hz=$(getconf CLK_TCK)
-declare -A master=([plain]=$pid_plain [lua]=$pid_lua [module]=$pid_module [server]=$pid_server)
+declare -A master=([plain]=$pid_plain [lua]=$pid_lua [module]=$pid_module [server]=$pid_server
+	[static]=$pid_module)
 
 declare -A res cpu
 for ((r = 1; r <= rounds; r++)); do
 	for f in index.m3u8 "$seg"; do
 		# Rotate the order each round.
-		order=(plain lua module server)
-		order=("${order[@]:$((r % 4))}" "${order[@]:0:$((r % 4))}")
+		order=(plain lua module server static)
+		order=("${order[@]:$((r % 5))}" "${order[@]:0:$((r % 5))}")
 		for n in "${order[@]}"; do
 			t0=$(worker_ticks "${master[$n]}")
 			o=$(wrk -t1 -c"$conns" -d"${seconds}s" "${base[$n]}/$f")
@@ -187,7 +194,7 @@ echo "wrk -t1 -c$conns, $rounds rounds of ${seconds}s, $workers workers each, $(
 echo
 echo "| server | playlist req/s (median, range) | vs plain | worker CPU us/req | vs plain | segment req/s (median, range) | vs plain | worker CPU us/req | vs plain |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for n in plain lua module server; do
+for n in plain lua module server static; do
 	line="| $n |"
 	for f in index.m3u8 "$seg"; do
 		m=$(median <<<"${res[$n,$f]}")

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Worker death and reload during playback: kill -9 of an nginx worker (the
+"""Worker death, reload and a transcoder restart during playback: kill -9 of an nginx worker (the
 master starts a new one, the players continue, the dead worker's viewers
 are released and adopted, never counted twice) and "nginx -s reload" (old
 workers hand their viewers over by releasing them, new workers count them):
 the count is sampled every 100 ms and must never exceed the players, and
-must be exact again once each has made a request."""
+must be exact again once each has made a request.  Then kill -9 of the
+channel's ffmpeg: the reaper starts a new run and, through nginx, every
+variant playlist reload is answered 200 with a media sequence that never
+goes back and an EXT-X-DISCONTINUITY before the new run's segments."""
 
 import os
 import re
@@ -34,6 +37,7 @@ try:
     pys = [PyPlayer(env, 0, period=0.3), PyPlayer(env, 0, period=0.3)]
     check(wait_until(lambda: env.clients(0) == N, 20, what=f"{N} viewers"), f"{N} viewers count")
     transcoder = ffmpeg_pids_for(os.path.join(env.out, cid))
+    check(len(transcoder) == 1, f"one transcoder ({transcoder})")
 
     samples = []  # (time, clients)
     stop = threading.Event()
@@ -86,6 +90,41 @@ try:
     stop.set()
     st.join(5)
 
+    # ---- kill -9 of the transcoder: continuity through nginx ----------------------------
+    master = srvtest.http(env.port, env.master_path(0))[2].decode(errors="replace")
+    variant = [ln for ln in master.splitlines() if ln and not ln.startswith("#")][0]
+    vpath = env.master_path(0).rsplit("/", 1)[0] + "/" + variant
+    polls = []  # (status, media sequence, has discontinuity)
+
+    def poll_playlist():
+        st_, _, body = srvtest.http(env.port, vpath)
+        text = body.decode(errors="replace")
+        m = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text)
+        polls.append((st_, int(m.group(1)) if m else None, "#EXT-X-DISCONTINUITY\n" in text))
+
+    for _ in range(8):
+        poll_playlist()
+        time.sleep(0.25)
+    old_ff = ffmpeg_pids_for(os.path.join(env.out, cid))
+    check(old_ff == transcoder, "the transcoder was untouched by the worker kill and the reload")
+    for pid in old_ff:
+        os.kill(pid, signal.SIGKILL)
+    log(f"killed transcoder {old_ff}")
+    t_ff = time.monotonic()
+    while time.monotonic() - t_ff < 15 and not (polls and polls[-1][2]):
+        poll_playlist()
+        time.sleep(0.25)
+    for _ in range(8):
+        poll_playlist()
+        time.sleep(0.25)
+    seqs = [q for _, q, _ in polls if q is not None]
+    check(old_ff and all(p[0] == 200 for p in polls),
+          f"every playlist reload through the restart answered 200 ({sorted({p[0] for p in polls})}, "
+          f"{len(polls)} reloads)")
+    check(seqs == sorted(seqs), f"the media sequence never goes back ({seqs[:3]}...{seqs[-3:]})")
+    check(any(p[2] for p in polls), "the new run's segments come after EXT-X-DISCONTINUITY")
+    transcoder = ffmpeg_pids_for(os.path.join(env.out, cid))
+
     for p in pys:
         p.stop()
     for i, p in enumerate(pys):
@@ -97,7 +136,7 @@ try:
     text = player.tail(20)
     check(rc == 0, f"ffmpeg played to the end (exit {rc}) {text.strip()[-300:]}")
     check(ffmpeg_pids_for(os.path.join(env.out, cid)) == transcoder,
-          "the transcoder was untouched by the kill and the reload")
+          "the new transcoder runs on, untouched by nginx")
     env.check_error_log()
 finally:
     if player:
