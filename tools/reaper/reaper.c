@@ -446,14 +446,30 @@ static bool poll_once(struct reaper *r, int timeout_ms)
 	return true;
 }
 
-static void shutdown_all(struct reaper *r, const char *why)
+/* Stop every transcoder.  With handover (SIGTERM, SIGINT: a restart or an
+ * upgrade as often as a stop), a channel that has viewers keeps its state
+ * and its current run: the players go on being served its last playlist,
+ * and the next reaper restarts it at once (reconcile, as after a SIGKILL);
+ * the others go to idle and their directories are removed. */
+static void shutdown_all(struct reaper *r, const char *why, bool handover)
 {
 	for (size_t i = 0; i < r->nch; i++) {
 		struct rp_chan *c = &r->ch[i];
 		if (!c->has_child)
 			continue;
 		sr_state st;
+		uint32_t clients = 0;
 		enum rp_after_stop after = RP_AFTER_NOTHING;
+		if (handover && c->phase != RP_PH_STOPPING &&
+		    sr_session_get_state(r->reg, c->id, &st) == 0 &&
+		    (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE) &&
+		    sr_session_get_clients(r->reg, c->id, &clients) == 0 && clients > 0) {
+			rp_event(c->id_str, c->child.pid, st, st,
+			         "%s: %u viewers, left %s with its current run for the next reaper",
+			         why, clients, sr_state_name(st));
+			rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, why);
+			continue;
+		}
 		if (sr_session_get_state(r->reg, c->id, &st) == 0 &&
 		    (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE) &&
 		    sr_session_transition(r->reg, c->id, st, SR_STATE_STOPPING) == 0) {
@@ -519,7 +535,7 @@ static int reattach(struct reaper *r)
 	       "registry %s was destroyed or replaced: stopping every transcoder "
 	       "and attaching again",
 	       r->cfg->registry);
-	shutdown_all(r, "registry replaced");
+	shutdown_all(r, "registry replaced", false);
 	bell_join(r);
 	sr_registry_close(r->reg);
 	r->reg = NULL;
@@ -580,7 +596,7 @@ int rp_run(struct reaper *r)
 		}
 	}
 	(void)st_notify("STOPPING=1");
-	shutdown_all(r, "reaper shutdown");
+	shutdown_all(r, "reaper shutdown", true);
 	bell_join(r);
 	if (r->lost_owner)
 		status = 1;
