@@ -467,6 +467,7 @@ static void shutdown_all(struct reaper *r, const char *why, bool handover)
 			rp_event(c->id_str, c->child.pid, st, st,
 			         "%s: %u viewers, left %s with its current run for the next reaper",
 			         why, clients, sr_state_name(st));
+			c->handed_over = true;
 			rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, why);
 			continue;
 		}
@@ -488,9 +489,10 @@ static void shutdown_all(struct reaper *r, const char *why, bool handover)
 			break;
 	}
 	/* a failed channel's last good run was kept for its players and the
-	 * next run; nothing continues it once the reaper is gone */
+	 * next run; nothing continues it once the reaper is gone.  A channel
+	 * handed over keeps its run: the next reaper continues it. */
 	for (size_t i = 0; i < r->nch; i++)
-		if (!r->ch[i].has_child && r->ch[i].served)
+		if (!r->ch[i].has_child && r->ch[i].served && !r->ch[i].handed_over)
 			rp_chan_drop_runs(r, &r->ch[i], why);
 	r->quiesce = false;
 }

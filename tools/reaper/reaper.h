@@ -55,6 +55,7 @@ struct rp_chan {
 	bool gave_up;   /* more than --max-restarts: wait for a client's request */
 	uint64_t next_start_ns;
 	bool deferred_logged;
+	bool handed_over; /* left running-state with its run for the next reaper */
 };
 
 struct reaper {
