@@ -311,14 +311,8 @@ ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r)
 {
 	ngx_http_streamreg_loc_conf_t *lcf =
 	    ngx_http_get_module_loc_conf(r, ngx_http_streamreg_module);
-	if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-		/* Refused before any body is read; closing the connection keeps
-		 * a slow body from holding it. */
-		r->keepalive = 0;
-		return sr_ngx_reply_error(r, NGX_HTTP_NOT_ALLOWED, "only GET and HEAD", 0);
-	}
-	ngx_int_t rc = ngx_http_discard_request_body(r);
-	if (rc != NGX_OK)
+	ngx_int_t rc;
+	if (sr_ngx_method_answered(r, &rc))
 		return rc;
 	char path[PATH_MAX_LEN];
 	struct route rt;

@@ -168,3 +168,16 @@ ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st
 	ngx_chain_t out = {b, NULL};
 	return ngx_http_output_filter(r, &out);
 }
+
+bool sr_ngx_method_answered(ngx_http_request_t *r, ngx_int_t *rc)
+{
+	if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+		/* Refused before any body is read; closing the connection keeps
+		 * a slow body from holding it. */
+		r->keepalive = 0;
+		*rc = sr_ngx_reply_error(r, NGX_HTTP_NOT_ALLOWED, "only GET and HEAD", 0);
+		return true;
+	}
+	*rc = ngx_http_discard_request_body(r);
+	return *rc != NGX_OK;
+}
