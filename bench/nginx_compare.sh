@@ -186,6 +186,12 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 
+# Two viewers exist, the module's and the server's; hundreds of thousands of
+# renewals through both workers must leave exactly those two counted.
+clients=$("$cli" show "$reg" "$uuid" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')
+echo "clients after the runs: $clients (want 2)" >&2
+((clients == 2)) || { echo "viewer count drifted: $clients" >&2; exit 1; }
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 range() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.1f-%.1fk", lo/1000, hi/1000}'; }
 
