@@ -7,7 +7,7 @@
  *   create NAME MODE CAPACITY    attach NAME    close    unlink NAME
  *   add UUID    delete UUID    state UUID STATE    clients UUID N
  *   error UUID MESSAGE...    variants UUID LEVEL[,LEVEL...]
- *   pid UUID PID    restarts UUID N    quit
+ *   pid UUID PID    restarts UUID N    owner INFO    quit
  */
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +108,8 @@ static int run(char *line)
 	}
 	if (strcmp(cmd, "unlink") == 0)
 		return sr_registry_unlink(a1);
+	if (strcmp(cmd, "owner") == 0 && reg != NULL)
+		return sr_registry_claim_owner(reg, a1, NULL);
 	if (reg == NULL || a1 == NULL)
 		return -EINVAL;
 	uuid_t id = {0};

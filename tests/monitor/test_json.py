@@ -47,6 +47,19 @@ def check_document(doc, spec):
     check(reg["skipped"] == 0, "skipped %r on a quiet table" % reg["skipped"])
     check(reg["procs_attached"] >= 1, "the fixture is attached: %r" % reg["procs_attached"])
     check(len(reg["birth_id"]) == 16, "birth_id %r" % reg["birth_id"])
+    # Counters that only rise: the fixture walked each channel to its state.
+    moves_into = {st: 0 for st in ("idle", "starting", "active", "stopping", "failed")}
+    path = {"idle": [], "starting": ["starting"], "active": ["starting", "active"],
+            "failed": ["starting", "failed"], "stopping": ["starting", "stopping"]}
+    for s in spec:
+        for st in path[s["state"]]:
+            moves_into[st] += 1
+    check(reg["transitions"] == moves_into, "transitions %r, wanted %r" %
+          (reg["transitions"], moves_into))
+    check(reg["restarts_total"] == sum(s.get("restarts", 0) for s in spec),
+          "restarts_total %r" % reg["restarts_total"])
+    check(reg["start_latency"]["count"] == moves_into["active"],
+          "start latency count %r" % reg["start_latency"])
 
 
 def main():
@@ -56,6 +69,12 @@ def main():
         populate(fx, name, SPEC)
         doc = top_json(name)
         check_document(doc, SPEC)
+        check(doc["registry"]["owner"] is None, "owner %r" % doc["registry"]["owner"])
+        fx.cmd("owner /var/tmp/out\"1")
+        owner = top_json(name)["registry"]["owner"]
+        check(owner is not None and owner["pid"] == fx.proc.pid and owner["alive"] and
+              owner["info"] == "/var/tmp/out\"1" and owner["heartbeat_age_ms"] >= 0,
+              "owner %r" % owner)
         check(doc["registry"]["name"] == name, "name %r" % doc["registry"]["name"])
 
         # Same session objects as `streamreg ls --json`, when the CLI has it.

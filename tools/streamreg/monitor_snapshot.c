@@ -115,6 +115,9 @@ static int take(void *ctx)
 	int rc = sr_registry_stats_get(reg, &snap->stats);
 	if (rc < 0)
 		return rc;
+	if ((rc = sr_registry_counters_get(reg, &snap->counters)) < 0)
+		return rc;
+	snap->owner_held = sr_registry_get_owner(reg, &snap->owner) == 0;
 	size_t n_ids = 0;
 	rc = list_ids(reg, snap, snap->stats.sessions, &n_ids);
 	if (rc < 0)

@@ -21,6 +21,9 @@ typedef struct mon_proc {
 
 typedef struct mon_snapshot {
 	sr_registry_stats stats;           /* Registry-wide figures from the library. */
+	sr_registry_counters counters;     /* Counters that only rise, latency histogram. */
+	bool owner_held;                   /* owner is filled: someone holds the owner record */
+	sr_owner_info owner;               /* The reaper, as its owner record says. */
 	sr_session_info *sessions;         /* Every record that was read consistently. */
 	size_t n;                          /* Entries in sessions. */
 	size_t cap;                        /* Allocated entries. */
