@@ -28,7 +28,7 @@
 #define WORKERS   4
 #define MAX_CONNS 256
 /* How long a first request waits for its channel to become active. */
-#define START_WAIT_MS 5000
+#define START_WAIT_MS 20000
 
 static sr_registry *reg;
 static volatile sig_atomic_t stop;
