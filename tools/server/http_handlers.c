@@ -298,7 +298,7 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 	 * whether or not the run is still the current one. */
 	struct hls_root root = files(wk);
 	char rel[ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 3];
-	off_t size;
+	off_t size = 0;
 	int fd = hls_segment_rel(r->variant, r->file, rel, sizeof rel);
 	if (fd == 0)
 		fd = hls_open_root(&root, r->channel, rel, &size);
