@@ -392,13 +392,28 @@ static void fail_running(struct reaper *r, struct rp_chan *c, sr_state from, con
 	count_failure(r, c);
 }
 
+/* The switch: players get the run's playlists from now on.  0, or the
+ * error of writing the current file. */
+static int publish(struct reaper *r, struct rp_chan *c, uint64_t now)
+{
+	int rc = rp_run_publish(r->outfd, c->id_str, &c->run);
+	if (rc)
+		return rc;
+	c->published = true;
+	bool replaced = c->served != 0;
+	c->served = c->run.id;
+	store_session_layout(r, c);
+	if (replaced)
+		c->sweep_ns = now + rp_retention_ms(r->cfg) * MS;
+	return 0;
+}
+
 static void check_started(struct reaper *r, struct rp_chan *c)
 {
 	uint64_t now = rp_now_ns();
 	int ready = rp_chan_ready(c->chfd, &r->cfg->ladder);
 	if (ready == 1 && !c->published) {
-		/* the switch: players get this run's playlists from now on */
-		int rc = rp_run_publish(r->outfd, c->id_str, &c->run);
+		int rc = publish(r, c, now);
 		if (rc) {
 			char msg[SR_ERROR_MAX + 1];
 			st_fmt(msg, sizeof msg, "cannot publish run %llu: %s",
@@ -412,12 +427,6 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 			count_failure(r, c);
 			return;
 		}
-		c->published = true;
-		bool replaced = c->served != 0;
-		c->served = c->run.id;
-		store_session_layout(r, c);
-		if (replaced)
-			c->sweep_ns = now + rp_retention_ms(r->cfg) * MS;
 	}
 	if (ready == 1) {
 		int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_ACTIVE);
@@ -488,6 +497,12 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 				       (unsigned long long)r->cfg->healthy_ms);
 				reset_failures(r, c);
 			}
+			/* declared active by another process before its first
+			 * segment: switch players to it once it has one */
+			if (!c->published && rp_chan_ready(c->chfd, &r->cfg->ladder) == 1 &&
+			    publish(r, c, now) != 0)
+				st_log(LOG_WARNING, "channel=%s cannot publish run %llu", c->id_str,
+				       (unsigned long long)c->run.id);
 			check_stalled(r, c);
 			if (c->phase == RP_PH_STOPPING)
 				return;
