@@ -3,10 +3,12 @@
 # ways and runs ctest in each (TSan: threaded tests; ASan+UBSan with clang:
 # everything but valgrind and the bench, plus the fuzzers; plain gcc build:
 # everything, valgrind included).  The last lines are ctest's summary of the
-# plain build.  Before them, the library and the tools are built in every build
-# type and with Debian's packaging flags, with gcc and clang
-# (scripts/build-matrix.sh).  Every build here treats warnings as errors
-# (SR_WERROR).  Options: --quick skips the sanitizer builds and the matrix.
+# plain build.  Before them, two checks: the library and the tools are built in
+# every build type and with Debian's packaging flags, with gcc and clang
+# (scripts/build-matrix.sh), and clang-tidy and cppcheck go over src/ and
+# tools/ (scripts/lint.sh).  A failed check does not stop the tests; it makes
+# the run fail at the end, named in the last line.  Every build here treats
+# warnings as errors (SR_WERROR).  Options: --quick runs only the plain build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -15,9 +17,12 @@ jobs=$(nproc)
 
 scripts/setup.sh -DSR_WERROR=ON
 
+failed_checks=()
 if ((!quick)); then
 	echo "== Build matrix: gcc and clang, every build type and Debian's flags, no warning" >&2
-	scripts/build-matrix.sh
+	scripts/build-matrix.sh || failed_checks+=("build matrix (scripts/build-matrix.sh)")
+	echo "== Static analysis: clang-tidy and cppcheck, warnings as errors" >&2
+	scripts/lint.sh build || failed_checks+=("static analysis (scripts/lint.sh)")
 
 	echo "== ThreadSanitizer build: threaded tests" >&2
 	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DSR_SANITIZE=thread \
@@ -39,4 +44,10 @@ fi
 
 echo "== Plain build: whole suite" >&2
 cd build
-ctest --output-on-failure -j"$jobs"
+rc=0
+ctest --output-on-failure -j"$jobs" || rc=$?
+if ((${#failed_checks[@]})); then
+	printf 'test.sh: FAILED: %s\n' "${failed_checks[@]}" >&2
+	exit 1
+fi
+exit "$rc"

@@ -305,6 +305,13 @@ static int cmp_channel(const void *a, const void *b)
 	return uuid_compare(x->id, y->id);
 }
 
+/* bsearch's key is the bare id; the order is cmp_channel's. */
+static int cmp_id_channel(const void *key, const void *elem)
+{
+	const struct st_channel *c = elem;
+	return uuid_compare(key, c->id);
+}
+
 void st_lineup_free(struct st_lineup *l)
 {
 	if (!l)
@@ -542,7 +549,5 @@ int st_lineup_load(const char *path, unsigned flags, struct st_lineup *out, char
 
 const struct st_channel *st_lineup_find(const struct st_lineup *l, const uuid_t id)
 {
-	struct st_channel key;
-	memcpy(key.id, id, sizeof key.id);
-	return l->n ? bsearch(&key, l->ch, l->n, sizeof key, cmp_channel) : NULL;
+	return l->n ? bsearch(id, l->ch, l->n, sizeof *l->ch, cmp_id_channel) : NULL;
 }

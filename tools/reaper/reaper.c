@@ -58,11 +58,16 @@ static int cmp_chan(const void *a, const void *b)
 	return uuid_compare(x->id, y->id);
 }
 
+/* bsearch's key is the bare id; the order is cmp_chan's. */
+static int cmp_id_chan(const void *key, const void *elem)
+{
+	const struct rp_chan *c = elem;
+	return uuid_compare(key, c->id);
+}
+
 struct rp_chan *rp_find_chan(struct reaper *r, const uuid_t id)
 {
-	struct rp_chan key;
-	memcpy(key.id, id, sizeof key.id);
-	return r->nch ? bsearch(&key, r->ch, r->nch, sizeof key, cmp_chan) : NULL;
+	return r->nch ? bsearch(id, r->ch, r->nch, sizeof *r->ch, cmp_id_chan) : NULL;
 }
 
 int rp_chans_sync(struct reaper *r, struct st_lineup *fresh)

@@ -17,9 +17,11 @@ int mon_screen_open(void)
 	screen = newterm(NULL, stdout, stdin);
 	if (screen == NULL)
 		return -ENOTTY;
-	/* A terminal that cannot move the cursor (TERM=dumb) would show a smear. */
+	/* A terminal that cannot move the cursor (TERM=dumb) would show a smear.
+	 * "cup" names a string capability, so tigetstr answers NULL when the
+	 * terminal lacks it, never (char *)-1. */
 	const char *cup = tigetstr("cup");
-	if (cup == NULL || cup == (const char *)-1) {
+	if (cup == NULL) {
 		endwin();
 		delscreen(screen);
 		screen = NULL;

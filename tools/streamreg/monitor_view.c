@@ -94,7 +94,9 @@ static int cmp_rows(const void *pa, const void *pb)
 int mon_view_build(mon_view *v, const mon_snapshot *snap, int state_filter, mon_sort sort)
 {
 	if (snap->n > v->cap) {
-		const sr_session_info **grown = realloc(v->rows, snap->n * sizeof *grown);
+		/* An array of pointers: sizeof a pointer is meant. */
+		const sr_session_info **grown =
+		    realloc(v->rows, snap->n * sizeof *grown); // NOLINT(bugprone-sizeof-expression)
 		if (grown == NULL)
 			return -ENOMEM;
 		v->rows = grown;
@@ -108,7 +110,7 @@ int mon_view_build(mon_view *v, const mon_snapshot *snap, int state_filter, mon_
 	}
 	current_sort = sort;
 	if (v->n > 1)
-		qsort(v->rows, v->n, sizeof *v->rows, cmp_rows);
+		qsort(v->rows, v->n, sizeof *v->rows, cmp_rows); // NOLINT(bugprone-sizeof-expression)
 	return 0;
 }
 
