@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the library and the tools in every configuration a user or a packager
 # is likely to use, with gcc and clang, warnings as errors: CMake's four build
-# types and Debian's packaging flags (dpkg-buildflags).  Tests and the bench
-# are left out to keep it fast; scripts/test.sh builds those itself.
+# types and Debian's packaging flags (dpkg-buildflags).  Tests, the bench and
+# the nginx module are left out to keep it fast; scripts/test.sh's plain build
+# builds those.
 # usage: build-matrix.sh [OUT_DIR]   (default build-matrix/; one build dir per config)
 # Exit status 1 names every configuration that failed, with its first errors;
 # the full log of each is OUT_DIR/<config>.log.
@@ -29,7 +30,10 @@ start=$SECONDS
 for config in "${configs[@]}"; do
 	cc=${config%%-*} type=${config#*-}
 	dir=$out/$config log=$out/$config.log
-	args=(-DCMAKE_C_COMPILER="$cc" -DSR_WERROR=ON -DBUILD_TESTING=OFF -DSR_BUILD_BENCH=OFF)
+	# The nginx module is compiled by nginx's own configure and make, with
+	# Debian's flags whatever the build type: the plain build builds it once.
+	args=(-DCMAKE_C_COMPILER="$cc" -DSR_WERROR=ON -DBUILD_TESTING=OFF -DSR_BUILD_BENCH=OFF
+		-DSR_BUILD_NGINX=OFF)
 	env=()
 	if [[ $type == debian ]]; then
 		# dh_auto_configure's build type: no flags of CMake's own, only these.
