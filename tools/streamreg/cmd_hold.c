@@ -156,7 +156,7 @@ int cmd_hold(int argc, char **argv)
 	if ((rc = cli_operands(cmd, argc, argv, 2, names)) != CLI_OK)
 		return rc;
 	const char *name = argv[optind];
-	uuid_t id;
+	uuid_t id = {0};
 	char id_text[SR_UUID_STR_LEN + 1];
 	if ((rc = cli_check_name(cmd, name)) != CLI_OK ||
 	    (rc = cli_parse_uuid(cmd, argv[optind + 1], id)) != CLI_OK)
@@ -176,7 +176,7 @@ int cmd_hold(int argc, char **argv)
 	int err = sr_session_add_client(reg, id);
 	if (err == 0)
 		err = sr_session_snapshot(reg, id, &last);
-	if (err < 0) {
+	if (err != 0) {
 		if (err == -ENOENT)
 			fprintf(stderr, "streamreg: hold: no session %s in registry '%s'\n",
 			        id_text, name);
