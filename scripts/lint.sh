@@ -63,7 +63,7 @@ fi
 # the reviewers' business).
 t0=$SECONDS
 if cppcheck --project="$out/compile_commands.json" --enable=warning,performance,portability \
-	--inline-suppr --error-exitcode=1 --quiet -j "$jobs" \
+	--include=scripts/lint/cppcheck_types.h --inline-suppr --error-exitcode=1 --quiet -j "$jobs" \
 	--template='{file}:{line}: {severity}: {message} [{id}]' 2>"$out/cppcheck.log"; then
 	echo "lint: cppcheck clean on $nfiles files ($((SECONDS - t0)) s)" >&2
 else

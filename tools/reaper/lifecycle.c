@@ -421,8 +421,9 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 			set_error(r, c, msg);
 			rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING,
 			                           SR_STATE_FAILED);
-			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED, "%s",
-			         msg);
+			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED,
+			         "%s%s%s", msg, rc ? "; transition refused: " : "",
+			         rc ? sr_strerror(rc) : "");
 			rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, "cannot publish");
 			count_failure(r, c);
 			return;

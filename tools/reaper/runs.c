@@ -71,7 +71,7 @@ static int last_sequence(int chfd, uint64_t id, const struct rp_ladder *lad, uin
 		snprintf(rel, sizeof rel, "%s/%s/index.m3u8", name, lad->q[i].level);
 		size_t len, count;
 		uint64_t first;
-		char *text = read_small(chfd, rel, 256 * 1024, &len);
+		char *text = read_small(chfd, rel, (size_t)256 * 1024, &len);
 		if (!text)
 			continue;
 		if (st_hls_media_info(text, len, &first, &count) == 0 && count &&

@@ -118,7 +118,7 @@ static int child_main(void *arg)
 }
 
 /* One stack serves every spawn: the parent is suspended while it is used. */
-#define CHILD_STACK_SIZE (256 * 1024)
+#define CHILD_STACK_SIZE ((size_t)256 * 1024)
 static void *child_stack;
 
 int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)

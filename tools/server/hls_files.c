@@ -129,7 +129,7 @@ int hls_current(const struct hls_root *root, const uuid_t channel, struct st_run
 
 int hls_master_rel(const struct hls_root *root, const uuid_t channel, char *rel, size_t len)
 {
-	struct st_run run;
+	struct st_run run = {0};
 	int rc = hls_current(root, channel, &run);
 	if (rc < 0)
 		return rc;
@@ -151,7 +151,7 @@ int hls_segment_rel(const char *variant, const char *file, char *rel, size_t len
 char *hls_media_playlist(const struct hls_root *root, const uuid_t channel, const char *variant,
                          const char *file, size_t *len, int *fd_out)
 {
-	struct st_run run;
+	struct st_run run = {0};
 	int rc = hls_current(root, channel, &run);
 	if (rc < 0) {
 		errno = rc == -ENOENT ? EAGAIN : -rc;
@@ -162,7 +162,7 @@ char *hls_media_playlist(const struct hls_root *root, const uuid_t channel, cons
 	snprintf(rel, sizeof rel, "%s/%s/%s", name, variant, file);
 	if (fd_out && run.disc == 0) {
 		/* the first run of a chain has nothing to join */
-		off_t size;
+		off_t size = 0;
 		int fd = hls_open_root(root, channel, rel, &size);
 		if (fd < 0) {
 			errno = -fd;
