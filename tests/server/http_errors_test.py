@@ -67,12 +67,14 @@ try:
         check(st == 405 and b"allow: get, head" in resp.lower(),
               f"{method} /channels -> 405 with Allow (got {st})")
     # A wrong method with a large, slow body is refused at once and closed:
-    # the body is never waited for.
+    # the body is never waited for.  A server that waited would answer, if
+    # at all, when --conn-timeout (3 s) cut the connection; the bound is
+    # that, not a guess at how fast a loaded machine answers.
     t0 = time.monotonic()
     st, resp = raw(port, b"POST /channels HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nab",
-                   timeout=5)
+                   timeout=10)
     took = time.monotonic() - t0
-    check(st == 405 and b"connection: close" in resp.lower() and took < 1.0,
+    check(st == 405 and b"connection: close" in resp.lower() and took < 3.0,
           f"POST with a slow 100 KB body -> 405 and close in {took:.3f}s (got {st})")
     st, hdrs, body = http(port, "/channels", method="HEAD")
     check(st == 200 and body == b"", "HEAD /channels -> 200 without body")
@@ -347,7 +349,9 @@ try:
     check(all(s == 200 for s, _ in lat) and max(x for _, x in lat) < 1.0,
           f"/healthz answers while 8 start waits are suspended (worst {max(x for _, x in lat):.3f}s)")
     st, hdrs, body, took = results.get("master", (0, {}, b"", 0))
-    check(st == 503 and "retry-after" in hdrs and 0.9 <= took < 3.0,
+    # At --start-timeout (1 s), not before; the upper bound only tells an
+    # answer at the start timeout from none (the client gives up at 10 s).
+    check(st == 503 and "retry-after" in hdrs and 0.9 <= took < 8.0,
           f"master.m3u8 without a reaper -> 503 Retry-After after ~1 s (got {st} in {took:.2f}s: {body[:80]!r})")
     s = env.session(1)
     check(s is not None and s["state"] == "starting" and s["clients"] == 0,
