@@ -17,7 +17,7 @@ cmp -s "$rsp.new" "$rsp" || mv "$rsp.new" "$rsp"
 rm -f "$rsp.new"
 libs="@$rsp"
 # configure is the slow step (4 s): rerun it only when its inputs change.
-stamp="$incs|$libs|$(md5sum "$module_dir/config" | cut -d' ' -f1)|$(cat "$ngx_src/conf_flags")"
+stamp="${CC:-cc}|$incs|$libs|$(md5sum "$module_dir/config" | cut -d' ' -f1)|$(cat "$ngx_src/conf_flags")"
 if [[ ! -f $work/objs/Makefile || "$(cat "$work/stamp" 2>/dev/null)" != "$stamp" ]]; then
 	rm -rf "$work"
 	cp -r "$ngx_src" "$work"

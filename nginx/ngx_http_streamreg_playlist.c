@@ -98,7 +98,7 @@ const char *sr_ngx_playlist(int dir_fd, const uuid_t ch, const char *variant, co
 	snprintf(cur_rel, sizeof cur_rel, "%s/" ST_RUN_POINTER, id);
 	char pl_rel[SR_UUID_STR_LEN + ST_RUN_NAME_MAX + 2 * ROUTE_NAME_MAX + 4];
 	struct entry *e = &cache[slot_of(ch, variant, file)];
-	struct file_key cur, pl;
+	struct file_key cur = {0}, pl = {0};
 	bool have_cur = key_of(dir_fd, cur_rel, &cur) == 0;
 	if (have_cur && same_request(e, dir_fd, ch, variant, file) && key_eq(&cur, &e->current)) {
 		snprintf(pl_rel, sizeof pl_rel, "%s/%s/%s/%s", id, e->run, variant, file);
