@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,15 +60,13 @@ static size_t read_like_a_player(const char *text, struct seen *out, size_t max,
 		memcpy(line, p, len);
 		line[len] = '\0';
 		p = nl + 1;
+		bool header = sscanf(line, "#EXT-X-DISCONTINUITY-SEQUENCE:%" SCNu64, &disc) == 1 ||
+		              sscanf(line, "#EXT-X-TARGETDURATION:%u", target) == 1;
 		if (sscanf(line, "#EXT-X-MEDIA-SEQUENCE:%" SCNu64, &seq) == 1)
 			*media_seq = seq;
-		else if (sscanf(line, "#EXT-X-DISCONTINUITY-SEQUENCE:%" SCNu64, &disc) == 1)
-			;
-		else if (sscanf(line, "#EXT-X-TARGETDURATION:%u", target) == 1)
-			;
 		else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0)
 			disc++;
-		else
+		else if (!header)
 			assert_string_not_equal(line, "#EXT-X-ENDLIST");
 		if (line[0] && line[0] != '#') {
 			assert_true(n < max);

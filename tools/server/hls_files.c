@@ -121,7 +121,7 @@ int hls_current(const struct hls_root *root, const uuid_t channel, struct st_run
 	size_t len;
 	char *text = hls_read_file(root, channel, ST_RUN_POINTER, &len);
 	if (!text)
-		return -errno;
+		return errno ? -errno : -EIO;
 	int rc = len <= ST_RUN_POINTER_MAX ? st_run_parse(text, len, run) : -EFBIG;
 	free(text);
 	return rc;
