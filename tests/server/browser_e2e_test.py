@@ -14,7 +14,8 @@ import signal
 import time
 
 from cdp import Browser, BrowserError
-from srvtest import (Env, check, ffmpeg_pids_for, finish, http, log, wait_until)
+from srvtest import (Env, check, failures, ffmpeg_pids_for, finish, get_json, http, log,
+                     wait_until)
 
 SEGMENT_S = 1.0     # the reaper's --hls-time in Env.start_reaper
 BACKOFF_S = 1.0     # --backoff-min below
@@ -136,13 +137,26 @@ try:
     table = b.evaluate("document.getElementById('sessions').innerText")
     check("active" in table, f"the page's sessions table shows the channel active:\n{table}")
     b.screenshot(os.path.join(env.dir, "page.png"))
+
+    # A reload fetches master.m3u8 again with the viewer's cookie: still one
+    # viewer (without it, two until the first expired).
+    b.call("Page.reload")
+    replay = wait_until(lambda: (sample(b) or {}).get("firstFrameMs") is not None, 45,
+                        interval=0.5, what="the first frame after a reload")
+    chans = get_json(env.port, "/channels") or []
+    viewers = [c["viewers"] for c in chans if c["id"] == cid]
+    s0 = env.session(0)
+    check(replay and viewers == [1] and s0 and s0["clients"] == 1,
+          f"after a reload the browser is still one viewer (viewers {viewers}, "
+          f"clients {s0 and s0['clients']})")
 except Exception as e:  # noqa: BLE001 - report, then clean up
     check(False, f"exception: {e!r}")
 finally:
     if browser:
-        log("chromium log tail:\n" + browser.tail(8))
+        if failures:  # Chromium's own log is noise otherwise (no D-Bus here)
+            log("chromium log tail:\n" + browser.tail(8))
         browser.close()
-    if env.reaper:
+    if env.reaper and failures:
         log("reaper log tail:\n" + env.reaper.tail(8))
     env.cleanup()
 finish()
