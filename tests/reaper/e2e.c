@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -100,6 +101,8 @@ void e2e_start_argv(struct e2e *f, const char *const *argv)
 		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd < 0 || dup2(fd, 2) < 0)
 			_exit(126);
+		if (f->nice && setpriority(PRIO_PROCESS, 0, f->nice) < 0)
+			_exit(125);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}

@@ -21,6 +21,7 @@ struct e2e {
 	char log[128]; /* the reaper's stderr */
 	pid_t reaper;
 	sr_registry *reg;
+	int nice; /* the reaper's nice value (as a unit's Nice= sets it); 0: inherited */
 };
 
 void e2e_init(struct e2e *f, const char *tag);

@@ -122,6 +122,8 @@ def main():
                      ("PrivateTmp", "yes"), ("NoNewPrivileges", "yes"), ("RemoveIPC", "no"),
                      ("KillMode", "mixed")):
             check(v in st.get(k, []), f"{u}: {k}={v}")
+        if u == "streamreg-reaper.service":
+            check("-10" in st.get("Nice", []), f"{u}: Nice=-10 (starts ahead of the encoders)")
         rwp = " ".join(st.get("ReadWritePaths", []))
         check(rw in rwp and "/dev/shm" in rwp, f"{u}: ReadWritePaths has {rw} and /dev/shm")
 

@@ -183,12 +183,14 @@ static void store_session_layout(struct reaper *r, struct rp_chan *c)
 		       sr_strerror(rc));
 }
 
-void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
+bool rp_chan_spawn(struct reaper *r, struct rp_chan *c, bool from_bell, bool async,
+                   struct rp_spawned *sp)
 {
 	char err[512];
 	uint64_t now = rp_now_ns();
+	sp->c = NULL;
 	if (c->has_child || !c->in_lineup)
-		return;
+		return false;
 	if (c->gave_up) {
 		rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_STARTING,
 		         "a client asked again after %u failures: failure count reset", c->fails);
@@ -199,7 +201,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 			         "start deferred by backoff for %llu ms",
 			         (unsigned long long)((c->next_start_ns - now) / MS));
 		c->deferred_logged = true;
-		return;
+		return false;
 	}
 	c->deferred_logged = false;
 	c->published = false;
@@ -210,7 +212,7 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 		st_fmt(err, sizeof err, "cannot create a run in %s/%s: %s", r->outdir, c->id_str,
 		       strerror(-chfd));
 		start_failed(r, c, err);
-		return;
+		return false;
 	}
 	c->chfd = chfd;
 	struct rp_encode enc = {
@@ -226,50 +228,90 @@ void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
 	int rc = rp_ffmpeg_argv(&enc, c->input, &r->cfg->ladder, &av, err, sizeof err);
 	if (rc) {
 		start_failed(r, c, err);
-		return;
+		return false;
 	}
-	if (!c->served)
-		store_session_layout(r, c);
 	uint64_t prepared = rp_now_ns();
 	char serr[256];
-	rc = rp_spawn(&c->child, av.argv, chfd, serr, sizeof serr);
+	rc = async ? rp_spawn_start(&c->child, av.argv, chfd, serr, sizeof serr)
+	           : rp_spawn(&c->child, av.argv, chfd, serr, sizeof serr);
 	uint64_t spawned = rp_now_ns();
 	if (rc) {
 		rp_argv_free(&av);
 		st_fmt(err, sizeof err, "cannot start ffmpeg: %s", serr);
 		start_failed(r, c, err);
-		return;
+		return false;
 	}
-	/* the start counts as an access: the grace period runs from here,
-	 * not from whenever the channel was last watched before */
-	(void)sr_session_touch(r->reg, c->id);
 	c->has_child = true;
 	c->phase = RP_PH_STARTING;
 	c->spawn_ns = spawned;
 	c->kill_sent = false;
-	rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
+	*sp = (struct rp_spawned){.c = c,
+	                          .av = av,
+	                          .from_bell = from_bell,
+	                          .began = now,
+	                          .prepared = prepared,
+	                          .spawned = spawned};
+	return true;
+}
+
+void rp_chan_spawned(struct reaper *r, struct rp_spawned *sp)
+{
+	struct rp_chan *c = sp->c;
+	if (!c)
+		return;
+	if (sp->pending) {
+		char serr[256], err[512];
+		uint64_t exec_ns = 0;
+		int rc = rp_spawn_finish(&c->child, sp->av.argv, &exec_ns, serr, sizeof serr);
+		if (rc) {
+			c->has_child = false;
+			c->phase = RP_PH_NONE;
+			rp_argv_free(&sp->av);
+			sp->c = NULL;
+			st_fmt(err, sizeof err, "cannot start ffmpeg: %s", serr);
+			start_failed(r, c, err);
+			return;
+		}
+		/* the instant the child called execve, not when we got to it */
+		sp->spawned = exec_ns;
+		c->spawn_ns = exec_ns;
+	}
+	if (!c->served)
+		store_session_layout(r, c);
+	/* the start counts as an access: the grace period runs from here,
+	 * not from whenever the channel was last watched before */
+	(void)sr_session_touch(r->reg, c->id);
+	int rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
 	/* the doorbell-to-exec latency exists only for a start the doorbell
 	 * caused; a restart after backoff or a scan has none */
 	uint64_t bell = atomic_load(&r->bell_ns);
 	char latency[48] = "";
-	if (from_bell && bell && spawned >= bell)
+	if (sp->from_bell && bell && sp->spawned >= bell)
 		st_fmt(latency, sizeof latency, " latency_us=%llu",
-		       (unsigned long long)((spawned - bell) / 1000u));
+		       (unsigned long long)((sp->spawned - bell) / 1000u));
 	rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_STARTING,
 	         "ffmpeg spawned%s%s (prepare %llu, fork+exec %llu) mono_us=%llu "
 	         "run=%llu start=%llu discontinuity=%llu",
-	         from_bell ? " on doorbell" : "", latency,
-	         (unsigned long long)((prepared - now) / 1000u),
-	         (unsigned long long)((spawned - prepared) / 1000u),
-	         (unsigned long long)(spawned / 1000u), (unsigned long long)c->run.id,
+	         sp->from_bell ? " on doorbell" : "", latency,
+	         (unsigned long long)((sp->prepared - sp->began) / 1000u),
+	         (unsigned long long)((sp->spawned - sp->prepared) / 1000u),
+	         (unsigned long long)(sp->spawned / 1000u), (unsigned long long)c->run.id,
 	         (unsigned long long)c->run.start, (unsigned long long)c->run.disc);
-	char *line = rp_argv_join(&av);
+	char *line = rp_argv_join(&sp->av);
 	if (line)
 		st_log(LOG_DEBUG, "channel=%s pid=%d argv: %s", c->id_str, (int)c->child.pid, line);
 	free(line);
-	rp_argv_free(&av);
+	rp_argv_free(&sp->av);
+	sp->c = NULL;
+}
+
+void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell)
+{
+	struct rp_spawned sp;
+	if (rp_chan_spawn(r, c, from_bell, false, &sp))
+		rp_chan_spawned(r, &sp);
 }
 
 void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop after,

@@ -243,11 +243,23 @@ static int get_briefs(struct reaper *r, struct briefs *v)
 
 static struct briefs scratch;
 
-/* On the doorbell only starts matter, and they must be quick. */
+/* On the doorbell only starts matter, and they must be quick: every
+ * transcoder of the burst is spawned first, the bookkeeping done after. */
+static struct rp_spawned *burst;
+static size_t burst_cap;
+
 static void bell_scan(struct reaper *r)
 {
 	if (get_briefs(r, &scratch) != 0)
 		return;
+	if (burst_cap < scratch.n) {
+		struct rp_spawned *nb = realloc(burst, scratch.n * sizeof *nb);
+		if (nb) {
+			burst = nb;
+			burst_cap = scratch.n;
+		}
+	}
+	size_t n = 0;
 	for (size_t i = 0; i < scratch.n; i++) {
 		const sr_session_brief *b = &scratch.b[i];
 		if (b->state != SR_STATE_STARTING)
@@ -255,9 +267,13 @@ static void bell_scan(struct reaper *r)
 		struct rp_chan *c = rp_find_chan(r, b->channel_id);
 		if (!c || !c->in_lineup)
 			rp_reject_unknown(r, b);
+		else if (!c->has_child && n < burst_cap)
+			n += rp_chan_spawn(r, c, true, true, &burst[n]);
 		else if (!c->has_child)
-			rp_chan_start(r, c, true);
+			rp_chan_start(r, c, true); /* no room to defer: one at a time */
 	}
+	for (size_t i = 0; i < n; i++)
+		rp_chan_spawned(r, &burst[i]);
 }
 
 static void drop_chan(struct reaper *r, size_t i)
@@ -609,6 +625,9 @@ int rp_run(struct reaper *r)
 		status = 1;
 	free(scratch.b);
 	memset(&scratch, 0, sizeof scratch);
+	free(burst);
+	burst = NULL;
+	burst_cap = 0;
 	st_log(LOG_INFO, "exiting");
 	return status;
 }

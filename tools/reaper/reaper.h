@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ffmpeg_argv.h"
 #include "options.h"
 #include "spawn.h"
 #include "st_lineup.h"
@@ -95,6 +96,27 @@ int rp_run(struct reaper *r);
 
 /* lifecycle.c */
 void rp_chan_start(struct reaper *r, struct rp_chan *c, bool from_bell);
+
+/** A transcoder just spawned whose bookkeeping is still to do. */
+struct rp_spawned {
+	struct rp_chan *c; /* NULL: nothing spawned */
+	struct rp_argv av;
+	bool from_bell;
+	bool pending; /* forked by rp_spawn_start(): its exec is still to be confirmed */
+	uint64_t began, prepared, spawned; /* CLOCK_MONOTONIC ns */
+};
+/**
+ * The first half of rp_chan_start(): run directory, argv, spawn.  A burst
+ * of starts spawns every transcoder first and does the rest (registry
+ * writes, log lines) after, so the last exec does not wait for the
+ * bookkeeping of all the others.  With async the child is forked without
+ * waiting for its exec (rp_spawn_start()), so the children of a burst reach
+ * exec in parallel.  true if sp must go to rp_chan_spawned().
+ */
+bool rp_chan_spawn(struct reaper *r, struct rp_chan *c, bool from_bell, bool async,
+                   struct rp_spawned *sp);
+/** The second half: session layout, pid, touch, log lines. */
+void rp_chan_spawned(struct reaper *r, struct rp_spawned *sp);
 void rp_chan_on_exit(struct reaper *r, struct rp_chan *c);
 void rp_chan_begin_stop(struct reaper *r, struct rp_chan *c, enum rp_after_stop after,
                         const char *reason);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ struct spawn_ctx {
 	char *const *argv;
 	int cwd_fd;
 	int err_w;
+	int report_w; /* forked child (rp_spawn_start): failures and the exec time go here */
 	pid_t parent;
 	int step; /* 0: exec succeeded (the parent only runs again after it) */
 	int err;
@@ -71,10 +73,23 @@ static const char *step_name(int step)
 
 /* errno is the parent thread's (shared memory, same TLS): the raw value
  * goes to ctx before anything else can change it. */
+/* What a forked child tells its parent through the report pipe: a failed
+ * step with its errno, or step 0 and the CLOCK_MONOTONIC instant of execve. */
+struct spawn_report {
+	int step;
+	int err;
+	uint64_t exec_ns;
+};
+
 static int child_fail(struct spawn_ctx *ctx, int step, int err)
 {
 	ctx->err = err;
 	ctx->step = step;
+	if (ctx->report_w >= 0) {
+		struct spawn_report rep = {step, err, 0};
+		ssize_t w = write(ctx->report_w, &rep, sizeof rep);
+		(void)w;
+	}
 	_exit(127);
 }
 
@@ -113,6 +128,22 @@ static int child_main(void *arg)
 	 * pipes, the signalfd) closes at exec */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return child_fail(ctx, STEP_CLOSE, errno);
+	/* a reaper run with a raised priority (Nice=-10 in its unit, so a
+	 * burst of starts is not held up by the load) must not pass it on to
+	 * the encoders: back to the default, which needs no privilege.  Last
+	 * before exec, so the setup above still ran at the reaper's priority. */
+	errno = 0;
+	int prio = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && prio < 0)
+		(void)setpriority(PRIO_PROCESS, 0, 0);
+	if (ctx->report_w >= 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		struct spawn_report rep = {
+		    0, 0, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec};
+		ssize_t w = write(ctx->report_w, &rep, sizeof rep);
+		(void)w;
+	}
 	execv(ctx->argv[0], ctx->argv);
 	return child_fail(ctx, STEP_EXEC, errno);
 }
@@ -128,6 +159,7 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 	c->pid = -1;
 	c->pidfd = -1;
 	c->errfd = -1;
+	c->report_fd = -1;
 	if (!argv || !argv[0] || argv[0][0] != '/') {
 		snprintf(err, errlen, "program must be an absolute path");
 		return -EINVAL;
@@ -148,7 +180,7 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 		return -e;
 	}
 	struct spawn_ctx ctx = {
-	    .argv = argv, .cwd_fd = cwd_fd, .err_w = errp[1], .parent = getpid()};
+	    .argv = argv, .cwd_fd = cwd_fd, .err_w = errp[1], .report_w = -1, .parent = getpid()};
 	int pidfd = -1;
 	/* CLONE_PIDFD: the pidfd comes with the pid, so no signal can ever
 	 * reach a process that merely reused it */
@@ -180,6 +212,101 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 	c->pidfd = pidfd;
 	c->errfd = errp[0];
 	return 0;
+}
+
+int rp_spawn_start(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)
+{
+	int errp[2], rep[2];
+	memset(c, 0, sizeof *c);
+	c->pid = -1;
+	c->pidfd = -1;
+	c->errfd = -1;
+	c->report_fd = -1;
+	if (!argv || !argv[0] || argv[0][0] != '/') {
+		snprintf(err, errlen, "program must be an absolute path");
+		return -EINVAL;
+	}
+	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "pipe: %s", strerror(e));
+		return -e;
+	}
+	struct spawn_ctx ctx = {.argv = argv,
+	                        .cwd_fd = cwd_fd,
+	                        .err_w = errp[1],
+	                        .report_w = rep[1],
+	                        .parent = getpid()};
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(errp[0]);
+		close(rep[0]);
+		child_main(&ctx);
+	}
+	int fork_errno = errno;
+	close(errp[1]);
+	close(rep[1]);
+	if (pid < 0) {
+		close(errp[0]);
+		close(rep[0]);
+		snprintf(err, errlen, "fork: %s", strerror(fork_errno));
+		return -fork_errno;
+	}
+	(void)setpgid(pid, pid);
+	/* no one else reaps our children, so the pid cannot be reused before
+	 * the pidfd pins it */
+	c->pidfd = pidfd_open(pid, 0);
+	c->pid = pid;
+	c->errfd = errp[0];
+	c->report_fd = rep[0];
+	return 0;
+}
+
+int rp_spawn_finish(struct rp_child *c, char *const argv[], uint64_t *exec_ns, char *err,
+                    size_t errlen)
+{
+	struct spawn_report rep = {0, 0, 0};
+	ssize_t r;
+	do
+		r = read(c->report_fd, &rep, sizeof rep);
+	while (r < 0 && errno == EINTR);
+	/* the exec time, then EOF when the pipe closed at exec; or a failure */
+	if (r == (ssize_t)sizeof rep && rep.step == 0) {
+		struct spawn_report more;
+		do
+			r = read(c->report_fd, &more, sizeof more);
+		while (r < 0 && errno == EINTR);
+		if (r == (ssize_t)sizeof more)
+			rep = more;
+		else
+			r = 0;
+	} else if (r != (ssize_t)sizeof rep) {
+		rep.step = STEP_EXEC;
+		rep.err = ECHILD;
+	}
+	close(c->report_fd);
+	c->report_fd = -1;
+	if (rep.step == 0 && r == 0 && c->pidfd >= 0) {
+		*exec_ns = rep.exec_ns;
+		int fl = fcntl(c->errfd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(c->errfd, F_SETFL, fl | O_NONBLOCK);
+		return 0;
+	}
+	int e = rep.step ? rep.err : errno;
+	if (rep.step)
+		snprintf(err, errlen, "%s %s: %s", step_name(rep.step), argv[0], strerror(e));
+	else
+		snprintf(err, errlen, "pidfd_open: %s", strerror(e));
+	if (c->pidfd < 0)
+		kill(c->pid, SIGKILL);
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	close(c->errfd);
+	c->pidfd = c->errfd = -1;
+	c->pid = -1;
+	return e ? -e : -ECHILD;
 }
 
 bool rp_child_alive(const struct rp_child *c)

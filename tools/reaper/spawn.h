@@ -7,14 +7,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define RP_LASTLINE_MAX 255
 
 struct rp_child {
-	pid_t pid; /* also its process group id */
-	int pidfd; /* -1 once reaped */
-	int errfd; /* read end of its stderr, non-blocking; -1 at EOF */
+	pid_t pid;     /* also its process group id */
+	int pidfd;     /* -1 once reaped */
+	int errfd;     /* read end of its stderr, non-blocking; -1 at EOF */
+	int report_fd; /* between rp_spawn_start() and rp_spawn_finish(), else -1 */
 	bool reaped;
 	int how;                             /* CLD_EXITED, CLD_KILLED or CLD_DUMPED once reaped */
 	int code;                            /* exit status or signal number */
@@ -32,6 +34,18 @@ struct rp_child {
  * is reported here, not as a child exit).
  */
 int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen);
+
+/**
+ * rp_spawn() in two halves, for a burst: rp_spawn_start() forks and returns
+ * at once (the children of a burst then reach exec in parallel instead of
+ * one after the other); rp_spawn_finish() waits for this child's exec and
+ * gives the CLOCK_MONOTONIC instant it called execve in *exec_ns.  Same
+ * results and child setup as rp_spawn(); after a failed finish the child is
+ * reaped and c holds nothing.
+ */
+int rp_spawn_start(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen);
+int rp_spawn_finish(struct rp_child *c, char *const argv[], uint64_t *exec_ns, char *err,
+                    size_t errlen);
 
 /** Whether the child has not exited yet (its pidfd is not readable). */
 bool rp_child_alive(const struct rp_child *c);
