@@ -157,9 +157,9 @@ static void print_header(FILE *f, const struct result *r)
 		        "p90 ns", "p99 ns", "p99.9 ns", "max ns", "ratio");
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %9s %9s\n", "backend", "capacity",
-		        "sessions", "scan ms", "scan CPU", "should_clean ms", "foreach ms",
-		        "floor ms", "pages");
+		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %11s %9s %9s\n", "backend",
+		        "capacity", "sessions", "scan ms", "scan CPU", "should_clean ms", "foreach ms",
+		        "foreach CPU", "floor ms", "pages");
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9s %9s %11s %14s %14s %9s\n", "backend", "capacity", "sessions",
@@ -184,9 +184,10 @@ static void print_row(FILE *f, const struct result *r)
 		        r->p50, r->p90, r->p99, r->p999, r->max, fmt_ratio(rb, sizeof rb, r));
 		break;
 	case RK_REAPER:
-		fprintf(f, "%-15s %9u %9u %10.3f %10.3f %14.3f %12.2f %9.3f %9s\n", r->backend,
-		        r->capacity, r->sessions, r->scan_ms, r->scan_cpu_ms, r->list_cleanup_ms,
-		        r->foreach_ms, r->floor_ms, fmt_pages(rb, sizeof rb, r));
+		fprintf(f, "%-15s %9u %9u %10.3f %10.3f %14.3f %12.2f %11.2f %9.3f %9s\n",
+		        r->backend, r->capacity, r->sessions, r->scan_ms, r->scan_cpu_ms,
+		        r->list_cleanup_ms, r->foreach_ms, r->foreach_cpu_ms, r->floor_ms,
+		        fmt_pages(rb, sizeof rb, r));
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9u %9u %11llu %14.1f %14.1f %9s\n", r->backend, r->capacity,
@@ -364,6 +365,10 @@ static void json_result(FILE *f, const struct result *r)
 		json_num(f, r->foreach_ms);
 		fputs(",\"floor_ms\":", f);
 		json_num(f, r->floor_ms);
+		fputs(",\"foreach_cpu_ms\":", f);
+		json_num(f, r->foreach_cpu_ms);
+		fputs(",\"floor_cpu_ms\":", f);
+		json_num(f, r->floor_cpu_ms);
 		fprintf(f, ",\"reps\":%d", r->reps);
 		break;
 	case RK_MEMORY:

@@ -51,6 +51,7 @@ struct result {
 	char pages[8];
 	uint64_t page_bytes;
 	double floor_ms; /* reaper: sequential read of as many bytes as the hot records */
+	double foreach_cpu_ms, floor_cpu_ms; /* their CPU times */
 	char note[512];
 };
 

@@ -107,18 +107,19 @@ def main():
         print()
     if "reaper_scan" in by or "memory" in by:
         print("#### reaper scan (full table) and memory\n")
-        print("| capacity | pages | sessions | recover + scan ms | its CPU ms | floor: sequential read ms | recover + list + should_cleanup ms | recover + foreach ms | slot bytes | segment MiB | resident MiB, half full |")
-        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| capacity | pages | sessions | recover + scan ms | its CPU ms | floor: sequential read ms | recover + list + should_cleanup ms | recover + foreach ms | its CPU ms | slot bytes | segment MiB | resident MiB, half full |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         mem = {(r.get("pages", "shm"), r["capacity"]): r for r in by.get("memory", []) if r["kind"] == "memory"}
         for r in by.get("reaper_scan", []):
             if r["kind"] != "reaper":
-                print("| %s | %s | | %s | | | | | | | |" % (r.get("capacity", ""), r.get("pages", ""), r.get("note", "")))
+                print("| %s | %s | | %s | | | | | | | | |" % (r.get("capacity", ""), r.get("pages", ""), r.get("note", "")))
                 continue
             mr = mem.get((r.get("pages", "shm"), r["capacity"]))
-            print("| %d | %s | %d | %.3f | %.3f | %s | %s | %.2f | %s | %s | %s |" % (
+            print("| %d | %s | %d | %.3f | %.3f | %s | %s | %.2f | %s | %s | %s | %s |" % (
                 r["capacity"], page_label(r), r["sessions"], r["scan_ms"], r.get("scan_cpu_ms", 0),
                 "%.3f" % r["floor_ms"] if "floor_ms" in r else "",
                 "%.2f" % r["list_should_cleanup_ms"] if "list_should_cleanup_ms" in r else "", r["foreach_ms"],
+                "%.2f" % r["foreach_cpu_ms"] if "foreach_cpu_ms" in r else "",
                 mr["slot_bytes"] if mr else "", "%.1f" % (mr["segment_bytes"] / 1048576) if mr else "",
                 "%.1f" % (mr.get("resident_bytes", 0) / 1048576) if mr else ""))
         print()

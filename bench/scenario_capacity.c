@@ -223,14 +223,17 @@ static int floor_open(struct floor_buf *fb, const char *name, uint32_t n)
 	return 0;
 }
 
-static double floor_read_ms(const struct floor_buf *fb)
+/* Wall-clock ms; *cpu_ms gets the CPU time. */
+static double floor_read_ms(const struct floor_buf *fb, double *cpu_ms)
 {
-	uint64_t t0 = bench_now_ns(), sum = 0;
+	uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns(), sum = 0;
 	for (size_t i = 0; i < fb->n; i++)
 		sum += fb->words[i];
 	/* Keeps the sum, so the reads are not optimised away. */
 	__asm__ volatile("" : : "r"(sum));
-	return (double)(bench_now_ns() - t0) / 1e6;
+	uint64_t t1 = bench_now_ns();
+	*cpu_ms = (double)(bench_cpu_now_ns() - c0) / 1e6;
+	return (double)(t1 - t0) / 1e6;
 }
 
 static void floor_close(struct floor_buf *fb)
@@ -264,12 +267,12 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 		skipped("reaper_scan", capacity, "filling the table", rc);
 		goto out;
 	}
-	double scan[64], each[64], scan_cpu[64], per_id[64], flo[64];
+	double scan[64], each[64], scan_cpu[64], each_cpu[64], per_id[64], flo[64], flo_cpu[64];
 	if ((rc = floor_open(&fb, name, n)) < 0) {
 		skipped("reaper_scan", capacity, "creating the floor's file", rc);
 		goto out;
 	}
-	(void)floor_read_ms(&fb);
+	(void)floor_read_ms(&fb, &flo_cpu[0]);
 	ids = malloc(((size_t)n + 1) * sizeof *ids);
 	if (!ids) {
 		skipped("reaper_scan", capacity, "allocating the id list", -ENOMEM);
@@ -285,8 +288,8 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 			skipped("reaper_scan", capacity, "recover + scan", rc);
 			goto out;
 		}
-		uint64_t t1 = bench_now_ns();
-		scan_cpu[i] = (double)(bench_cpu_now_ns() - c0) / 1e6;
+		uint64_t t1 = bench_now_ns(), c1 = bench_cpu_now_ns();
+		scan_cpu[i] = (double)(c1 - c0) / 1e6;
 		d2 = (struct decide){0, 0};
 		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
 		    (rc = sr_session_foreach(reg, on_info, &d2)) < 0) {
@@ -294,6 +297,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 			goto out;
 		}
 		uint64_t t2 = bench_now_ns();
+		each_cpu[i] = (double)(bench_cpu_now_ns() - c1) / 1e6;
 		/* The reaper's older path: list the ids, then one call per session. */
 		size_t listed = 0, asked = 0;
 		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||
@@ -304,7 +308,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 		for (size_t j = 0; j < listed && j < n; j++)
 			asked += sr_session_should_cleanup(reg, ids[j], GRACE_MS) == 1;
 		uint64_t t3 = bench_now_ns();
-		flo[i] = floor_read_ms(&fb);
+		flo[i] = floor_read_ms(&fb, &flo_cpu[i]);
 		scan[i] = (double)(t1 - t0) / 1e6;
 		each[i] = (double)(t2 - t1) / 1e6;
 		per_id[i] = (double)(t3 - t2) / 1e6;
@@ -326,6 +330,8 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	r->list_cleanup_ms = bench_median(per_id, (size_t)reps);
 	r->scan_cpu_ms = bench_median(scan_cpu, (size_t)reps);
 	r->floor_ms = bench_median(flo, (size_t)reps);
+	r->foreach_cpu_ms = bench_median(each_cpu, (size_t)reps);
+	r->floor_cpu_ms = bench_median(flo_cpu, (size_t)reps);
 	set_pages(r, reg);
 	r->cleanup_candidates = d.candidates;
 	if (d.seen != n || d2.seen != n)
