@@ -13,13 +13,26 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))  # srvtest, cdp
 
 import srvtest  # noqa: E402
 from srvtest import Env, Proc, children, http, log, wait_until  # noqa: E402,F401
 
 NGINX = os.environ.get("SR_NGINX", "/usr/sbin/nginx")
 MODULE = os.environ.get("SR_NGINX_MODULE", "")
+
+
+SOURCE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def page_locations(web=os.path.join(SOURCE, "web")):
+    """The player page and its hls.js as plain nginx files, as
+    scripts/demo.sh --nginx serves them."""
+    return f"""
+        location = / {{ root {web}/page; try_files /index.html =404; }}
+        location = /static/hls.min.js {{ alias {web}/node_modules/hls.js/dist/hls.min.js; }}
+        location = /static/hls.js-LICENSE.txt {{ alias {web}/node_modules/hls.js/LICENSE; }}
+        location /static/ {{ alias {web}/page/; }}"""
 
 
 def nginx_conf(prefix, port, registry, out_dir, workers=2, http_extra="", loc_extra="",
@@ -50,6 +63,7 @@ http {{
         location /channels {{ streamreg_hls {hls_dir or out_dir}; {loc_extra} }}
         location = /api/sessions {{ streamreg_status json; }}
         location = /metrics {{ streamreg_status prometheus; }}
+        {page_locations()}
     }}
 }}
 """
