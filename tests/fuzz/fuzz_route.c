@@ -45,6 +45,8 @@ static void parse_one(const char *path)
 		check_name(r.file);
 		FUZZ_REQUIRE(route_content_type(r.file_type) != NULL);
 	}
+	if (r.kind == ROUTE_STATIC)
+		check_name(r.file); /* joined to the web root the same way */
 	if (r.has_token) {
 		char tok[ROUTE_TOKEN_LEN + 1];
 		route_format_token(r.token_slot, r.token_nonce, tok);
