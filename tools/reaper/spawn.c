@@ -148,13 +148,9 @@ static int child_main(void *arg)
 	return child_fail(ctx, STEP_EXEC, errno);
 }
 
-/* One stack serves every spawn: the parent is suspended while it is used. */
-#define CHILD_STACK_SIZE ((size_t)256 * 1024)
-static void *child_stack;
-
-int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)
+/* c empty (nothing to close), and argv checked. */
+static int spawn_init(struct rp_child *c, char *const argv[], char *err, size_t errlen)
 {
-	int errp[2];
 	memset(c, 0, sizeof *c);
 	c->pid = -1;
 	c->pidfd = -1;
@@ -164,6 +160,19 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 		snprintf(err, errlen, "program must be an absolute path");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* One stack serves every spawn: the parent is suspended while it is used. */
+#define CHILD_STACK_SIZE ((size_t)256 * 1024)
+static void *child_stack;
+
+int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)
+{
+	int errp[2];
+	int rc = spawn_init(c, argv, err, errlen);
+	if (rc)
+		return rc;
 	if (!child_stack) {
 		void *s = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
 		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -217,15 +226,9 @@ int rp_spawn(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size
 int rp_spawn_start(struct rp_child *c, char *const argv[], int cwd_fd, char *err, size_t errlen)
 {
 	int errp[2], rep[2];
-	memset(c, 0, sizeof *c);
-	c->pid = -1;
-	c->pidfd = -1;
-	c->errfd = -1;
-	c->report_fd = -1;
-	if (!argv || !argv[0] || argv[0][0] != '/') {
-		snprintf(err, errlen, "program must be an absolute path");
-		return -EINVAL;
-	}
+	int rc = spawn_init(c, argv, err, errlen);
+	if (rc)
+		return rc;
 	if (pipe2(errp, O_CLOEXEC) < 0 || pipe2(rep, O_CLOEXEC) < 0) {
 		int e = errno;
 		snprintf(err, errlen, "pipe: %s", strerror(e));

@@ -112,21 +112,14 @@ static int hold_options(const char *cmd, int argc, char **argv, struct hold_opts
 	return CLI_OK;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Poll the session until a signal, --for, or its deletion. */
 static int watch(sr_registry *reg, const uuid_t id, const char *id_text, const struct hold_opts *o,
                  sr_session_info *last)
 {
-	uint64_t end = o->for_ms ? mono_ms() + o->for_ms : 0;
+	uint64_t end = o->for_ms ? sr_now_mono_ns() / 1000000u + o->for_ms : 0;
 	struct timespec iv = {(time_t)(o->interval_ms / 1000),
 	                      (long)(o->interval_ms % 1000) * 1000000L};
-	while (!stop_sig && (!end || mono_ms() < end)) {
+	while (!stop_sig && (!end || sr_now_mono_ns() / 1000000u < end)) {
 		nanosleep(&iv, NULL);
 		sr_session_info s;
 		int rc = sr_session_snapshot(reg, id, &s);
