@@ -109,8 +109,11 @@ static void test_dead_lock_holder(void **state)
 	double t0 = srt_now_ms();
 	assert_int_equal(sr_session_insert(fx->reg, id, NULL), 0);
 	double took = srt_now_ms() - t0;
-	/* Taken over from the dead owner, not after a timeout. */
-	assert_true(took < 1000);
+	/* Taken over from the dead owner, not after the lock's timeout (2 s,
+	 * SR_LOCK_TIMEOUT_MS in lock.c): a takeover that waited for it takes at
+	 * least that long, however idle the machine; a prompt one, well under it
+	 * however loaded. */
+	assert_true(took < 2000);
 	assert_int_equal(sr_registry_stats_get(fx->reg, &after), 0);
 	assert_int_equal(after.locks_repaired, before.locks_repaired + 1);
 	assert_int_equal(sr_registry_verify(fx->reg), 0);

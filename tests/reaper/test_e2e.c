@@ -372,7 +372,7 @@ static void test_idle_stop(void **state)
 	}
 	uint64_t left = e2e_now_us();
 	remove_client(f, A);
-	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 10000), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 30000), 0);
 	uint64_t took = e2e_now_us() - left;
 	assert_true(took >= 1400000); /* not before the grace period */
 	assert_false(e2e_alive(pid, start));
@@ -413,7 +413,7 @@ static void test_kill_ffmpeg(void **state)
 	 * early when it was not. */
 	uint64_t killed = e2e_now_us();
 	assert_int_equal(kill(pid1, SIGKILL), 0);
-	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 5000), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 30000), 0);
 	/* the dead run is still served, as it was */
 	assert_int_equal(current_run(f, A), run1);
 	unsigned long long last1 = last_sequence(f, A, run1, "90p");
@@ -457,7 +457,7 @@ static void test_failed_keeps_run(void **state)
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(kill(s.pid, SIGKILL), 0);
-	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 10000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 30000), 0);
 	e2e_sleep_ms(500); /* scans: nothing removes it */
 	assert_int_equal(current_run(f, A), run);
 	(void)last_sequence(f, A, run, "90p"); /* its playlist still lists segments */
@@ -519,7 +519,7 @@ static void test_never_works(void **state)
 	e2e_start_ready(f, extra);
 	add_client(f, A);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 15000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "no more automatic restarts", 30000), 0);
 	e2e_sleep_ms(1500); /* several backoff periods: nothing more may start */
 	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 3);
 	sr_session_info s;
@@ -535,8 +535,8 @@ static void test_never_works(void **state)
 
 	/* a client asks again: one more attempt is made at once */
 	assert_int_equal(e2e_transition(f, A, SR_STATE_FAILED, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "asked again", 5000), 0);
-	uint64_t end = e2e_now_us() + 5000000;
+	assert_int_equal(e2e_wait_log(f, A, "asked again", 30000), 0);
+	uint64_t end = e2e_now_us() + 30000000;
 	while (e2e_count_log(f, A, "ffmpeg spawned") < 4 && e2e_now_us() < end)
 		e2e_sleep_ms(10);
 	assert_true(e2e_count_log(f, A, "ffmpeg spawned") >= 4);
@@ -553,14 +553,14 @@ static void test_start_timeout(void **state)
 	e2e_start_ready(f, extra);
 	add_client(f, A);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 10000), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_FAILED, 30000), 0);
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	assert_non_null(strstr(s.last_error, "start timeout"));
 	char line[4096];
 	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned", line, sizeof line), 0);
 	pid_t pid = (pid_t)field(line, "pid=");
-	assert_int_equal(e2e_wait_log(f, A, "directory removed", 10000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "directory removed", 30000), 0);
 	assert_int_equal(kill(pid, 0), -1);
 	assert_int_equal(e2e_children(f->reaper), 0);
 	assert_false(e2e_dir_exists(f, A));
@@ -590,7 +590,7 @@ static void test_kill_reaper(void **state)
 
 	int st = e2e_stop(f, SIGKILL);
 	assert_true(WIFSIGNALED(st));
-	uint64_t end = e2e_now_us() + 3000000;
+	uint64_t end = e2e_now_us() + 30000000;
 	while ((e2e_alive(sa.pid, sa.pid_start) || e2e_alive(sb.pid, sb.pid_start)) &&
 	       e2e_now_us() < end)
 		e2e_sleep_ms(10);
@@ -603,7 +603,7 @@ static void test_kill_reaper(void **state)
 	assert_true(e2e_dir_exists(f, B));
 
 	e2e_start_ready(f, NULL);
-	assert_int_equal(e2e_wait_state(f, B, SR_STATE_IDLE, 5000), 0);
+	assert_int_equal(e2e_wait_state(f, B, SR_STATE_IDLE, 30000), 0);
 	assert_false(e2e_dir_exists(f, B));
 	assert_int_equal(e2e_wait_state(f, A, SR_STATE_ACTIVE, 20000), 0);
 	e2e_snapshot(f, A, &s);
@@ -632,7 +632,7 @@ static void test_bad_lineup(void **state)
 	fprintf(fp, "#EXTM3U\n#EXTINF:-1 tvg-id=\"" A "\",A\n-i /etc/shadow\n");
 	fclose(fp);
 	e2e_start(f, NULL);
-	int st = e2e_wait_exit(f, 10000);
+	int st = e2e_wait_exit(f, 30000);
 	assert_true(st != -1);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -644,14 +644,14 @@ static void test_bad_lineup(void **state)
 	/* with --syslog the error still reaches stderr */
 	const char *to_syslog[] = {"--syslog", NULL};
 	e2e_start(f, to_syslog);
-	st = e2e_wait_exit(f, 10000);
+	st = e2e_wait_exit(f, 30000);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	assert_int_equal(e2e_count_log(f, "line 3: input begins with '-'", f->lineup), 2);
 
 	const char *bad_ladder[] = {"--ladder", "720p:2800k,480x:1", NULL};
 	e2e_start(f, bad_ladder);
-	st = e2e_wait_exit(f, 10000);
+	st = e2e_wait_exit(f, 30000);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 2);
 	assert_int_equal(e2e_count_log(f, "--ladder: ladder entry 2", NULL), 1);
@@ -691,7 +691,7 @@ static void test_reload(void **state)
 	            "http://x/\n");
 	fclose(fp);
 	assert_int_equal(kill(f->reaper, SIGHUP), 0);
-	assert_int_equal(e2e_wait_log(f, "keeping the old one", "line 4", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, "keeping the old one", "line 4", 30000), 0);
 
 	const char *ids[] = {A, B};
 	const char *inputs[] = {E2E_LAVFI, "http://127.0.0.1:9/none.m3u8"};
@@ -699,7 +699,7 @@ static void test_reload(void **state)
 	assert_int_equal(kill(f->reaper, SIGHUP), 0);
 	uuid_t ub = {0};
 	assert_int_equal(sr_uuid_parse(B, ub), 0);
-	uint64_t end = e2e_now_us() + 5000000;
+	uint64_t end = e2e_now_us() + 30000000;
 	while (sr_session_find(f->reg, ub, NULL) != 0 && e2e_now_us() < end)
 		e2e_sleep_ms(10);
 	assert_int_equal(sr_session_find(f->reg, ub, NULL), 0);
@@ -708,7 +708,7 @@ static void test_reload(void **state)
 	assert_int_equal(sr_uuid_parse(C, uc), 0);
 	assert_int_equal(sr_session_insert(f->reg, uc, NULL), 0);
 	assert_int_equal(e2e_transition(f, C, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_state(f, C, SR_STATE_FAILED, 5000), 0);
+	assert_int_equal(e2e_wait_state(f, C, SR_STATE_FAILED, 30000), 0);
 	char msg[SR_ERROR_MAX + 1];
 	assert_int_equal(sr_session_last_error(f->reg, uc, msg, sizeof msg), 0);
 	assert_string_equal(msg, "channel is not in the lineup");
@@ -716,7 +716,7 @@ static void test_reload(void **state)
 
 	/* A runs, then leaves the lineup */
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 30000), 0);
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	assert_true(e2e_alive(s.pid, s.pid_start));
@@ -727,7 +727,7 @@ static void test_reload(void **state)
 	assert_int_equal(kill(f->reaper, SIGHUP), 0);
 	uuid_t ua = {0};
 	assert_int_equal(sr_uuid_parse(A, ua), 0);
-	end = e2e_now_us() + 5000000;
+	end = e2e_now_us() + 30000000;
 	while (sr_session_find(f->reg, ua, NULL) == 0 && e2e_now_us() < end)
 		e2e_sleep_ms(10);
 	assert_int_equal(sr_session_find(f->reg, ua, NULL), -ENOENT);
@@ -750,32 +750,32 @@ static void test_foreign_changes(void **state)
 	sr_session_info s;
 
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 30000), 0);
 	e2e_snapshot(f, A, &s);
 	pid_t pid = s.pid;
 	uint64_t start = s.pid_start;
 	assert_true(e2e_alive(pid, start));
 	assert_int_equal(e2e_transition(f, A, SR_STATE_STARTING, SR_STATE_STOPPING), 0);
-	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 5000), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 30000), 0);
 	assert_false(e2e_alive(pid, start));
 	assert_int_equal(e2e_count_log(f, "state changed to stopping by another process", NULL), 1);
 	assert_false(e2e_dir_exists(f, A));
 
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	uint64_t end = e2e_now_us() + 5000000;
+	uint64_t end = e2e_now_us() + 30000000;
 	while (e2e_count_log(f, A, "ffmpeg spawned") < 2 && e2e_now_us() < end)
 		e2e_sleep_ms(5);
 	e2e_snapshot(f, A, &s);
 	assert_true(e2e_alive(s.pid, s.pid_start));
 	assert_int_equal(e2e_transition(f, A, SR_STATE_STARTING, SR_STATE_ACTIVE), 0);
-	assert_int_equal(e2e_wait_log(f, A, "moved to active by another process", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "moved to active by another process", 30000), 0);
 	e2e_sleep_ms(200);
 	assert_true(e2e_alive(s.pid, s.pid_start)); /* adopted, not stopped */
 
 	assert_int_equal(e2e_transition(f, A, SR_STATE_ACTIVE, SR_STATE_FAILED), 0);
-	assert_int_equal(e2e_wait_log(f, "state changed to failed by another process", NULL, 5000),
+	assert_int_equal(e2e_wait_log(f, "state changed to failed by another process", NULL, 30000),
 	                 0);
-	end = e2e_now_us() + 5000000;
+	end = e2e_now_us() + 30000000;
 	/* the first stop logged "transcoder stopped and directory removed" */
 	while (e2e_count_log(f, A, "directory removed") < 2 && e2e_now_us() < end)
 		e2e_sleep_ms(5);
@@ -795,7 +795,7 @@ static void test_registry_replaced(void **state)
 	const char *extra[] = {"--ffmpeg", STUB_FFMPEG, NULL};
 	e2e_start_ready(f, extra);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 30000), 0);
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	assert_true(e2e_alive(s.pid, s.pid_start));
@@ -803,7 +803,7 @@ static void test_registry_replaced(void **state)
 	sr_registry_close(f->reg);
 	f->reg = NULL;
 	assert_int_equal(sr_registry_unlink(f->name), 0);
-	uint64_t end = e2e_now_us() + 10000000;
+	uint64_t end = e2e_now_us() + 30000000;
 	while (e2e_count_log(f, "watching registry", NULL) < 2 && e2e_now_us() < end)
 		e2e_sleep_ms(10);
 	assert_int_equal(e2e_count_log(f, "watching registry", "again"), 1);
@@ -815,7 +815,7 @@ static void test_registry_replaced(void **state)
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(s.state, SR_STATE_IDLE);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	end = e2e_now_us() + 5000000;
+	end = e2e_now_us() + 30000000;
 	while (e2e_count_log(f, A, "ffmpeg spawned") < 2 && e2e_now_us() < end)
 		e2e_sleep_ms(5);
 	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), 2);
@@ -896,13 +896,13 @@ static void test_start_is_access(void **state)
 	e2e_snapshot(f, A, &s);
 	assert_true(s.idle_ms > 1000);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 30000), 0);
 	e2e_sleep_ms(500); /* ten scans */
 	e2e_snapshot(f, A, &s);
 	assert_int_equal(s.state, SR_STATE_STARTING);
 	assert_true(e2e_alive(s.pid, s.pid_start));
 	/* and the grace still ends it */
-	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 5000), 0);
+	assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 30000), 0);
 	assert_false(e2e_alive(s.pid, s.pid_start));
 }
 
@@ -915,7 +915,7 @@ static void test_hung_stop(void **state)
 	    "--ffmpeg", STUB_FFMPEG_HUNG, "--idle-grace", "0.2", "--stop-timeout", "0.5", NULL};
 	e2e_start_ready(f, extra);
 	assert_int_equal(e2e_transition(f, A, SR_STATE_IDLE, SR_STATE_STARTING), 0);
-	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 5000), 0);
+	assert_int_equal(e2e_wait_log(f, A, "ffmpeg spawned", 30000), 0);
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	pid_t pid = s.pid;
@@ -980,7 +980,7 @@ static void cycles(struct e2e *f, const char *tag, int n, const char *ffmpeg)
 		if (rc)
 			print_error("cycle %d: %s\n", i, sr_strerror(rc));
 		assert_int_equal(rc, 0);
-		assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 10000), 0);
+		assert_int_equal(e2e_wait_state(f, A, SR_STATE_IDLE, 30000), 0);
 	}
 	assert_int_equal(e2e_count_log(f, A, "ffmpeg spawned"), n);
 	assert_int_equal(e2e_count_log(f, "stopping->idle", "transcoder stopped"), n);
