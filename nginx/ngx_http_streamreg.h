@@ -74,9 +74,9 @@ ngx_int_t sr_ngx_add_header(ngx_http_request_t *r, const char *key, const char *
  * Retry-After: retry_after (0: none).  Returns the output filter's code. */
 ngx_int_t sr_ngx_reply_error(ngx_http_request_t *r, ngx_uint_t status, const char *why,
                              unsigned retry_after);
-/* Whether the request was answered already: any method but GET and HEAD
- * gets 405 (and *rc the reply's code); for those two the body is discarded
- * and true means that failed (*rc to return). */
+/* Whether the request was answered already (*rc: the code to return):
+ * OPTIONS gets the preflight answer, any method but GET, HEAD and OPTIONS
+ * 405; a failure to discard a body ends it too. */
 bool sr_ngx_method_answered(ngx_http_request_t *r, ngx_int_t *rc);
 /* A body from memory (copied into the request pool). */
 ngx_int_t sr_ngx_reply_body(ngx_http_request_t *r, const char *ctype, const char *cache,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cors.h"
+
 ngx_int_t sr_ngx_add_header(ngx_http_request_t *r, const char *key, const char *value)
 {
 	ngx_table_elt_t *h = ngx_list_push(&r->headers_out.headers);
@@ -33,7 +35,8 @@ ngx_int_t sr_ngx_common_headers(ngx_http_request_t *r)
 			snprintf(names[ngx_worker], sizeof names[0], "%u", (unsigned)ngx_worker);
 		idx = names[ngx_worker];
 	}
-	if (sr_ngx_add_header(r, "Access-Control-Allow-Origin", "*") != NGX_OK)
+	if (sr_ngx_add_header(r, "Access-Control-Allow-Origin", "*") != NGX_OK ||
+	    sr_ngx_add_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE) != NGX_OK)
 		return NGX_ERROR;
 	return sr_ngx_add_header(r, "X-Streamreg-Worker", idx);
 }
@@ -98,8 +101,7 @@ ngx_int_t sr_ngx_reply_error(ngx_http_request_t *r, ngx_uint_t status, const cha
 	if (sr_ngx_common_headers(r) != NGX_OK ||
 	    sr_ngx_add_header(r, "Cache-Control", "no-store") != NGX_OK)
 		return NGX_ERROR;
-	if (status == NGX_HTTP_NOT_ALLOWED &&
-	    sr_ngx_add_header(r, "Allow", "GET, HEAD") != NGX_OK)
+	if (status == NGX_HTTP_NOT_ALLOWED && sr_ngx_add_header(r, "Allow", CORS_METHODS) != NGX_OK)
 		return NGX_ERROR;
 	if (retry_after) {
 		char *v = ngx_pnalloc(r->pool, 16);
@@ -169,15 +171,70 @@ ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st
 	return ngx_http_output_filter(r, &out);
 }
 
+/* A request header's value, NUL-terminated in the request pool, or NULL. */
+static const char *header_in(ngx_http_request_t *r, const char *name)
+{
+	size_t n = strlen(name);
+	ngx_list_part_t *part = &r->headers_in.headers.part;
+	for (; part; part = part->next) {
+		ngx_table_elt_t *h = part->elts;
+		for (ngx_uint_t i = 0; i < part->nelts; i++) {
+			if (h[i].key.len != n || ngx_strncasecmp(h[i].key.data, (u_char *)name, n) != 0)
+				continue;
+			char *v = ngx_pnalloc(r->pool, h[i].value.len + 1);
+			if (v == NULL)
+				return NULL;
+			ngx_memcpy(v, h[i].value.data, h[i].value.len);
+			v[h[i].value.len] = '\0';
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* 204 to OPTIONS, as streamreg-server: a CORS preflight gets the methods
+ * and the headers it asked for; a plain OPTIONS gets Allow. */
+static ngx_int_t reply_options(ngx_http_request_t *r)
+{
+	const char *method = header_in(r, "Access-Control-Request-Method");
+	const char *headers = header_in(r, "Access-Control-Request-Headers");
+	if (headers && !cors_header_list_ok(headers))
+		return sr_ngx_reply_error(r, NGX_HTTP_BAD_REQUEST,
+		                          "malformed Access-Control-Request-Headers", 0);
+	if (sr_ngx_common_headers(r) != NGX_OK ||
+	    sr_ngx_add_header(r, "Cache-Control", "no-store") != NGX_OK ||
+	    sr_ngx_add_header(r, "Allow", CORS_METHODS) != NGX_OK)
+		return NGX_ERROR;
+	if (method) {
+		/* The real request may follow from any origin, with whatever
+		 * headers it announced; caches must key on them. */
+		if (sr_ngx_add_header(r, "Access-Control-Allow-Methods", CORS_METHODS) != NGX_OK ||
+		    (headers && *headers &&
+		     sr_ngx_add_header(r, "Access-Control-Allow-Headers", headers) != NGX_OK) ||
+		    sr_ngx_add_header(r, "Access-Control-Max-Age", CORS_MAX_AGE) != NGX_OK ||
+		    sr_ngx_add_header(r, "Vary", CORS_VARY) != NGX_OK)
+			return NGX_ERROR;
+	}
+	r->headers_out.status = NGX_HTTP_NO_CONTENT;
+	r->header_only = 1;
+	return ngx_http_send_header(r);
+}
+
 bool sr_ngx_method_answered(ngx_http_request_t *r, ngx_int_t *rc)
 {
-	if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+	if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD | NGX_HTTP_OPTIONS))) {
 		/* Refused before any body is read; closing the connection keeps
 		 * a slow body from holding it. */
 		r->keepalive = 0;
-		*rc = sr_ngx_reply_error(r, NGX_HTTP_NOT_ALLOWED, "only GET and HEAD", 0);
+		*rc = sr_ngx_reply_error(r, NGX_HTTP_NOT_ALLOWED, "only GET, HEAD and OPTIONS", 0);
 		return true;
 	}
 	*rc = ngx_http_discard_request_body(r);
-	return *rc != NGX_OK;
+	if (*rc != NGX_OK)
+		return true;
+	if (r->method == NGX_HTTP_OPTIONS) {
+		*rc = reply_options(r);
+		return true;
+	}
+	return false;
 }

@@ -96,7 +96,25 @@ try:
         check(st in want and b"root:" not in body,
               f"{path} -> {st} (want {sorted(want)}) {body[:60]!r}")
     st, hdrs, body = http(port, f"{base}/master.m3u8", method="POST", body=b"x")
-    check(st == 405 and hdrs.get("allow") == "GET, HEAD", f"POST -> {st} Allow {hdrs.get('allow')}")
+    check(st == 405 and hdrs.get("allow") == "GET, HEAD, OPTIONS",
+          f"POST -> {st} Allow {hdrs.get('allow')}")
+    # CORS preflight, as streamreg-server answers it.
+    st, hdrs, _ = http(port, f"{base}/master.m3u8", method="OPTIONS",
+                       headers={"Origin": "http://elsewhere.example",
+                                "Access-Control-Request-Method": "GET",
+                                "Access-Control-Request-Headers": "x-token, authorization"})
+    check(st == 204 and hdrs.get("access-control-allow-methods") == "GET, HEAD, OPTIONS"
+          and hdrs.get("access-control-allow-headers") == "x-token, authorization"
+          and hdrs.get("access-control-max-age") == "7200" and "vary" in hdrs
+          and hdrs.get("access-control-allow-origin") == "*",
+          f"preflight -> {st} {[(k, v) for k, v in hdrs.items() if k.startswith('access')]}")
+    st, _, _ = http(port, f"{base}/master.m3u8", method="OPTIONS",
+                    headers={"Access-Control-Request-Method": "GET",
+                             "Access-Control-Request-Headers": "x(token)"})
+    check(st == 400, f"preflight with a malformed header list -> {st}")
+    st, hdrs, _ = http(port, "/api/sessions", method="OPTIONS")
+    check(st == 204 and hdrs.get("allow") == "GET, HEAD, OPTIONS"
+          and "access-control-allow-methods" not in hdrs, f"plain OPTIONS -> {st} Allow")
 
     # ---- files through nginx's static path ---------------------------------
     # the run layout of tools/common/st_run.h (docs/server.md, Restarts)
@@ -114,7 +132,8 @@ try:
     st, hdrs, body = http(port, f"{base}/90p/1000-00001.ts")
     check(st == 200 and body == seg and hdrs.get("content-type") == "video/mp2t"
           and hdrs.get("cache-control") == "max-age=86400, immutable" and "etag" in hdrs
-          and hdrs.get("access-control-allow-origin") == "*",
+          and hdrs.get("access-control-allow-origin") == "*"
+          and "Content-Range" in hdrs.get("access-control-expose-headers", ""),
           f"segment: {st}, {len(body)} bytes, {hdrs.get('content-type')}, "
           f"{hdrs.get('cache-control')}, etag {hdrs.get('etag')}")
     st, hdrs, body = http(port, f"{base}/90p/1000-00001.ts", headers={"Range": "bytes=100-199"})

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "http_range.h"
 #include "st_log.h"
 
@@ -16,10 +17,6 @@ _Thread_local const char *http_cur_url;
 _Thread_local unsigned http_cur_status;
 _Thread_local enum hm_route http_cur_route;
 
-/* Browsers cache a preflight for at most this long (Chromium's cap). */
-#define PREFLIGHT_MAX_AGE "7200"
-/* Longest Access-Control-Request-Headers echoed back. */
-#define MAX_REQUEST_HEADERS_LIST 1024
 
 const char *http_reason(unsigned status)
 {
@@ -61,8 +58,7 @@ void http_common_headers(struct MHD_Response *r, unsigned worker_index)
 {
 	/* Browser players (hls.js) fetch playlists and segments cross-origin. */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-	MHD_add_response_header(r, "Access-Control-Expose-Headers",
-	                        "Content-Length, Content-Range, X-Streamreg-Worker");
+	MHD_add_response_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE);
 	/* Which worker answered: lets tests and operators see requests of one
 	 * viewer spread over the workers. */
 	char idx[12];
@@ -80,7 +76,7 @@ static enum MHD_Result queue(struct worker *wk, struct MHD_Connection *c, unsign
 	if (cache)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
 	if (status == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_METHODS);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, CORS_METHODS);
 	http_common_headers(r, wk->index);
 	enum MHD_Result ret = http_queue(c, status, r);
 	if (ret == MHD_YES)
@@ -257,45 +253,27 @@ enum MHD_Result reply_file(struct worker *wk, struct MHD_Connection *c, const ch
 	return queue(wk, c, k == RANGE_PARTIAL ? 206 : 200, r, ctype, cache);
 }
 
-/* A header list is echoed only if it is made of field-name tokens
- * (RFC 9110 §5.1) separated by commas and spaces. */
-static int header_list_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n > MAX_REQUEST_HEADERS_LIST)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (!(ch == ',' || ch == ' ' || ch == '\t' || (ch > 0x20 && ch < 0x7f &&
-		                                                !strchr("\"(),/:;<=>?@[\\]{}", ch))))
-			return 0;
-	}
-	return 1;
-}
-
 enum MHD_Result reply_options(struct worker *wk, struct MHD_Connection *c)
 {
 	const char *method = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	                                                 "Access-Control-Request-Method");
 	const char *headers = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	                                                  "Access-Control-Request-Headers");
-	if (headers && !header_list_ok(headers))
+	if (headers && !cors_header_list_ok(headers))
 		return reply_error(wk, c, 400, "malformed Access-Control-Request-Headers");
 	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_METHODS);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, CORS_METHODS);
 	if (method) {
 		/* A preflight: the real request may follow from any origin, with
 		 * whatever headers it announced (an auth token, say).  The answer
 		 * depends on them, so caches must key on them. */
-		MHD_add_response_header(r, "Access-Control-Allow-Methods", HTTP_METHODS);
+		MHD_add_response_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
 		if (headers && *headers)
 			MHD_add_response_header(r, "Access-Control-Allow-Headers", headers);
-		MHD_add_response_header(r, "Access-Control-Max-Age", PREFLIGHT_MAX_AGE);
-		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY,
-		                        "Origin, Access-Control-Request-Method, "
-		                        "Access-Control-Request-Headers");
+		MHD_add_response_header(r, "Access-Control-Max-Age", CORS_MAX_AGE);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, CORS_VARY);
 	}
 	return queue(wk, c, 204, r, NULL, "no-store");
 }

@@ -10,9 +10,6 @@
 #include "http_metrics.h"
 #include "worker_internal.h"
 
-/* What the server allows, in Allow and Access-Control-Allow-Methods. */
-#define HTTP_METHODS "GET, HEAD, OPTIONS"
-
 /* The request being answered on this thread, for the verbose log. */
 extern _Thread_local const char *http_cur_method;
 extern _Thread_local const char *http_cur_url;
