@@ -179,6 +179,13 @@ def ffmpeg_pids_for(path_fragment):
     return sorted(pids)
 
 
+def killed_workers(server):
+    """Whether the master had to SIGKILL a worker that outlived its SIGTERM
+    deadline: a clean stop needs none, however long a loaded machine took."""
+    with open(server.log_path, errors="replace") as f:
+        return "ignored SIGTERM: SIGKILL" in f.read()
+
+
 class Proc:
     """A child process with its stderr in a log file."""
 
