@@ -10,6 +10,7 @@ segment duration, plus a margin for a loaded 2-core machine.  If Chromium
 cannot start, the test fails with the reason."""
 
 import os
+import re
 import signal
 import time
 
@@ -149,6 +150,39 @@ try:
     check(replay and viewers == [1] and s0 and s0["clients"] == 1,
           f"after a reload the browser is still one viewer (viewers {viewers}, "
           f"clients {s0 and s0['clients']})")
+
+    # Cross-origin with a header of its own (an auth token, say): the page
+    # at http://localhost:PORT plays http://127.0.0.1:PORT with hls.js adding
+    # X-Player-Token, so Chromium sends a CORS preflight first and plays only
+    # if the server answers it.
+    b.navigate(env.url("/").replace("127.0.0.1", "localhost"))
+    wait_until(lambda: b.evaluate("typeof Hls !== 'undefined'"), 30, interval=0.5,
+               what="hls.js on the localhost page")
+    b.evaluate(f"""(() => {{
+      const v = document.createElement('video');
+      v.muted = true; document.body.append(v);
+      window.xo = {{fatal: [], video: v}};
+      const h = new Hls({{xhrSetup: (xhr, url) => {{
+        xhr.open('GET', url, true);
+        xhr.setRequestHeader('X-Player-Token', 'secret');
+      }}}});
+      h.on(Hls.Events.ERROR, (e, d) => {{ if (d.fatal) window.xo.fatal.push(d.details); }});
+      h.loadSource({env.url(env.master_path(0))!r});
+      h.attachMedia(v);
+      v.play().catch(() => {{}});
+      return true;
+    }})()""")
+    xo = wait_until(lambda: b.evaluate("window.xo.video.currentTime > 2 || window.xo.fatal.length"
+                                       " ? {t: window.xo.video.currentTime, fatal: window.xo.fatal}"
+                                       " : null"), 45, interval=0.5,
+                    what="cross-origin playback with a custom header")
+    check(xo and xo["t"] > 2 and not xo["fatal"],
+          f"cross-origin hls.js with X-Player-Token plays through the preflight ({xo})")
+    _, _, metrics = http(env.port, "/metrics")
+    preflights = sum(int(m.group(1)) for m in re.finditer(
+        rb'^streamreg_http_requests_total\{route="(?:master|playlist|segment)",code="204"\} (\d+)',
+        metrics, re.M))
+    check(preflights > 0, f"...after {preflights} preflight(s) answered 204")
 except Exception as e:  # noqa: BLE001 - report, then clean up
     check(False, f"exception: {e!r}")
 finally:

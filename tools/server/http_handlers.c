@@ -514,8 +514,11 @@ static enum MHD_Result handle_options(struct worker *wk, struct MHD_Connection *
 	if (strcmp(url, "*") != 0) {
 		struct route r;
 		const char *why;
-		if (route_parse(url, &r, &why) == 400)
+		int status = route_parse(url, &r, &why);
+		if (status == 400)
 			return reply_error(wk, c, 400, why);
+		if (status == 0)
+			http_cur_route = metrics_route(&r);
 	}
 	return reply_options(wk, c);
 }
