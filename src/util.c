@@ -72,6 +72,17 @@ int sr_name_valid(const char *name)
 	return 0;
 }
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int sr_uuid_parse(const char *text, uuid_t out)
 {
 	if (!text || !out)
@@ -79,13 +90,26 @@ int sr_uuid_parse(const char *text, uuid_t out)
 	size_t n = strnlen(text, SR_UUID_STR_LEN + 1);
 	if (n != SR_UUID_STR_LEN)
 		return sr__fail(-EINVAL, "UUID must be %d characters", SR_UUID_STR_LEN);
-	for (size_t i = 0; i < n; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? text[i] != '-' : !isxdigit((unsigned char)text[i]))
-			return sr__fail(-EINVAL, "malformed UUID at character %zu", i);
+	/* Checked and decoded in one pass: servers parse the UUID of every
+	 * request path, and libuuid's parser after a separate check cost
+	 * about 1% of an nginx worker serving playlists.  Hex pairs never
+	 * straddle a dash (groups of 8, 4, 4, 4 and 12 digits). */
+	unsigned char b[sizeof(uuid_t)];
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (text[i] != '-')
+				return sr__fail(-EINVAL, "malformed UUID at character %zu", i);
+			i++;
+			continue;
+		}
+		int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
+		if (hi < 0 || lo < 0)
+			return sr__fail(-EINVAL, "malformed UUID at character %zu", hi < 0 ? i : i + 1);
+		b[k++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
 	}
-	if (uuid_parse(text, out) != 0)
-		return sr__fail(-EINVAL, "malformed UUID");
+	memcpy(out, b, sizeof b);
 	return 0;
 }
 
