@@ -213,7 +213,9 @@ SR_API void sr_create_options_init(sr_create_options *opt);
  * Create a new registry named name (the file SR_DIR_ENV/name, by default
  * /dev/shm/name, as shm_open("/name") would) with O_EXCL and
  * attach it read-write.  Fails with -EEXIST if it exists, -EINVAL for a bad
- * name or option, -ENOMEM/-ENOSPC if the segment cannot be sized.
+ * name or option (-ENAMETOOLONG for a name over SR_NAME_MAX), -EINVAL or
+ * -ENAMETOOLONG for a bad SR_DIR_ENV as sr_registry_path() says,
+ * -ENOMEM/-ENOSPC if the segment cannot be sized.
  */
 SR_API int sr_registry_create(const char *name, const sr_create_options *opt, sr_registry **out);
 
@@ -258,8 +260,9 @@ SR_API void sr_registry_close(sr_registry *reg);
 
 /**
  * The file that holds registry name: SR_DIR_ENV (or SR_DIR_DEFAULT), '/',
- * name.  For tools that stat or remove it.  -EINVAL for a bad name or
- * directory, -ENAMETOOLONG if buf (len bytes) is too small.
+ * name.  For tools that stat or remove it.  -EINVAL for a bad name or a
+ * relative directory, -ENAMETOOLONG for a name over SR_NAME_MAX, a directory
+ * over SR_DIR_MAX, or a buf (len bytes) too small.
  */
 SR_API int sr_registry_path(const char *name, char *buf, size_t len);
 

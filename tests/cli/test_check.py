@@ -43,7 +43,7 @@ class Check(ct.CliTest):
         self.assertRegex(out, r"^registry '%s'\n" % name)
         self.assertRegex(out, r"sessions\s+2 of 8 in use \(idle 1, starting 1, active 0, "
                               r"stopping 0, failed 0\)")
-        self.assertRegex(out, r"processes\s+0 of 128 attached read-write")
+        self.assertRegex(out, r"processes\s+0 of 128 in the process table")
         self.assertRegex(out, r"records\s+0 bad")
         self.assertRegex(out, r"created\s+\d{4}-\d\d-\d\d .* by pid \d+")
         self.assertTrue(out.endswith("  status      ok\n"), out)
@@ -135,7 +135,7 @@ class Check(ct.CliTest):
                          r"(?m)^pid\s+%d \(running\)$" % victim.pid)
         self.assertRegex(self.expect(["ls", name], 0).out, r"%s\s+idle\s+5\s.*720p,360p" % ch)
         out = self.expect(["check", name], 0).out
-        self.assertRegex(out, r"processes\s+2 of 128 attached read-write")
+        self.assertRegex(out, r"processes\s+2 of 128 in the process table")
         self.assertRegex(out, r"clients\s+5\n")
 
         victim.kill()
@@ -146,7 +146,7 @@ class Check(ct.CliTest):
         self.assertNotIn("recovered", out)
         out = self.expect(["check", name, "--recover"], 0).out
         self.assertRegex(out, r"recovered\s+1 dead process reclaimed, 3 client leases released")
-        self.assertRegex(out, r"processes\s+1 of 128 attached read-write")
+        self.assertRegex(out, r"processes\s+1 of 128 in the process table")
         self.assertRegex(out, r"reclaimed\s+1 dead processes, 3 client leases")
         self.assertEqual(self.session_json(name, ch)["clients"], 2)
         self.assertRegex(self.expect(["show", name, ch], 0).out,
@@ -158,7 +158,7 @@ class Check(ct.CliTest):
         out = self.expect(["check", name, "--recover"], 0).out
         self.assertRegex(out, r"recovered\s+1 dead process reclaimed, 2 client leases released")
         self.assertEqual(self.session_json(name, ch)["clients"], 0)
-        self.assertRegex(out, r"processes\s+0 of 128 attached read-write")
+        self.assertRegex(out, r"processes\s+0 of 128 in the process table")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ class Registry(ct.CliTest):
         self.assertEqual(st.st_uid, os.geteuid())
         r = self.expect(["check", name], 0)
         self.assertRegex(r.out, r"sessions\s+0 of 1024 in use")
-        self.assertRegex(r.out, r"processes\s+0 of 128 attached read-write, 1024 leases each")
+        self.assertRegex(r.out, r"processes\s+0 of 128 in the process table \(viewer holders, the owner\), 1024 leases each")
 
     def test_create_options_reach_the_segment(self):
         name = self.registry("--capacity", "7", "--max-procs", "5", "--leases", "64",
@@ -22,7 +22,7 @@ class Registry(ct.CliTest):
         self.assertEqual(stat.S_IMODE(os.stat(ct.shm_path(name)).st_mode), 0o640)
         r = self.expect(["check", name], 0)
         self.assertRegex(r.out, r"sessions\s+0 of 7 in use")
-        self.assertRegex(r.out, r"processes\s+0 of 5 attached read-write, 64 leases each")
+        self.assertRegex(r.out, r"processes\s+0 of 5 in the process table \(viewer holders, the owner\), 64 leases each")
         # Short options and --opt=value work as well.
         other = self.registry("-c", "3", "--mode=0604")
         self.assertEqual(stat.S_IMODE(os.stat(ct.shm_path(other)).st_mode), 0o604)

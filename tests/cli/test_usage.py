@@ -3,7 +3,7 @@
 import clitest as ct
 
 MINE = ["create", "destroy", "check", "add", "del", "state", "error", "show", "ls"]
-ALL = MINE + ["top", "stats"]
+ALL = MINE + ["hold", "top", "stats"]
 UUID = "123e4567-e89b-12d3-a456-426614174000"
 
 
@@ -31,6 +31,13 @@ class Usage(ct.CliTest):
             self.assertEqual(self.expect(["help", cmd], 0).out, r.out)
             # --help wins over whatever else is on the line.
             self.assertEqual(self.expect([cmd, "x/y", "--help"], 0).out, r.out)
+
+    def test_max_procs_counts_viewer_holders(self):
+        # A read-write attach takes no process slot: only viewer holders and
+        # the owner do (sr_create_options.max_procs), and the help says so.
+        r = self.expect(["create", "--help"], 0)
+        self.assertRegex(r.out, r"--max-procs N\s+processes counting viewers at once")
+        self.assertNotIn("attached read-write", r.out)
 
     def test_monitor_commands_are_dispatched(self):
         for cmd in ("top", "stats"):

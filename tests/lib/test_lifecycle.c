@@ -68,6 +68,23 @@ static void test_create_refuses_existing(void **state)
 	assert_int_equal(sr_session_find(fx->reg, id, NULL), 0);
 }
 
+/* The header's codes for a bad name: too long is -ENAMETOOLONG, a bad
+ * character -EINVAL, and neither leaves a file behind. */
+static void test_bad_names_refused(void **state)
+{
+	char name[SR_NAME_MAX + 2];
+	sr_registry *r = NULL;
+
+	(void)state;
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(sr_registry_create(name, NULL, &r), -ENAMETOOLONG);
+	assert_int_equal(sr_registry_attach(name, 0, &r), -ENAMETOOLONG);
+	assert_int_equal(sr_registry_create("bad.name", NULL, &r), -EINVAL);
+	assert_int_equal(sr_registry_create("", NULL, &r), -EINVAL);
+	assert_null(r);
+}
+
 static void test_close_null_is_harmless(void **state)
 {
 	(void)state;
@@ -331,6 +348,7 @@ int main(void)
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_create_refuses_existing, srt_setup_small,
 	                                    srt_teardown),
+	    cmocka_unit_test(test_bad_names_refused),
 	    cmocka_unit_test(test_close_null_is_harmless),
 	    cmocka_unit_test(test_options_refused),
 	    cmocka_unit_test_setup_teardown(test_bad_mode_and_flags, srt_setup_small, srt_teardown),

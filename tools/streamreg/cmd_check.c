@@ -103,8 +103,8 @@ static void print_report(const sr_registry_stats *st, int bad)
 		printf("%s%s %" PRIu32, s ? ", " : "", sr_state_name((sr_state)s), st->by_state[s]);
 	printf(")\n");
 	printf("  clients     %" PRIu64 "\n", st->clients);
-	printf("  processes   %" PRIu32 " of %" PRIu32 " attached read-write, %" PRIu32
-	       " leases each\n",
+	printf("  processes   %" PRIu32 " of %" PRIu32
+	       " in the process table (viewer holders, the owner), %" PRIu32 " leases each\n",
 	       st->procs_attached, st->max_procs, st->leases_per_proc);
 	printf("  reclaimed   %" PRIu64 " dead processes, %" PRIu64 " client leases, %" PRIu64
 	       " writer locks since creation\n",

@@ -17,8 +17,8 @@ static void print_create_help(void)
 	       "refuses a name that already exists.\n"
 	       "\n"
 	       "  -c, --capacity N   sessions the table holds (default %" PRIu32 ", at most %u)\n"
-	       "  -p, --max-procs N  processes attached read-write at once (default %" PRIu32
-	       ", at most %u)\n"
+	       "  -p, --max-procs N  processes counting viewers at once, the reaper\n"
+	       "                     included (default %" PRIu32 ", at most %u)\n"
 	       "  -l, --leases N     channels one process can count viewers on (default %" PRIu32
 	       ", at most %u)\n"
 	       "  -m, --mode OCTAL   permission bits of the segment (default %04o); give\n"
