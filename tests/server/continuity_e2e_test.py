@@ -62,7 +62,8 @@ class Poller:
     def run(self):
         while not self.stop_flag.is_set():
             now = time.monotonic()
-            st, _, body = http(self.port, self.path, timeout=5)
+            # generous: a loaded machine may be slow, but must answer
+            st, _, body = http(self.port, self.path, timeout=10)
             self.polls += 1
             if st != 200:
                 self.bad.append((now, st, body[:80]))
@@ -102,7 +103,7 @@ class Poller:
                 self.seq_back.append((self.last_ms, ms))
             self.last_ms = max(self.last_ms, ms)
         if newest:
-            st, _, data = http(self.port, f"{self.base}/{newest}", timeout=5)
+            st, _, data = http(self.port, f"{self.base}/{newest}", timeout=10)
             if st != 200 or not data.startswith(b"\x47"):
                 self.seg_bad.append((newest, st))
 
