@@ -128,7 +128,8 @@ int main(int argc, char **argv)
 		       "once per segment and may be cut off between polls",
 		       (unsigned long long)cfg.idle_grace_ms, 3 * cfg.hls_time * 1000);
 
-	struct st_lineup lineup = {0};
+	/* static: still reachable, not leaked, when setup fails and main returns */
+	static struct st_lineup lineup;
 	rc = st_lineup_load(cfg.lineup_path, cfg.lineup_flags, &lineup, err, sizeof err);
 	if (rc) {
 		st_log(LOG_ERR, "lineup refused: %s", err);
