@@ -29,6 +29,9 @@ def main():
     expect(["top", missing, "--sort", "size"], 2, ["bad --sort"])
     expect(["top", missing, "--bogus"], 2, ["unknown option"])
     expect(["stats", missing, "--bogus"], 2, ["unknown option"])
+    # The synopsis offers one format; two are refused, not silently dropped.
+    expect(["stats", missing, "--json", "--prometheus"], 2, ["exclude each other"])
+    expect(["stats", missing, "--prometheus", "--json"], 2, ["exclude each other"])
     # A missing registry is exit 3, as for the other streamreg commands.
     expect(["top", missing, "--once"], 3, ["registry '%s'" % missing])
     expect(["top", missing, "--once", "--json"], 3, [missing])

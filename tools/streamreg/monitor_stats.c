@@ -31,10 +31,15 @@ static int parse_stats_args(int argc, char **argv, const char **name, stats_form
 		return 1;
 	}
 	for (int i = 1; i < argc && argv[i] != NULL; i++) {
-		if (strcmp(argv[i], "--prometheus") == 0) {
-			*fmt = STATS_PROMETHEUS;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			*fmt = STATS_JSON;
+		bool prom = strcmp(argv[i], "--prometheus") == 0;
+		if (prom || strcmp(argv[i], "--json") == 0) {
+			stats_format want = prom ? STATS_PROMETHEUS : STATS_JSON;
+			/* The synopsis offers one format: a second one would be
+			 * silently dropped, so it is refused. */
+			if (*fmt != STATS_TEXT && *fmt != want)
+				return mon_usage_error(
+				    "stats", "--prometheus and --json exclude each other");
+			*fmt = want;
 		} else if (argv[i][0] == '-') {
 			snprintf(msg, sizeof msg, "unknown option '%.60s'", argv[i]);
 			return mon_usage_error("stats", msg);
