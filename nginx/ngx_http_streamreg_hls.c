@@ -165,16 +165,6 @@ ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
 /* Who asks: the client's address and User-Agent, as streamreg-server. */
 static uint64_t client_of(ngx_http_request_t *r)
 {
-	const struct sockaddr *sa = r->connection->sockaddr;
-	const void *p = NULL;
-	size_t n = 0;
-	if (sa->sa_family == AF_INET) {
-		p = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-		n = sizeof(struct in_addr);
-	} else if (sa->sa_family == AF_INET6) {
-		p = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-		n = sizeof(struct in6_addr);
-	}
 	char ua[512] = "";
 	if (r->headers_in.user_agent) {
 		ngx_str_t *v = &r->headers_in.user_agent->value;
@@ -182,7 +172,7 @@ static uint64_t client_of(ngx_http_request_t *r)
 		memcpy(ua, v->data, l);
 		ua[l] = '\0';
 	}
-	return viewers_client_hash(p, n, ua);
+	return viewers_client_hash(r->connection->sockaddr, ua);
 }
 
 /* The viewer a master.m3u8 request is: the one its cookie names, the

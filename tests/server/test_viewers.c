@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,6 +200,40 @@ static pid_t spawn_holder(struct fx *f, int fd)
 	return pid;
 }
 
+/* The client identity both servers fold refetches by: the address without
+ * its port (a player opens new connections), IPv4 and IPv6, and the
+ * User-Agent; a socket without an IP address is the same as none. */
+static void test_client_hash_address_only(void **state)
+{
+	(void)state;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(1000)};
+	struct sockaddr_in b = a;
+	inet_pton(AF_INET, "192.0.2.7", &a.sin_addr);
+	inet_pton(AF_INET, "192.0.2.7", &b.sin_addr);
+	b.sin_port = htons(2000);
+	const struct sockaddr *sa = (const struct sockaddr *)(const void *)&a;
+	const struct sockaddr *sb = (const struct sockaddr *)(const void *)&b;
+	assert_int_equal(viewers_client_hash(sa, "vlc"), viewers_client_hash(sb, "vlc"));
+	assert_int_not_equal(viewers_client_hash(sa, "vlc"), viewers_client_hash(sa, "mpv"));
+	inet_pton(AF_INET, "192.0.2.8", &b.sin_addr);
+	assert_int_not_equal(viewers_client_hash(sa, "vlc"), viewers_client_hash(sb, "vlc"));
+
+	struct sockaddr_in6 c = {.sin6_family = AF_INET6, .sin6_port = htons(1)};
+	struct sockaddr_in6 d = c;
+	inet_pton(AF_INET6, "2001:db8::1", &c.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8::1", &d.sin6_addr);
+	d.sin6_port = htons(2);
+	const struct sockaddr *sc = (const struct sockaddr *)(const void *)&c;
+	const struct sockaddr *sd = (const struct sockaddr *)(const void *)&d;
+	assert_int_equal(viewers_client_hash(sc, NULL), viewers_client_hash(sd, NULL));
+	assert_int_not_equal(viewers_client_hash(sc, NULL), viewers_client_hash(NULL, NULL));
+
+	struct sockaddr_un u = {.sun_family = AF_UNIX, .sun_path = "/x"};
+	const struct sockaddr *su = (const struct sockaddr *)(const void *)&u;
+	assert_int_equal(viewers_client_hash(su, "ua"), viewers_client_hash(NULL, "ua"));
+	assert_int_not_equal(viewers_client_hash(NULL, NULL), 0);
+}
+
 static void test_adopt_after_holder_death(void **state)
 {
 	struct fx *f = *state;
@@ -293,6 +331,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_refetch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adopt_after_holder_death, setup, teardown),
+	    cmocka_unit_test(test_client_hash_address_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

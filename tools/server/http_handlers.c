@@ -116,20 +116,9 @@ static uint64_t client_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const void *p = NULL;
-	size_t n = 0;
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET) {
-			p = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-			n = sizeof(struct in_addr);
-		} else if (sa->sa_family == AF_INET6) {
-			p = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-			n = sizeof(struct in6_addr);
-		}
-	}
 	return viewers_client_hash(
-	    p, n, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
+	    ci ? ci->client_addr : NULL,
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT));
 }
 
 /* One line per interval for conditions that a flood repeats per request

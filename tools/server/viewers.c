@@ -1,11 +1,13 @@
 #include "viewers.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "st_log.h"
@@ -199,8 +201,17 @@ static uint32_t window_start(const struct viewer_table *vt, uint64_t client)
 	return (uint32_t)((h >> 32) % vt->capacity);
 }
 
-uint64_t viewers_client_hash(const void *addr, size_t n, const char *ua)
+uint64_t viewers_client_hash(const struct sockaddr *sa, const char *ua)
 {
+	const void *addr = NULL;
+	size_t n = 0;
+	if (sa && sa->sa_family == AF_INET) {
+		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		n = sizeof(struct in_addr);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		n = sizeof(struct in6_addr);
+	}
 	uint64_t h = 0xcbf29ce484222325ull;
 	const unsigned char *p = addr;
 	for (size_t i = 0; i < n; i++)

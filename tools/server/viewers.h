@@ -72,12 +72,15 @@ enum viewer_result {
 	VIEWER_ERROR,    /* the registry refused the lease (*err set) */
 };
 
+struct sockaddr;
+
 /*
  * The `client` of viewers_claim(): who asks, as far as a request tells, from
- * the client's address bytes (addr, n) and its User-Agent (ua, may be NULL);
- * FNV-1a, never 0.  Shared by every server so they fold refetches alike.
+ * the client's IPv4 or IPv6 address (sa, may be NULL; other families count
+ * as no address) and its User-Agent (ua, may be NULL); FNV-1a, never 0.
+ * Shared by every server so they fold refetches alike.
  */
-uint64_t viewers_client_hash(const void *addr, size_t n, const char *ua);
+uint64_t viewers_client_hash(const struct sockaddr *sa, const char *ua);
 
 /*
  * A master.m3u8 request of `client` (a hash of who asks: address and
