@@ -72,15 +72,15 @@ int sr_name_valid(const char *name)
 	return 0;
 }
 
+/* A hex digit's value, or -1: folding ASCII letters to lower case first
+ * makes it two range checks. */
 static int hex_value(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	unsigned u = (unsigned char)c;
+	if (u - '0' < 10u)
+		return (int)(u - '0');
+	u |= 0x20;
+	return u - 'a' < 6u ? (int)(u - 'a' + 10) : -1;
 }
 
 int sr_uuid_parse(const char *text, uuid_t out)
