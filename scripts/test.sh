@@ -3,12 +3,13 @@
 # ways and runs ctest in each (TSan: threaded tests; ASan+UBSan with clang:
 # everything but valgrind and the bench, plus the fuzzers; plain gcc build:
 # everything, valgrind included).  The last lines are ctest's summary of the
-# plain build.  Before them, two checks: the library and the tools are built in
-# every build type and with Debian's packaging flags, with gcc and clang
-# (scripts/build-matrix.sh), and clang-tidy and cppcheck go over src/ and
-# tools/ (scripts/lint.sh).  A failed check does not stop the tests; it makes
-# the run fail at the end, named in the last line.  Every build here treats
-# warnings as errors (SR_WERROR).  Options: --quick runs only the plain build.
+# plain build.  Before them, two checks: the library and the tools are built
+# in every build type and with Debian's packaging flags, with gcc and clang
+# (scripts/build-matrix.sh), and clang-tidy and cppcheck go over src/, tools/
+# and examples/ (scripts/lint.sh).  A failed check does not stop the tests; it
+# makes the run fail at the end, named in the last line.  Every build here
+# treats warnings as errors (SR_WERROR).  Options: --quick runs only the plain
+# build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
