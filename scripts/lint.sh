@@ -4,12 +4,15 @@
 # tools/ and examples/ that the build compiles.  bench/ is not held to it yet:
 # its SIGINT handler cleans up with opendir/readdir/snprintf, which are not
 # async-signal-safe, and that wants a redesign of its own.
-# usage: lint.sh [BUILD_DIR]   (default build/: its compile_commands.json)
+# usage: lint.sh [BUILD_DIR [FILE...]]   (default build/: its compile_commands.json)
+#   FILEs (paths from the top of the tree) limit the run to them, to check a
+#   change quickly; the test command checks every file.
 # Exit status 1 when either tool reports anything; each finding is printed
 # with its file and line, the per-file clang-tidy output is in BUILD_DIR/lint/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+shift $(($# > 0 ? 1 : 0))
 jobs=$(nproc)
 out=$build/lint
 rm -rf "$out"
@@ -21,12 +24,14 @@ mkdir -p "$out/tidy"
 
 # One compile command per file: the library's sources are compiled twice
 # (shared and static) and analysing them twice would only cost time.
-python3 - "$build/compile_commands.json" "$out" "$PWD" <<'PY'
+python3 - "$build/compile_commands.json" "$out" "$PWD" "$@" <<'PY'
 import json, os, sys
-db, out, root = sys.argv[1:]
+db, out, root, only = sys.argv[1], sys.argv[2], sys.argv[3], set(sys.argv[4:])
 seen, keep = set(), []
 for e in json.load(open(db)):
     f = os.path.relpath(os.path.join(e["directory"], e["file"]), root)
+    if only and f not in only:
+        continue
     if f.split(os.sep)[0] in ("src", "tools", "examples") and f not in seen:
         seen.add(f)
         keep.append(e)
@@ -34,6 +39,10 @@ json.dump(keep, open(os.path.join(out, "compile_commands.json"), "w"), indent=1)
 open(os.path.join(out, "files"), "w").write("".join(sorted(f + "\n" for f in seen)))
 PY
 nfiles=$(wc -l <"$out/files")
+if ((nfiles == 0)); then
+	echo "lint: no C file of src/, tools/ or examples/ in $build/compile_commands.json${1:+ among $*}" >&2
+	exit 1
+fi
 status=0
 
 # clang-tidy: one process per file, nproc at a time, each file's output kept
