@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <streamreg.h>
+
 #include "st_lineup.h"
 #include "st_num.h"
 
@@ -217,6 +219,11 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 		const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
 		switch (o) {
 		case OPT_REGISTRY:
+			/* A bad name is a usage error (exit 2) as in every tool,
+			 * not a setup failure found later at attach. */
+			if (sr_name_valid(optarg) < 0)
+				return bad(err, errlen, "--registry", optarg,
+				           "1 to 64 characters from A-Z a-z 0-9 _ -");
 			cfg->registry = optarg;
 			break;
 		case OPT_LINEUP:
