@@ -26,9 +26,10 @@ static void test_registry_name_is_checked_as_usage(void **state)
 	(void)state;
 	char err[256] = "";
 	assert_int_equal(parse("tv_1-a", err, sizeof err), 0);
-	const char *bad[] = {"bad.name", "a/b", "",
-	                     "a234567890123456789012345678901234567890123456789012345678901234"
-	                     "5"};
+	char too_long[66];
+	memset(too_long, 'a', sizeof too_long - 1);
+	too_long[sizeof too_long - 1] = '\0';
+	const char *bad[] = {"bad.name", "a/b", "", too_long};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = '\0';
 		assert_int_equal(parse(bad[i], err, sizeof err), -EINVAL);
