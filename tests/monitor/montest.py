@@ -134,7 +134,7 @@ class Tmux:
 
     def tmux(self, args):
         return subprocess.run(["tmux", "-S", self.sock, "-f", self.conf] + args,
-                              capture_output=True, text=True, timeout=10)
+                              capture_output=True, text=True, timeout=30)
 
     def screen(self, history=False):
         start = ["-S", "-1000"] if history else []
@@ -143,7 +143,7 @@ class Tmux:
     def keys(self, *keys):
         self.tmux(["send-keys", "-t", "t"] + list(keys))
 
-    def wait_for(self, pred, what, timeout=10.0, history=False):
+    def wait_for(self, pred, what, timeout=30.0, history=False):
         deadline = time.time() + timeout
         last = ""
         while time.time() < deadline:
@@ -160,7 +160,7 @@ class Tmux:
     def pane(self, fmt):
         return self.tmux(["display-message", "-p", "-t", "t", fmt]).stdout.strip()
 
-    def wait_dead(self, timeout=10.0):
+    def wait_dead(self, timeout=30.0):
         """Exit status of the program once it has exited."""
         deadline = time.time() + timeout
         while time.time() < deadline:
