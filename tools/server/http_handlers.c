@@ -36,16 +36,18 @@
 /* Repeated warnings (table full) are written once per interval, with a count. */
 #define REPEAT_LOG_INTERVAL_MS 10000
 
-/* The session exists once anyone asked for the channel. */
-static int ensure_session(struct worker *wk, const uuid_t id)
+/* The session exists once anyone asked for the channel.  A present one,
+ * the common case, costs one lock-free lookup; its reference then serves
+ * every later registry call of the request. */
+static int ensure_session(struct worker *wk, const uuid_t id, sr_session_ref *ref)
 {
-	int rc = sr_session_find(wk->reg, id, NULL);
+	int rc = sr_session_resolve(wk->reg, id, ref);
 	if (rc != -ENOENT)
 		return rc;
 	char dir[SR_PATH_MAX + 1];
 	bool fits = st_chan_dir(dir, sizeof dir, wk->opt->output_dir, id) == 0;
-	rc = sr_session_insert(wk->reg, id, fits ? dir : NULL);
-	return rc == -EEXIST ? 0 : rc;
+	rc = sr_session_find_or_insert(wk->reg, id, fits ? dir : NULL, ref);
+	return rc < 0 ? rc : 0;
 }
 
 static void release_viewer(struct worker *wk, struct request *rq)
@@ -142,6 +144,7 @@ void http_log_flush(void)
 static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct request *rq,
                          const uuid_t channel)
 {
+	sr_session_ref ref = rq->w.ref;
 	int err = 0;
 	enum viewer_result v = VIEWER_UNKNOWN;
 	const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, VIEWER_COOKIE);
@@ -159,10 +162,10 @@ static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct req
 		rq->has_viewer = true;
 		rq->viewer_reused = v == VIEWER_REUSED;
 		if (v == VIEWER_REUSED)
-			sr_session_touch(wk->reg, channel);
+			sr_ref_touch(wk->reg, ref);
 		return;
 	}
-	sr_session_touch(wk->reg, channel);
+	sr_ref_touch(wk->reg, ref);
 	if (v != VIEWER_FULL && v != VIEWER_ERROR)
 		return;
 	http_metrics_count(wk->hm, HM_VIEWER_UNCOUNTED);
@@ -181,7 +184,7 @@ static void claim_viewer(struct worker *wk, struct MHD_Connection *c, struct req
 static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c,
                                      struct request *rq, const struct route *r)
 {
-	int rc = ensure_session(wk, r->channel);
+	int rc = ensure_session(wk, r->channel, &rq->w.ref);
 	if (rc < 0) {
 		pthread_mutex_lock(&log_lock);
 		st_log_limited(&session_log, LOG_WARNING, "session insert: %s (%s)", sr_strerror(rc),
@@ -193,16 +196,18 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	if (!rq->head)
 		claim_viewer(wk, c, rq, r->channel);
 	else
-		sr_session_touch(wk->reg, r->channel);
+		sr_ref_touch(wk->reg, rq->w.ref);
 	sr_state st;
-	rc = sr_session_get_state(wk->reg, r->channel, &st);
+	rc = sr_ref_get_state(wk->reg, rq->w.ref, &st);
 	if (rc < 0) {
 		release_viewer(wk, rq);
 		return reply_error(wk, c, 500, sr_strerror(rc));
 	}
 	if (st == SR_STATE_ACTIVE)
 		return serve_master(wk, c, rq);
-	start_request(wk, &rq->w);
+	st = start_request(wk, &rq->w, st);
+	if (st == SR_STATE_ACTIVE)
+		return serve_master(wk, c, rq);
 	/* Restarting (failed, or starting after a failure) with a run still
 	 * served: its players never stopped, a new one joins them at once. */
 	struct st_run run;
@@ -228,6 +233,7 @@ static enum MHD_Result finish_wait(struct worker *wk, struct MHD_Connection *c, 
 	}
 	case WAIT_TIMEOUT:
 	case WAIT_SHUTDOWN:
+	case WAIT_BUSY:
 		if (rq->w.result == WAIT_TIMEOUT)
 			http_metrics_count(wk->hm, HM_START_TIMEOUT);
 		release_viewer(wk, rq);

@@ -190,6 +190,10 @@ static void format_events(const struct http_metrics *hm, struct strbuf *b)
 	    [HM_VIEWER_UNCOUNTED] = {"streamreg_server_viewers_uncounted_total",
 	                             "Viewers served without being counted (viewer table full "
 	                             "or lease refused)."},
+	    [HM_START_WAKEUP] = {"streamreg_server_start_wait_wakeups_total",
+	                         "Times a thread waiting for channels to leave starting woke up: "
+	                         "a state change, a deadline, or the shutdown check once a second "
+	                         "(no polling)."},
 	};
 	for (unsigned i = 0; i < HM_EVENTS; i++)
 		strbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", ev[i].name,

@@ -47,6 +47,7 @@ enum hm_event {
 	HM_START_FAILED,      /* a first request got 503: the channel failed to start */
 	HM_WORKER_RESTART,    /* the master replaced a worker that died */
 	HM_VIEWER_UNCOUNTED,  /* a viewer was served without a viewer-table slot */
+	HM_START_WAKEUP,      /* a start wait woke up (state change, deadline or slice) */
 	HM_EVENTS
 };
 void http_metrics_count(struct http_metrics *hm, enum hm_event ev);

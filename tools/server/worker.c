@@ -1,7 +1,9 @@
 /*
  * A worker process: attaches the registry, runs libmicrohttpd on the
- * listen socket inherited from the master, and a housekeeping thread that
- * resumes start waits, expires viewers and cuts slow-header connections.
+ * listen socket inherited from the master, watch threads that resume start
+ * waits when their channel's state changes (start_wait.c), and a
+ * housekeeping thread that expires viewers and cuts slow-header
+ * connections.
  * SIGTERM/SIGINT: stop accepting, answer waiting requests with 503, let
  * in-flight responses finish briefly, release this worker's viewers, exit 0.
  */
@@ -22,10 +24,6 @@
 #include "st_log.h"
 #include "worker_internal.h"
 
-/* How often the housekeeping thread looks at waiting start requests: the
- * registry reads are lock-free, so a short period costs little and keeps
- * the added latency of a start small. */
-#define WAIT_POLL_MS 10
 /* Viewer and header-deadline sweeps: a tenth of the viewer timeout keeps
  * expiry within 10% of it, within bounds that keep the scan of the viewer
  * table (64 bytes per slot) cheap and the header deadline sharp. */
@@ -76,7 +74,7 @@ static void *housekeeper(void *arg)
 		sweep_ms = SWEEP_MAX_MS;
 	pthread_mutex_lock(&wk->lock);
 	while (!wk->stopping) {
-		unsigned ms = wk->n_waiters ? WAIT_POLL_MS : sweep_ms;
+		unsigned ms = sweep_ms;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += (long)ms * 1000000L;
@@ -86,10 +84,10 @@ static void *housekeeper(void *arg)
 		if (wk->stopping)
 			break;
 		pthread_mutex_unlock(&wk->lock);
-		start_wait_poll(wk);
 		uint64_t now = worker_now_ns();
 		if (now >= next_sweep) {
 			next_sweep = now + sweep_ms * 1000000ull;
+			start_wait_touch_viewers(wk);
 			conn_guard_sweep(wk);
 			http_log_flush();
 			unsigned n = viewers_sweep(wk->vt, wk->reg, wk->holder, viewer_timeout);
@@ -181,6 +179,7 @@ int worker_run(const struct worker_config *cfg)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&wk.wake, &ca);
+	pthread_cond_init(&wk.watches_gone, &ca);
 	pthread_condattr_destroy(&ca);
 
 	if (attach_registry(&wk, cfg->opt->registry) < 0)

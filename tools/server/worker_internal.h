@@ -22,14 +22,19 @@ enum wait_result {
 	WAIT_FAILED,   /* the start failed: 503 with the last error */
 	WAIT_TIMEOUT,  /* not active within --start-timeout: 503 */
 	WAIT_SHUTDOWN, /* the worker is stopping: 503 */
+	WAIT_BUSY,     /* no thread to wait with (too many channels starting): 503 */
 	WAIT_ERROR,    /* the registry refused: 500 */
 };
+
+struct watch;
 
 /* A master.m3u8 request suspended while its channel starts. */
 struct waiter {
 	struct waiter *prev, *next;
+	struct watch *watch; /* the thread that sleeps on its channel's state */
 	struct MHD_Connection *conn;
 	uuid_t channel;
+	sr_session_ref ref; /* resolved once by the request */
 	uint64_t deadline_ns;
 	bool requested; /* this request moved the channel to starting */
 	enum wait_result result;
@@ -76,9 +81,11 @@ struct worker {
 	bool registry_off;
 	struct MHD_Daemon *mhd;
 
-	pthread_mutex_t lock; /* waiters and conns */
+	pthread_mutex_t lock; /* watches, their waiters, and conns */
 	pthread_cond_t wake;
-	struct waiter *waiters;
+	struct watch *watches; /* one per channel that has waiting requests */
+	unsigned n_watches;    /* watch threads still running */
+	pthread_cond_t watches_gone;
 	unsigned n_waiters;
 	struct conn_track *conns;
 	bool stopping;
@@ -102,14 +109,18 @@ void http_log_flush(void);
 void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* start_wait.c */
-/* Ask for a start if the channel is idle or failed; sets w->requested. */
-void start_request(struct worker *wk, struct waiter *w);
-/* Suspend conn until its channel is active or the wait ends. */
+/* Ask for a start if the channel is in state st (idle or failed): sets
+ * w->requested if this call moved it, and returns the state the channel is
+ * in now as far as the transition saw. */
+sr_state start_request(struct worker *wk, struct waiter *w, sr_state st);
+/* Suspend conn until its channel is active or the wait ends (at once,
+ * WAIT_BUSY, if no watch thread can be had). */
 void start_wait_begin(struct worker *wk, struct request *rq, struct MHD_Connection *conn);
-/* Housekeeping tick: resolve waiters whose channel moved; returns how many
- * are still waiting. */
-unsigned start_wait_poll(struct worker *wk);
-/* Resolve every waiter with WAIT_SHUTDOWN. */
+/* Housekeeping tick: mark the viewers of waiting requests seen (a viewer
+ * whose request waits is alive); returns how many requests wait. */
+unsigned start_wait_touch_viewers(struct worker *wk);
+/* Resolve every waiter with WAIT_SHUTDOWN and wait for the watch threads
+ * to end (they notice within WATCH_SLICE_MS). */
 void start_wait_cancel_all(struct worker *wk);
 
 /* conn_guard.c: MHD_OPTION_NOTIFY_CONNECTION callback and the sweep. */
