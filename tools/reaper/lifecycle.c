@@ -20,6 +20,60 @@
 
 #define MS 1000000ull
 
+/*
+ * The session calls of one decision go through the channel's reference
+ * (c->ref, from the scan's brief): an O(1) check of slot and generation
+ * instead of a hash lookup per call.  A channel not scanned yet resolves it
+ * here; a session replaced since (deleted, inserted again) gives
+ * -SR_ESTALE, and the call is retried once with a fresh resolve.
+ */
+static int chan_ref(struct reaper *r, struct rp_chan *c, bool fresh)
+{
+	if (!fresh && (c->ref.slot || c->ref.generation))
+		return 0;
+	return sr_session_resolve(r->reg, c->id, &c->ref);
+}
+
+static int chan_transition(struct reaper *r, struct rp_chan *c, sr_state from, sr_state to)
+{
+	int rc = chan_ref(r, c, false);
+	if (rc == 0)
+		rc = sr_ref_transition(r->reg, c->ref, from, to, NULL);
+	if (rc == -SR_ESTALE && (rc = chan_ref(r, c, true)) == 0)
+		rc = sr_ref_transition(r->reg, c->ref, from, to, NULL);
+	return rc;
+}
+
+static int chan_set_state(struct reaper *r, struct rp_chan *c, sr_state to, sr_state *prev)
+{
+	int rc = chan_ref(r, c, false);
+	if (rc == 0)
+		rc = sr_ref_set_state(r->reg, c->ref, to, prev);
+	if (rc == -SR_ESTALE && (rc = chan_ref(r, c, true)) == 0)
+		rc = sr_ref_set_state(r->reg, c->ref, to, prev);
+	return rc;
+}
+
+static int chan_get_state(struct reaper *r, struct rp_chan *c, sr_state *st)
+{
+	int rc = chan_ref(r, c, false);
+	if (rc == 0)
+		rc = sr_ref_get_state(r->reg, c->ref, st);
+	if (rc == -SR_ESTALE && (rc = chan_ref(r, c, true)) == 0)
+		rc = sr_ref_get_state(r->reg, c->ref, st);
+	return rc;
+}
+
+static int chan_touch(struct reaper *r, struct rp_chan *c)
+{
+	int rc = chan_ref(r, c, false);
+	if (rc == 0)
+		rc = sr_ref_touch(r->reg, c->ref);
+	if (rc == -SR_ESTALE && (rc = chan_ref(r, c, true)) == 0)
+		rc = sr_ref_touch(r->reg, c->ref);
+	return rc;
+}
+
 static void set_error(struct reaper *r, struct rp_chan *c, const char *msg)
 {
 	char cut[SR_ERROR_MAX + 1];
@@ -148,7 +202,7 @@ static void count_failure(struct reaper *r, struct rp_chan *c)
 static void start_failed(struct reaper *r, struct rp_chan *c, const char *msg)
 {
 	set_error(r, c, msg);
-	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_FAILED);
+	int rc = chan_transition(r, c, SR_STATE_STARTING, SR_STATE_FAILED);
 	rp_event(c->id_str, 0, SR_STATE_STARTING, SR_STATE_FAILED, "%s%s%s", msg,
 	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
 	end_run(r, c);
@@ -280,7 +334,7 @@ void rp_chan_spawned(struct reaper *r, struct rp_spawned *sp)
 		store_session_layout(r, c);
 	/* the start counts as an access: the grace period runs from here,
 	 * not from whenever the channel was last watched before */
-	(void)sr_session_touch(r->reg, c->id);
+	(void)chan_touch(r, c);
 	int rc = sr_session_set_pid(r->reg, c->id, c->child.pid, sr_pid_start_time(c->child.pid));
 	if (rc)
 		st_log(LOG_WARNING, "channel=%s cannot store pid: %s", c->id_str, sr_strerror(rc));
@@ -346,7 +400,7 @@ static void finish_idle(struct reaper *r, struct rp_chan *c, const char *why)
 {
 	remove_dir(r, c);
 	(void)sr_session_set_pid(r->reg, c->id, 0, 0);
-	int rc = sr_session_transition(r->reg, c->id, SR_STATE_STOPPING, SR_STATE_IDLE);
+	int rc = chan_transition(r, c, SR_STATE_STOPPING, SR_STATE_IDLE);
 	rp_event(c->id_str, 0, SR_STATE_STOPPING, SR_STATE_IDLE, "%s%s%s", why,
 	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
 	reset_failures(r, c);
@@ -379,7 +433,7 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 		} else if (c->after == RP_AFTER_FORGET) {
 			remove_dir(r, c);
 			sr_state st = SR_STATE_COUNT;
-			(void)sr_session_get_state(r->reg, c->id, &st);
+			(void)chan_get_state(r, c, &st);
 			rc = sr_session_delete(r->reg, c->id);
 			rp_event(c->id_str, (int)pid, st, st,
 			         "channel left the lineup: session deleted%s%s", rc ? ": " : "",
@@ -404,7 +458,7 @@ void rp_chan_on_exit(struct reaper *r, struct rp_chan *c)
 		snprintf(msg, sizeof msg, "ffmpeg %s", how);
 	set_error(r, c, msg);
 	sr_state prev = SR_STATE_COUNT;
-	rc = sr_session_set_state(r->reg, c->id, SR_STATE_FAILED, &prev);
+	rc = chan_set_state(r, c, SR_STATE_FAILED, &prev);
 	rp_event(c->id_str, (int)pid, prev, SR_STATE_FAILED, "unexpected exit: %s%s%s", msg,
 	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
 	count_failure(r, c);
@@ -415,7 +469,8 @@ void rp_reject_unknown(struct reaper *r, const sr_session_brief *b)
 	char id[SR_UUID_STR_LEN + 1];
 	sr_uuid_format(b->channel_id, id);
 	(void)sr_session_record_error(r->reg, b->channel_id, "channel is not in the lineup");
-	int rc = sr_session_transition(r->reg, b->channel_id, SR_STATE_STARTING, SR_STATE_FAILED);
+	sr_session_ref ref = {b->slot, b->generation};
+	int rc = sr_ref_transition(r->reg, ref, SR_STATE_STARTING, SR_STATE_FAILED, NULL);
 	if (rc == 0)
 		rp_event(id, 0, SR_STATE_STARTING, SR_STATE_FAILED, "channel is not in the lineup");
 }
@@ -427,7 +482,7 @@ static void fail_running(struct reaper *r, struct rp_chan *c, sr_state from, con
                          const char *reason)
 {
 	set_error(r, c, msg);
-	int rc = sr_session_transition(r->reg, c->id, from, SR_STATE_FAILED);
+	int rc = chan_transition(r, c, from, SR_STATE_FAILED);
 	rp_event(c->id_str, c->child.pid, from, SR_STATE_FAILED, "%s%s%s", msg,
 	         rc ? "; transition refused: " : "", rc ? sr_strerror(rc) : "");
 	rp_chan_begin_stop(r, c, RP_AFTER_NOTHING, reason);
@@ -461,7 +516,7 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 			st_fmt(msg, sizeof msg, "cannot publish run %llu: %s",
 			       (unsigned long long)c->run.id, strerror(-rc));
 			set_error(r, c, msg);
-			rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING,
+			rc = chan_transition(r, c, SR_STATE_STARTING,
 			                           SR_STATE_FAILED);
 			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED,
 			         "%s%s%s", msg, rc ? "; transition refused: " : "",
@@ -472,7 +527,7 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 		}
 	}
 	if (ready == 1) {
-		int rc = sr_session_transition(r->reg, c->id, SR_STATE_STARTING, SR_STATE_ACTIVE);
+		int rc = chan_transition(r, c, SR_STATE_STARTING, SR_STATE_ACTIVE);
 		if (rc == 0) {
 			c->phase = RP_PH_ACTIVE;
 			c->active_ns = now;
@@ -490,6 +545,9 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 	st_fmt(msg, sizeof msg, "start timeout: no playlists after %llu ms%s%s",
 	       (unsigned long long)r->cfg->start_timeout_ms, c->child.last_line[0] ? "; " : "",
 	       c->child.last_line);
+	/* Counted before the move to failed, so a scrape that sees failed
+	 * already sees the timeout too. */
+	(void)sr_session_count_start_timeout(r->reg, c->id);
 	fail_running(r, c, SR_STATE_STARTING, msg, "start timeout");
 }
 
@@ -497,7 +555,7 @@ void rp_chan_poll_start(struct reaper *r, struct rp_chan *c)
 {
 	sr_state st;
 	if (c->has_child && c->phase == RP_PH_STARTING &&
-	    sr_session_get_state(r->reg, c->id, &st) == 0 && st == SR_STATE_STARTING)
+	    chan_get_state(r, c, &st) == 0 && st == SR_STATE_STARTING)
 		check_started(r, c);
 }
 
@@ -520,6 +578,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 {
 	uint64_t now = rp_now_ns();
 	sr_state st = b->state;
+	c->ref = (sr_session_ref){b->slot, b->generation};
 
 	rp_chan_sweep_runs(r, c, false);
 	if (c->has_child) {
@@ -572,7 +631,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 		 * a reconcile that could not finish): nothing serves it */
 		const char *msg = "active without a transcoder";
 		set_error(r, c, msg);
-		if (sr_session_transition(r->reg, c->id, SR_STATE_ACTIVE, SR_STATE_FAILED) == 0) {
+		if (chan_transition(r, c, SR_STATE_ACTIVE, SR_STATE_FAILED) == 0) {
 			rp_event(c->id_str, 0, SR_STATE_ACTIVE, SR_STATE_FAILED, "%s", msg);
 			count_failure(r, c);
 		}
@@ -582,7 +641,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 	if (st == SR_STATE_STARTING || st == SR_STATE_ACTIVE || st == SR_STATE_FAILED) {
 		int clean = sr_session_should_cleanup(r->reg, c->id, r->cfg->idle_grace_ms);
 		if (clean == 1) {
-			int rc = sr_session_transition(r->reg, c->id, st, SR_STATE_STOPPING);
+			int rc = chan_transition(r, c, st, SR_STATE_STOPPING);
 			if (rc)
 				return; /* a worker moved it meanwhile: look again next scan */
 			rp_event(c->id_str, c->has_child ? c->child.pid : 0, st, SR_STATE_STOPPING,
@@ -602,7 +661,7 @@ void rp_chan_tick(struct reaper *r, struct rp_chan *c, const sr_session_brief *b
 	}
 	if (st == SR_STATE_FAILED && !c->has_child && c->fails && !c->gave_up &&
 	    now >= c->next_start_ns && b->clients > 0) {
-		int rc = sr_session_transition(r->reg, c->id, SR_STATE_FAILED, SR_STATE_STARTING);
+		int rc = chan_transition(r, c, SR_STATE_FAILED, SR_STATE_STARTING);
 		if (rc)
 			return;
 		rp_event(c->id_str, 0, SR_STATE_FAILED, SR_STATE_STARTING,

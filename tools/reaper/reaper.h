@@ -36,6 +36,10 @@ enum rp_after_stop {
 struct rp_chan {
 	uuid_t id;
 	char id_str[37];
+	/* The session resolved by the last scan (its brief carries slot and
+	 * generation), so the calls of one decision cost no lookup; zero until
+	 * then, and re-resolved once if the session was replaced. */
+	sr_session_ref ref;
 	char *input; /* owned */
 	bool in_lineup;
 	bool seen; /* present in the registry at the last full scan */
