@@ -556,7 +556,9 @@ SR_API int sr_session_set_state(sr_registry *reg, const uuid_t id, sr_state to, 
  * is a lease of the calling process: once the process has died (a zombie
  * counts as dead) no read counts it any more, and recovery later frees its
  * process slot.  -SR_ELEASEFULL if this process counts viewers on too many
- * channels.
+ * channels, -SR_EPROCFULL if it needs a process slot and the process table
+ * is full of live processes, -EOVERFLOW if it already counts UINT32_MAX
+ * viewers on this session.
  */
 SR_API int sr_session_add_client(sr_registry *reg, const uuid_t id);
 
