@@ -542,8 +542,9 @@ static void test_never_works(void **state)
 	assert_true(e2e_count_log(f, A, "ffmpeg spawned") >= 4);
 }
 
-/* A transcoder that produces nothing within --start-timeout fails and is
- * killed. */
+/* A transcoder that produces nothing within --start-timeout fails, is
+ * killed, and the timeout is counted in the registry (the session's and the
+ * registry-wide counter, the Prometheus start-timeout series). */
 static void test_start_timeout(void **state)
 {
 	struct e2e *f = *state;
@@ -557,6 +558,11 @@ static void test_start_timeout(void **state)
 	sr_session_info s;
 	e2e_snapshot(f, A, &s);
 	assert_non_null(strstr(s.last_error, "start timeout"));
+	/* counted before the move to failed: the snapshot sees it */
+	assert_int_equal(s.start_timeouts_total, 1);
+	sr_registry_counters c;
+	assert_int_equal(sr_registry_counters_get(f->reg, &c), 0);
+	assert_int_equal(c.start_timeouts, 1);
 	char line[4096];
 	assert_int_equal(e2e_last_log(f, A, "ffmpeg spawned", line, sizeof line), 0);
 	pid_t pid = (pid_t)field(line, "pid=");
