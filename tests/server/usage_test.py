@@ -27,6 +27,11 @@ r = run("--workers", "255", "--registry", "x", "--lineup", "x", "--output-dir", 
 if r.returncode != 2 or "1..254" not in r.stderr:
     fail(f"--workers 255: rc {r.returncode}, {r.stderr.strip()}")
 
+# DIR/<uuid> must fit a session path: the limit the reaper shares.
+r = run("--registry", "x", "--lineup", "x", "--output-dir", "/" + "d" * 218)
+if r.returncode != 2 or "218" not in r.stderr:
+    fail(f"--output-dir of 219 characters: rc {r.returncode}, {r.stderr.strip()}")
+
 with tempfile.TemporaryDirectory() as d:
     lineup = os.path.join(d, "lineup.m3u")
     with open(lineup, "w") as f:

@@ -15,6 +15,13 @@
 #define ST_CHAN_NAME_LEN 36
 
 /**
+ * Longest OUTPUT_DIR whose channel directories still fit a session's path
+ * (SR_PATH_MAX, 255, in streamreg.h): the reaper and the server refuse a
+ * longer --output-dir alike, so one they share works in both.
+ */
+#define ST_OUTPUT_DIR_MAX (255 - 1 - ST_CHAN_NAME_LEN)
+
+/**
  * Write OUTPUT_DIR/<uuid> into out.  0, or -ENAMETOOLONG if it does not fit
  * in len (out then holds an empty string).
  */

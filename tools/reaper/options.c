@@ -9,6 +9,7 @@
 
 #include <streamreg.h>
 
+#include "st_chandir.h"
 #include "st_lineup.h"
 #include "st_num.h"
 
@@ -230,6 +231,13 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			cfg->lineup_path = optarg;
 			break;
 		case OPT_OUTPUT:
+			/* The session records DIR/<uuid>: the server refuses a
+			 * longer DIR, so the pair must agree. */
+			if (!*optarg || strlen(optarg) > ST_OUTPUT_DIR_MAX) {
+				char want[48];
+				snprintf(want, sizeof want, "1 to %d characters", ST_OUTPUT_DIR_MAX);
+				return bad(err, errlen, "--output-dir", optarg, want);
+			}
 			cfg->output_dir = optarg;
 			break;
 		case OPT_LADDER:

@@ -11,6 +11,7 @@
 
 #include <streamreg.h>
 
+#include "st_chandir.h"
 #include "st_lineup.h"
 #include "st_num.h"
 #include "viewers.h"
@@ -192,8 +193,9 @@ int server_options_parse(int argc, char **argv, struct server_options *o)
 			o->lineup_path = arg;
 			break;
 		case OPT_OUTPUT:
-			if (!*arg || strlen(arg) > SR_PATH_MAX - SR_UUID_STR_LEN - 1)
-				return bad("bad --output-dir '%s'", arg);
+			if (!*arg || strlen(arg) > ST_OUTPUT_DIR_MAX)
+				return bad("bad --output-dir (1 to %d characters): '%.40s%s'",
+				           ST_OUTPUT_DIR_MAX, arg, strlen(arg) > 40 ? "..." : "");
 			o->output_dir = arg;
 			break;
 		case OPT_LISTEN:
