@@ -157,9 +157,16 @@ static void *watch_main(void *arg)
 			break;
 		}
 		uint64_t now = worker_now_ns();
+		sr_state before = st;
 		uint64_t nearest = settle_all(wk, wt, &st, now);
 		if (!wt->waiters)
 			break;
+		/* A start request found another state than the one read (active
+		 * already, or idle again): the requests settled before it must
+		 * see that state too, and waiting for it to change would sleep
+		 * through it. */
+		if (st != before)
+			continue;
 		uint64_t left_ms = (nearest - now + 999999) / 1000000;
 		int ms = left_ms < WATCH_SLICE_MS ? (int)left_ms : WATCH_SLICE_MS;
 		pthread_mutex_unlock(&wk->lock);
