@@ -120,6 +120,29 @@ static void test_leases_are_per_process(void **state)
 	assert_int_equal(st.clients, 1);
 }
 
+/* leases_per_proc is exact, not rounded: 3 gives 3 channels and the stats
+ * say 3 (docs/cli.md, --leases). */
+static void test_lease_cap_exact(void **state)
+{
+	struct srt_fx fx;
+	uuid_t ids[4];
+	sr_registry_stats st;
+
+	(void)state;
+	assert_int_equal(srt_create(&fx, 8, 4, 3), 0);
+	assert_int_equal(sr_registry_stats_get(fx.reg, &st), 0);
+	assert_int_equal(st.leases_per_proc, 3);
+	for (int i = 0; i < 4; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sr_session_add_client(fx.reg, ids[i]), 0);
+	assert_int_equal(sr_session_add_client(fx.reg, ids[3]), -SR_ELEASEFULL);
+	sr_registry_close(fx.reg);
+	srt_cleanup_names();
+}
+
 static void test_lease_table_full(void **state)
 {
 	struct srt_fx fx;
@@ -348,6 +371,7 @@ int main(void)
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_leases_are_per_process, srt_setup_small,
 	                                    srt_teardown),
+	    cmocka_unit_test(test_lease_cap_exact),
 	    cmocka_unit_test(test_lease_table_full),
 	    cmocka_unit_test(test_lease_reuse_many_channels),
 	    cmocka_unit_test(test_proc_table_full),
