@@ -64,8 +64,13 @@ void rp_usage(FILE *out)
 	    "  --syslog                log to syslog instead of stderr\n"
 	    "  --help                  this text\n"
 	    "\n"
-	    "Signals: SIGTERM/SIGINT stop every transcoder and exit 0; SIGHUP reloads the\n"
-	    "lineup (a broken lineup is reported and the old one kept).\n"
+	    "One reaper serves a registry: a second one exits 1 naming the first one's\n"
+	    "pid and output directory; a dead one is taken over at once.\n"
+	    "\n"
+	    "Signals: SIGTERM/SIGINT stop every transcoder and exit 0; channels with\n"
+	    "viewers keep their state and current run for the next reaper, which restarts\n"
+	    "them at once (restart or upgrade without cutting viewers).  SIGHUP reloads\n"
+	    "the lineup (a broken lineup is reported and the old one kept).\n"
 	    "Exit status: 0 after SIGTERM/SIGINT, 1 setup failed (lineup, output\n"
 	    "directory, registry, another reaper), 2 usage error.\n",
 	    RP_LADDER_DEFAULT);
