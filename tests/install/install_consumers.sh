@@ -13,6 +13,12 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib/$(gcc -dumpm
 cc -std=c11 -Wall -Werror "$src/consumer.c" $(pkg-config --cflags --libs streamreg) \
 	-o "$work/consumer-pc"
 LD_LIBRARY_PATH="$work/prefix/lib" "$work/consumer-pc" "srinst_pc_$$"
+# The package version is the header's SR_VERSION_MAJOR.SR_VERSION_MINOR.
+hdr=$(awk '/^#define SR_VERSION_MAJOR/ {M=$3} /^#define SR_VERSION_MINOR/ {m=$3} END {print M "." m}' \
+	"$work/prefix/include/streamreg.h")
+pcv=$(pkg-config --modversion streamreg)
+[[ $pcv == "$hdr" || $pcv == "$hdr".* ]] ||
+	{ echo "install_consumers: pkg-config says $pcv, streamreg.h says $hdr" >&2; exit 1; }
 
 # CMake package config
 cmake -S "$src/consumer" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
