@@ -718,7 +718,9 @@ SR_API int sr_session_resolve(sr_registry *reg, const uuid_t id, sr_session_ref 
  * it is absent; *ref names it either way.  Returns 1 if this call inserted
  * it, 0 if it was there (or another process inserted it meanwhile), or a
  * negative error (-SR_EFULL, -ENAMETOOLONG for output_dir, ...).  The
- * common case, a present session, is one lock-free lookup.
+ * common case, a present session, is one lock-free lookup.  A read-only
+ * handle gets -EROFS even for a present session: it resolves with
+ * sr_session_resolve().
  */
 SR_API int sr_session_find_or_insert(sr_registry *reg, const uuid_t id, const char *output_dir,
                                      sr_session_ref *ref);

@@ -139,6 +139,48 @@ static void test_writes_refused(void **state)
 	assert_int_equal(after.generation, before.generation);
 }
 
+/* The calls added with session references and the owner record keep the
+ * rule: writes are -EROFS (find_or_insert even for a present session),
+ * reads by reference work. */
+static void test_ref_and_owner_writes_refused(void **state)
+{
+	struct ro_fx *r = *state;
+	sr_registry *ro = r->ro;
+	uuid_t other;
+	sr_session_ref ref;
+	sr_state st;
+	uint32_t n = 0;
+	sr_session_info before, after;
+
+	srt_uuid(other);
+	assert_int_equal(sr_session_snapshot(r->fx.reg, r->id, &before), 0);
+	assert_int_equal(sr_session_find_or_insert(ro, r->id, NULL, &ref), -EROFS);
+	assert_int_equal(sr_session_find_or_insert(ro, other, NULL, &ref), -EROFS);
+	assert_int_equal(sr_session_resolve(ro, r->id, &ref), 0);
+	assert_int_equal(sr_ref_touch(ro, ref), -EROFS);
+	assert_int_equal(sr_ref_transition(ro, ref, SR_STATE_IDLE, SR_STATE_STARTING, NULL),
+	                 -EROFS);
+	assert_int_equal(sr_ref_set_state(ro, ref, SR_STATE_STARTING, NULL), -EROFS);
+	assert_int_equal(sr_ref_add_client(ro, ref), -EROFS);
+	assert_int_equal(sr_ref_remove_client(ro, ref), -EROFS);
+	assert_int_equal(sr_ref_wait_state(ro, ref, SR_STATE_IDLE, 0, NULL), -EROFS);
+	assert_int_equal(sr_session_count_start_timeout(ro, r->id), -EROFS);
+	assert_int_equal(sr_registry_claim_owner(ro, "ro", NULL), -EROFS);
+	assert_int_equal(sr_registry_owner_heartbeat(ro), -EROFS);
+	assert_int_equal(sr_registry_release_owner(ro), -EROFS);
+
+	assert_int_equal(sr_ref_get_state(ro, ref, &st), 0);
+	assert_int_equal(st, SR_STATE_IDLE);
+	assert_int_equal(sr_ref_get_clients(ro, ref, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sr_session_find(r->fx.reg, other, NULL), -ENOENT);
+	assert_int_equal(sr_session_snapshot(r->fx.reg, r->id, &after), 0);
+	assert_int_equal(after.state, before.state);
+	assert_int_equal(after.clients, before.clients);
+	assert_int_equal(after.start_timeouts_total, before.start_timeouts_total);
+	assert_int_equal(after.last_access_mono_ns, before.last_access_mono_ns);
+}
+
 static void test_readonly_does_not_release_leases(void **state)
 {
 	struct ro_fx *r = *state;
@@ -177,6 +219,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readonly_flag, ro_setup, ro_teardown),
 	    cmocka_unit_test_setup_teardown(test_reads_work, ro_setup, ro_teardown),
 	    cmocka_unit_test_setup_teardown(test_writes_refused, ro_setup, ro_teardown),
+	    cmocka_unit_test_setup_teardown(test_ref_and_owner_writes_refused, ro_setup,
+	                                    ro_teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly_does_not_release_leases, ro_setup,
 	                                    ro_teardown),
 	    cmocka_unit_test_setup_teardown(test_owner_check, ro_setup, ro_teardown),
