@@ -69,10 +69,15 @@ extern "C" {
 #define SR_API
 #endif
 
-/** Library version, also the version of this header. */
-#define SR_VERSION_MAJOR 1
-/** Minor version: new functions (1: owner record, counters, larger sr_session_info). */
-#define SR_VERSION_MINOR 1
+/**
+ * Library version, also the version of this header and the soname's number
+ * (libstreamreg.so.2).  2 grew sr_session_info (counters, timestamps) and
+ * added the owner record and session references: a program built against
+ * version 1 must be rebuilt, so the soname changed with it.
+ */
+#define SR_VERSION_MAJOR 2
+/** Minor version: new functions, same structures and segment layout. */
+#define SR_VERSION_MINOR 0
 /**
  * Version of the shared segment layout; attaching refuses any other with
  * SR_EVERSION.  2 added the reaper owner record, per-session counters and the

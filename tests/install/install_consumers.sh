@@ -33,8 +33,8 @@ echo "install_consumers: pkg-config and find_package consumers built and ran"
 mv "$work/prefix" "$work/moved"
 unset LD_LIBRARY_PATH
 bin=$work/moved/bin
-lib=$(find "$work/moved" -name 'libstreamreg.so.1' -print -quit)
-[[ -n $lib ]] || { echo "install_consumers: no libstreamreg.so.1 installed" >&2; exit 1; }
+lib=$(find "$work/moved" -name 'libstreamreg.so.2' -print -quit)
+[[ -n $lib ]] || { echo "install_consumers: no libstreamreg.so.2 installed" >&2; exit 1; }
 name="srinst_tools_$$"
 trap '"$bin/streamreg" destroy "$name" >/dev/null 2>&1 || true' EXIT
 for tool in streamreg streamreg-reaper streamreg-server; do
@@ -45,7 +45,7 @@ for tool in streamreg streamreg-reaper streamreg-server; do
 		exit 1
 	fi
 	# The library the loader picks is the one in this prefix, not another copy.
-	got=$(ldd "$bin/$tool" | awk '$1 == "libstreamreg.so.1" { print $3 }')
+	got=$(ldd "$bin/$tool" | awk '$1 == "libstreamreg.so.2" { print $3 }')
 	if [[ $(realpath -e "$got" 2>/dev/null) != "$(realpath "$lib")" ]]; then
 		echo "install_consumers: $tool loads libstreamreg from '$got', want $lib" >&2
 		exit 1
