@@ -25,7 +25,7 @@
 /* Watches a worker runs at most: each is a thread with a small stack, and
  * a worker rarely waits for more than a few channels at once. */
 #define WATCH_MAX 256
-#define WATCH_STACK (64 * 1024)
+#define WATCH_STACK ((size_t)64 * 1024)
 
 struct watch {
 	struct watch *prev, *next; /* wk->watches */
@@ -70,7 +70,7 @@ static void resolve(struct worker *wk, struct waiter *w, enum wait_result r)
 	w->result = r;
 	if (w->prev)
 		w->prev->next = w->next;
-	else
+	else if (wt) /* always set while listed: the head of its watch's list */
 		wt->waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
