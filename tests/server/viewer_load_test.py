@@ -103,9 +103,19 @@ try:
         with open(env.server.log_path, errors="replace") as f:
             return [ln for ln in f if "viewer table full" in ln]
     # The limiter holds the rest of each 10 s interval back, then one line
-    # per worker reports how many it folded.
-    counted = wait_until(lambda: [ln for ln in full_lines() if "more like this" in ln], 25,
-                         interval=0.5, what="the count of folded warnings")
+    # per worker reports how many it folded.  Each worker flushes on its own
+    # tick, so wait for every worker that warned to have reported.
+    def workers_in(lines):
+        return {m.group(1) for ln in lines for m in [re.search(r"(worker \d+):", ln)] if m}
+
+    def all_reported():
+        lines = full_lines()
+        counted = [ln for ln in lines if "more like this" in ln]
+        if counted and workers_in(counted) >= workers_in(lines):
+            return counted
+        return None
+    counted = (wait_until(all_reported, 25, interval=0.5, what="every worker's folded count")
+               or [ln for ln in full_lines() if "more like this" in ln])
     lines = full_lines()
     folded = sum(int(m.group(1)) for ln in lines
                  for m in [re.search(r"(\d+) more like this", ln)] if m)
