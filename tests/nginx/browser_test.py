@@ -8,7 +8,7 @@ error, and the viewer counts once in the module's /api/sessions."""
 import time
 
 from ngxtest import NginxEnv, http, log, srvtest, wait_until  # first: puts cdp on the path
-from cdp import Browser, BrowserError  # noqa: E402
+from cdp import BrowserError, open_player  # noqa: E402
 from srvtest import check, finish
 
 PLAY_S = 15.0
@@ -23,13 +23,8 @@ try:
     check(st == 200 and b"/static/hls.min.js" in body, "nginx serves the player page")
     st, _, body = http(env.port, "/static/hls.min.js")
     check(st == 200 and len(body) > 100000, f"and hls.js ({st}, {len(body)} bytes)")
-    try:
-        browser = Browser(env.dir)
-    except BrowserError as e:
-        check(False, f"Chromium must start: {e}")
-        raise
+    browser = open_player(env.dir, env.url(f"/#play={cid}"), check)
     b = browser
-    b.navigate(env.url(f"/#play={cid}"))
     started = wait_until(lambda: (b.evaluate("window.srPlayer") or {}).get("firstFrameMs")
                          is not None, 45, interval=0.5, what="the first frame")
     s = b.evaluate("window.srPlayer")

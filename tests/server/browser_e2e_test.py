@@ -14,7 +14,7 @@ import re
 import signal
 import time
 
-from cdp import Browser, BrowserError
+from cdp import open_player
 from srvtest import (Env, check, failures, ffmpeg_pids_for, finish, get_json, http, log,
                      wait_until)
 
@@ -78,13 +78,8 @@ try:
     log(f"figure: stall target {target:.1f} s (backoff {BACKOFF_S} + first playlist "
         f"{first_playlist:.1f} + segment {SEGMENT_S}), asserted with margin: {limit:.1f} s")
 
-    try:
-        browser = Browser(env.dir)
-    except BrowserError as e:
-        check(False, f"Chromium must start: {e}")
-        raise
+    browser = open_player(env.dir, env.url(f"/#play={cid}"), check)
     b = browser
-    b.navigate(env.url(f"/#play={cid}"))
     started = wait_until(lambda: (sample(b) or {}).get("firstFrameMs") is not None, 45,
                          interval=0.5, what="the first frame in the browser")
     s = sample(b)

@@ -211,3 +211,16 @@ class Browser:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def open_player(workdir, url, check):
+    """Start Chromium and load the player page at url.  A browser that cannot
+    start fails the test through check() with its reason (never a skip) and
+    raises."""
+    try:
+        browser = Browser(workdir)
+    except BrowserError as e:
+        check(False, f"Chromium must start: {e}")
+        raise
+    browser.navigate(url)
+    return browser
