@@ -259,8 +259,9 @@ static void capacity_passes(const struct options *o, const struct scenario_opts 
 		scenario_capacity(o->capacities[i], so, "shm");
 	char dir[64], why[300];
 	if (bench_huge_dir_open(dir, sizeof dir, why, sizeof why) == 0) {
-		fprintf(stderr, "streamreg-bench: huge pages: mounted a private tmpfs with "
-		                "huge=within_size on %s (removed at exit)\n",
+		fprintf(stderr,
+		        "streamreg-bench: huge pages: mounted a private tmpfs with "
+		        "huge=within_size on %s (removed at exit)\n",
 		        dir);
 		setenv(SR_DIR_ENV, dir, 1);
 		for (size_t i = o->quick ? o->n_capacities - 1 : 0; i < o->n_capacities; i++)

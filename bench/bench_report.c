@@ -141,11 +141,9 @@ static const char *fmt_pages(char *buf, size_t len, const struct result *r)
 	if (!r->pages[0])
 		snprintf(buf, len, "-");
 	else if (r->page_bytes >= 1u << 20)
-		snprintf(buf, len, "%s:%lluM", r->pages,
-		         (unsigned long long)(r->page_bytes >> 20));
+		snprintf(buf, len, "%s:%lluM", r->pages, (unsigned long long)(r->page_bytes >> 20));
 	else
-		snprintf(buf, len, "%s:%lluK", r->pages,
-		         (unsigned long long)(r->page_bytes >> 10));
+		snprintf(buf, len, "%s:%lluK", r->pages, (unsigned long long)(r->page_bytes >> 10));
 	return buf;
 }
 
@@ -158,8 +156,8 @@ static void print_header(FILE *f, const struct result *r)
 		break;
 	case RK_REAPER:
 		fprintf(f, "%-15s %9s %9s %10s %10s %14s %12s %11s %9s %9s\n", "backend",
-		        "capacity", "sessions", "scan ms", "scan CPU", "should_clean ms", "foreach ms",
-		        "foreach CPU", "floor ms", "pages");
+		        "capacity", "sessions", "scan ms", "scan CPU", "should_clean ms",
+		        "foreach ms", "foreach CPU", "floor ms", "pages");
 		break;
 	case RK_MEMORY:
 		fprintf(f, "%-15s %9s %9s %11s %14s %14s %9s\n", "backend", "capacity", "sessions",

@@ -53,8 +53,8 @@ static size_t issue12_targets(struct target *t, size_t n)
 	d = find_paged(RK_THROUGHPUT, "capacity", "find_touch", 4096, "shm");
 	if (a && b && b->ns_per_op > 0) {
 		page_text(pa, sizeof pa, a);
-		snprintf(t[n].measured, 160, "%.2fx: %.1f ns vs %.1f ns, %s", a->ns_per_op / b->ns_per_op,
-		         a->ns_per_op, b->ns_per_op, pa);
+		snprintf(t[n].measured, 160, "%.2fx: %.1f ns vs %.1f ns, %s",
+		         a->ns_per_op / b->ns_per_op, a->ns_per_op, b->ns_per_op, pa);
 		if (c && d && d->ns_per_op > 0) {
 			page_text(pb, sizeof pb, c);
 			size_t l = strlen(t[n].measured);
@@ -99,9 +99,9 @@ static size_t issue12_targets(struct target *t, size_t n)
 	t[n].met = tgt(a && a->scan_ms > 0, a && a->foreach_ms <= 5 * a->scan_ms);
 	n++;
 
-	t[n] = (struct target){"insert_delete_4x_rwlock",
-	                       "insert + delete, one process, within 4x of the in-process rwlock map",
-	                       -1, "", -1};
+	t[n] = (struct target){
+	    "insert_delete_4x_rwlock",
+	    "insert + delete, one process, within 4x of the in-process rwlock map", -1, "", -1};
 	a = report_find(RK_THROUGHPUT, "insert_delete", "streamreg", NULL, "uniform", 1, 0, NULL);
 	b = report_find(RK_THROUGHPUT, "insert_delete", "rwlock-inproc", NULL, "uniform", 1, 0,
 	                NULL);
@@ -119,12 +119,14 @@ static size_t issue12_targets(struct target *t, size_t n)
 	                       -1, "", -1};
 	c = report_find(RK_THROUGHPUT, "insert_delete", "streamreg", NULL, "uniform", 2, 0, NULL);
 	if (a && c && a->ops_per_sec > 0) {
-		snprintf(t[n].measured, 160, "%.2fx: %.2f vs %.2f M/s", c->ops_per_sec / a->ops_per_sec,
-		         c->ops_per_sec / 1e6, a->ops_per_sec / 1e6);
+		snprintf(t[n].measured, 160, "%.2fx: %.2f vs %.2f M/s",
+		         c->ops_per_sec / a->ops_per_sec, c->ops_per_sec / 1e6,
+		         a->ops_per_sec / 1e6);
 		if (a->cpu_ns_per_op > 0 && c->cpu_ns_per_op > 0)
 			t[n].met_cpu = 2 * a->cpu_ns_per_op / c->cpu_ns_per_op >= 0.9;
 	}
-	t[n].met = tgt(a && c && a->ops_per_sec > 0, a && c && c->ops_per_sec >= 0.9 * a->ops_per_sec);
+	t[n].met =
+	    tgt(a && c && a->ops_per_sec > 0, a && c && c->ops_per_sec >= 0.9 * a->ops_per_sec);
 	n++;
 	return n;
 }

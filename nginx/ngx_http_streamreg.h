@@ -29,7 +29,7 @@ typedef struct {
 	/* streamreg_lineup FILE (optional): names and order for /channels and
 	 * the 404 of a channel it does not list, as streamreg-server. */
 	struct st_lineup *lineup;
-	ngx_array_t hls_locs;      /* ngx_http_streamreg_loc_conf_t * using streamreg_hls */
+	ngx_array_t hls_locs; /* ngx_http_streamreg_loc_conf_t * using streamreg_hls */
 	/* First location that needs the registry, for the "nginx -t" message. */
 	ngx_str_t user_file;
 	ngx_uint_t user_line;
@@ -37,9 +37,9 @@ typedef struct {
 } ngx_http_streamreg_main_conf_t;
 
 typedef struct {
-	ngx_str_t hls_dir;         /* streamreg_hls DIR */
-	ngx_msec_t start_timeout;  /* streamreg_start_timeout T */
-	ngx_uint_t status;         /* streamreg_status json|prometheus */
+	ngx_str_t hls_dir;        /* streamreg_hls DIR */
+	ngx_msec_t start_timeout; /* streamreg_start_timeout T */
+	ngx_uint_t status;        /* streamreg_status json|prometheus */
 	/* The output directory, opened O_PATH at configuration time (so a
 	 * worker opens files with one openat2) and reopened by a worker whose
 	 * sweep sees DIR replaced. */
@@ -82,13 +82,13 @@ bool sr_ngx_method_answered(ngx_http_request_t *r, ngx_int_t *rc);
 ngx_int_t sr_ngx_reply_body(ngx_http_request_t *r, const char *ctype, const char *cache,
                             const char *body, size_t len);
 /* A file with nginx's static path: sendfile, ranges, ETag/Last-Modified. */
-ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st,
-                            const char *ctype, const char *cache);
+ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st, const char *ctype,
+                            const char *cache);
 
 /* ---- handlers -------------------------------------------------------------- */
 
-ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r);     /* streamreg_hls */
-ngx_int_t sr_ngx_status_handler(ngx_http_request_t *r);  /* streamreg_status */
+ngx_int_t sr_ngx_hls_handler(ngx_http_request_t *r);    /* streamreg_hls */
+ngx_int_t sr_ngx_status_handler(ngx_http_request_t *r); /* streamreg_status */
 /* GET /channels under streamreg_hls: the player page's channel list. */
 ngx_int_t sr_ngx_channels(ngx_http_request_t *r, sr_registry *reg);
 
@@ -97,8 +97,8 @@ ngx_int_t sr_ngx_channels(ngx_http_request_t *r, sr_registry *reg);
  * while its files are unchanged): valid until the next call, or NULL with
  * errno as hls_media_playlist() sets it.
  */
-const char *sr_ngx_playlist(int dir_fd, const uuid_t channel, const char *variant,
-                            const char *file, size_t *len);
+const char *sr_ngx_playlist(int dir_fd, const uuid_t channel, const char *variant, const char *file,
+                            size_t *len);
 
 /* The master.m3u8 wait (ngx_http_streamreg_wait.c). */
 typedef struct sr_ngx_ctx sr_ngx_ctx;
@@ -106,14 +106,14 @@ struct sr_ngx_ctx {
 	ngx_http_request_t *r;
 	ngx_http_streamreg_loc_conf_t *lcf;
 	uuid_t channel;
-	sr_session_ref ref;     /* resolved once per request */
+	sr_session_ref ref; /* resolved once per request */
 	ngx_event_t wait_ev;
-	ngx_msec_t waited;      /* ms spent waiting so far */
-	unsigned has_viewer:1;
-	unsigned reused:1;      /* the client's existing viewer: not ours to release */
-	unsigned delivered:1;   /* the master playlist with the token went out */
-	unsigned requested:1;   /* this request moved the channel to starting */
-	unsigned waiting:1;
+	ngx_msec_t waited; /* ms spent waiting so far */
+	unsigned has_viewer : 1;
+	unsigned reused : 1;    /* the client's existing viewer: not ours to release */
+	unsigned delivered : 1; /* the master playlist with the token went out */
+	unsigned requested : 1; /* this request moved the channel to starting */
+	unsigned waiting : 1;
 	uint32_t slot;
 	uint64_t nonce;
 };

@@ -58,16 +58,16 @@ static ngx_int_t handle_file(ngx_http_request_t *r, ngx_http_streamreg_loc_conf_
 	 * the run its name gives. */
 	if (rt->file_type == ROUTE_FILE_PLAYLIST) {
 		size_t len;
-		const char *out = sr_ngx_playlist(lcf->dir_fd, rt->channel, rt->variant, rt->file, &len);
+		const char *out =
+		    sr_ngx_playlist(lcf->dir_fd, rt->channel, rt->variant, rt->file, &len);
 		if (out == NULL && errno == EAGAIN)
 			return sr_ngx_reply_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
 			                          "channel is starting", 1);
 		if (out == NULL)
-			return sr_ngx_reply_error(r, errno == ENOENT ? NGX_HTTP_NOT_FOUND
-			                                             : NGX_HTTP_INTERNAL_SERVER_ERROR,
-			                          errno == ENOENT ? "no such file"
-			                                          : "cannot read the playlist",
-			                          0);
+			return sr_ngx_reply_error(
+			    r,
+			    errno == ENOENT ? NGX_HTTP_NOT_FOUND : NGX_HTTP_INTERNAL_SERVER_ERROR,
+			    errno == ENOENT ? "no such file" : "cannot read the playlist", 0);
 		return sr_ngx_reply_body(r, route_content_type(rt->file_type), CACHE_PLAYLIST, out,
 		                         len);
 	}
@@ -143,7 +143,8 @@ ngx_int_t sr_ngx_serve_master(sr_ngx_ctx *ctx)
 		if (cookie == NULL)
 			return NGX_ERROR;
 		snprintf(cookie, 128 + SR_UUID_STR_LEN,
-		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token, id);
+		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token,
+		         id);
 		if (sr_ngx_add_header(r, "Set-Cookie", cookie) != NGX_OK)
 			return NGX_ERROR;
 	}
@@ -189,14 +190,15 @@ static void claim_viewer(ngx_http_request_t *r, sr_ngx_ctx *ctx, sr_registry *re
 	int err = 0;
 	enum viewer_result v = VIEWER_UNKNOWN;
 	ngx_str_t name = ngx_string(VIEWER_COOKIE), val;
-	if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name, &val) != NGX_DECLINED &&
+	if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name, &val) !=
+	        NGX_DECLINED &&
 	    val.len == ROUTE_TOKEN_LEN) {
 		char tok[ROUTE_TOKEN_LEN + 1];
 		memcpy(tok, val.data, ROUTE_TOKEN_LEN);
 		tok[ROUTE_TOKEN_LEN] = '\0';
 		if (route_parse_token(tok, &ctx->slot, &ctx->nonce) == 0)
-			v = viewers_renew_pending(vt, reg, holder, ctx->channel, ctx->slot, ctx->nonce,
-			                          &err);
+			v = viewers_renew_pending(vt, reg, holder, ctx->channel, ctx->slot,
+			                          ctx->nonce, &err);
 	}
 	if (v == VIEWER_RENEWED) {
 		v = VIEWER_REUSED;
@@ -220,10 +222,11 @@ static void claim_viewer(ngx_http_request_t *r, sr_ngx_ctx *ctx, sr_registry *re
 		return;
 	last = ngx_time();
 	if (v == VIEWER_FULL) {
-		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		              "streamreg: viewer table full (%uD): serving viewers uncounted; raise "
-		              "streamreg_max_viewers",
-		              viewers_capacity(vt));
+		ngx_log_error(
+		    NGX_LOG_WARN, r->connection->log, 0,
+		    "streamreg: viewer table full (%uD): serving viewers uncounted; raise "
+		    "streamreg_max_viewers",
+		    viewers_capacity(vt));
 	} else {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
 		              "streamreg: viewer lease refused: %s", sr_strerror(err));
@@ -253,7 +256,8 @@ static ngx_int_t handle_master(ngx_http_request_t *r, ngx_http_streamreg_loc_con
 	int rc;
 	if (mcf->lineup) {
 		char dir[SR_PATH_MAX + 1];
-		bool fits = st_chan_dir(dir, sizeof dir, (char *)lcf->hls_dir.data, rt->channel) == 0;
+		bool fits =
+		    st_chan_dir(dir, sizeof dir, (char *)lcf->hls_dir.data, rt->channel) == 0;
 		rc = sr_session_find_or_insert(reg, rt->channel, fits ? dir : NULL, &ctx->ref);
 	} else {
 		rc = sr_session_resolve(reg, rt->channel, &ctx->ref);

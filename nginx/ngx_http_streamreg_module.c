@@ -243,7 +243,8 @@ static char *set_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		return NGX_CONF_ERROR;
 	*slot = lcf;
 	remember_user(cf, "streamreg_hls");
-	ngx_http_core_loc_conf_t *clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+	ngx_http_core_loc_conf_t *clcf =
+	    ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 	clcf->handler = sr_ngx_hls_handler;
 	return NGX_CONF_OK;
 }
@@ -267,7 +268,8 @@ static char *set_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		return NGX_CONF_ERROR;
 	}
 	remember_user(cf, "streamreg_status");
-	ngx_http_core_loc_conf_t *clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+	ngx_http_core_loc_conf_t *clcf =
+	    ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 	clcf->handler = sr_ngx_status_handler;
 	return NGX_CONF_OK;
 }
@@ -280,9 +282,10 @@ static ngx_int_t postconfiguration(ngx_conf_t *cf)
 	if (mcf->registry.data == NULL) {
 		if (mcf->user_directive == NULL)
 			return NGX_OK;
-		ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-		              "\"%s\" in %V:%ui needs \"streamreg_registry NAME;\" in the http block",
-		              mcf->user_directive, &mcf->user_file, mcf->user_line);
+		ngx_log_error(
+		    NGX_LOG_EMERG, cf->log, 0,
+		    "\"%s\" in %V:%ui needs \"streamreg_registry NAME;\" in the http block",
+		    mcf->user_directive, &mcf->user_file, mcf->user_line);
 		return NGX_ERROR;
 	}
 	mcf->zone = sr_ngx_zone_add(cf, mcf);

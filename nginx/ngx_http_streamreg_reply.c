@@ -82,8 +82,10 @@ ngx_int_t sr_ngx_reply_error(ngx_http_request_t *r, ngx_uint_t status, const cha
 	static const struct {
 		ngx_uint_t status;
 		const char *text;
-	} reasons[] = {{400, "Bad Request"},       {404, "Not Found"},
-	               {405, "Method Not Allowed"}, {500, "Internal Server Error"},
+	} reasons[] = {{400, "Bad Request"},
+	               {404, "Not Found"},
+	               {405, "Method Not Allowed"},
+	               {500, "Internal Server Error"},
 	               {503, "Service Unavailable"}};
 	const char *reason = "Error";
 	for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
@@ -122,8 +124,8 @@ ngx_int_t sr_ngx_reply_body(ngx_http_request_t *r, const char *ctype, const char
 	return send_memory(r, NGX_HTTP_OK, ctype, body, len);
 }
 
-ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st,
-                            const char *ctype, const char *cache)
+ngx_int_t sr_ngx_reply_file(ngx_http_request_t *r, int fd, const struct stat *st, const char *ctype,
+                            const char *cache)
 {
 	ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
 	if (cln == NULL) {
@@ -179,7 +181,8 @@ static const char *header_in(ngx_http_request_t *r, const char *name)
 	for (; part; part = part->next) {
 		ngx_table_elt_t *h = part->elts;
 		for (ngx_uint_t i = 0; i < part->nelts; i++) {
-			if (h[i].key.len != n || ngx_strncasecmp(h[i].key.data, (u_char *)name, n) != 0)
+			if (h[i].key.len != n ||
+			    ngx_strncasecmp(h[i].key.data, (u_char *)name, n) != 0)
 				continue;
 			char *v = ngx_pnalloc(r->pool, h[i].value.len + 1);
 			if (v == NULL)

@@ -27,10 +27,9 @@ ngx_int_t sr_ngx_status_handler(ngx_http_request_t *r)
 		free(text);
 		return sr_ngx_reply_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR, msg, 0);
 	}
-	rc = sr_ngx_reply_body(r,
-	                       json ? "application/json"
-	                            : "text/plain; version=0.0.4; charset=utf-8",
-	                       "no-store", text, strlen(text));
+	rc = sr_ngx_reply_body(
+	    r, json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8", "no-store",
+	    text, strlen(text));
 	free(text);
 	return rc;
 }

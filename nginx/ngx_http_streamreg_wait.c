@@ -75,7 +75,8 @@ static ngx_int_t look(sr_ngx_ctx *ctx)
 			 * the state change. */
 			char err[SR_ERROR_MAX + 1] = "";
 			char msg[SR_ERROR_MAX + 64];
-			if (sr_session_last_error(reg, ctx->channel, err, sizeof err) < 0 || !err[0])
+			if (sr_session_last_error(reg, ctx->channel, err, sizeof err) < 0 ||
+			    !err[0])
 				snprintf(err, sizeof err, "transcoder failed to start");
 			snprintf(msg, sizeof msg, "channel failed to start: %s", err);
 			sr_ngx_release_viewer(ctx);

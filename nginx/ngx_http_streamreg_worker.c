@@ -241,7 +241,8 @@ static void tick(ngx_event_t *ev)
 		try_attach();
 	reclaim_dead_holders();
 	if (wk.holder_idx >= 0)
-		viewers_sweep(wk.vt, wk.reg, wk.holder, (uint64_t)wk.mcf->viewer_timeout * 1000000ull);
+		viewers_sweep(wk.vt, wk.reg, wk.holder,
+		              (uint64_t)wk.mcf->viewer_timeout * 1000000ull);
 	check_dirs();
 	if (!ngx_exiting)
 		ngx_add_timer(ev, tick_period());

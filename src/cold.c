@@ -22,14 +22,14 @@
 
 _Thread_local uint64_t sr__odd_reads;
 
-#define W(field)     (offsetof(struct sr_cold_data, field) / 8)
-#define WQ(field)    (offsetof(struct sr_quality_data, field) / 8)
-#define W_FIXED      W(output_dir)
-#define W_QUALITY    (sizeof(struct sr_quality_data) / 8)
-#define W_QFIXED     WQ(segment_path)
-#define W_PATH       ((SR_PATH_MAX + 1) / 8)
-#define W_ERROR      ((SR_ERROR_MAX + 1) / 8)
-#define W_VPATH      ((SR_VARIANT_PATH_MAX + 1) / 8)
+#define W(field)  (offsetof(struct sr_cold_data, field) / 8)
+#define WQ(field) (offsetof(struct sr_quality_data, field) / 8)
+#define W_FIXED   W(output_dir)
+#define W_QUALITY (sizeof(struct sr_quality_data) / 8)
+#define W_QFIXED  WQ(segment_path)
+#define W_PATH    ((SR_PATH_MAX + 1) / 8)
+#define W_ERROR   ((SR_ERROR_MAX + 1) / 8)
+#define W_VPATH   ((SR_VARIANT_PATH_MAX + 1) / 8)
 
 _Static_assert(offsetof(struct sr_cold_data, output_dir) % 8 == 0 &&
                    offsetof(struct sr_cold_data, segment_path) % 8 == 0 &&
@@ -291,7 +291,8 @@ int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned 
 	if (rc)
 		return 1;
 	const struct sr_cold_data *d = &c.u.d;
-	if (d->n_qualities > SR_MAX_QUALITIES || !terminated(d->output_dir, sizeof(d->output_dir)) ||
+	if (d->n_qualities > SR_MAX_QUALITIES ||
+	    !terminated(d->output_dir, sizeof(d->output_dir)) ||
 	    !terminated(d->segment_path, sizeof(d->segment_path)) ||
 	    !terminated(d->last_error, sizeof(d->last_error)))
 		return 1;

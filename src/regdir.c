@@ -51,8 +51,9 @@ int sr_registry_path(const char *name, char *buf, size_t len)
 	if (n < 0 || (size_t)n >= len) {
 		if (len)
 			buf[0] = '\0';
-		return sr__fail(-ENAMETOOLONG, "path of registry '%s' needs %d bytes, buffer has %zu",
-		                name, n + 1, len);
+		return sr__fail(-ENAMETOOLONG,
+		                "path of registry '%s' needs %d bytes, buffer has %zu", name, n + 1,
+		                len);
 	}
 	return 0;
 }

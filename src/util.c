@@ -105,7 +105,8 @@ int sr_uuid_parse(const char *text, uuid_t out)
 		}
 		int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
 		if (hi < 0 || lo < 0)
-			return sr__fail(-EINVAL, "malformed UUID at character %zu", hi < 0 ? i : i + 1);
+			return sr__fail(-EINVAL, "malformed UUID at character %zu",
+			                hi < 0 ? i : i + 1);
 		b[k++] = (unsigned char)(hi << 4 | lo);
 		i += 2;
 	}

@@ -97,14 +97,13 @@ static const char *after(const struct rp_argv *a, const char *opt)
 	return a->argv[i + 1];
 }
 
-static const struct rp_encode enc = {
-    .ffmpeg = "/usr/bin/ffmpeg",
-    .hls_time = 2,
-    .list_size = 5,
-    .fps = 25,
-    .audio_kbps = 64,
-    .run_id = 1764133666123,
-    .start = 42};
+static const struct rp_encode enc = {.ffmpeg = "/usr/bin/ffmpeg",
+                                     .hls_time = 2,
+                                     .list_size = 5,
+                                     .fps = 25,
+                                     .audio_kbps = 64,
+                                     .run_id = 1764133666123,
+                                     .start = 42};
 
 static void test_argv_lavfi(void **state)
 {

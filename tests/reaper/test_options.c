@@ -13,9 +13,9 @@
 
 static int parse_dir(const char *registry, const char *dir, char *err, size_t errlen)
 {
-	char *argv[] = {"streamreg-reaper", "--registry",  (char *)registry, "--lineup",
-	                "/nonexistent.m3u", "--output-dir", (char *)dir,      "--ffmpeg",
-	                "/bin/true",        NULL};
+	char *argv[] = {
+	    "streamreg-reaper", "--registry", (char *)registry, "--lineup",  "/nonexistent.m3u",
+	    "--output-dir",     (char *)dir,  "--ffmpeg",       "/bin/true", NULL};
 	struct rp_config cfg;
 	memset(&cfg, 0, sizeof cfg);
 	return rp_options_parse(9, argv, &cfg, err, errlen);

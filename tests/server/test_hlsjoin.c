@@ -103,9 +103,17 @@ static void test_run_file(void **state)
 	assert_int_equal(back.start, 1);
 	assert_int_equal(back.prev, 0);
 	static const char *const bad[] = {
-	    "",          "start 4\n",         "run 0\n",         "run 012\n",
-	    "run x\n",   "run 1\nstart\n",    "run\n",           " run 1\n",
-	    "run 1\nstart 99999999999999999999\n", "run 1\nwindow 100001\n", "run 1 \n",
+	    "",
+	    "start 4\n",
+	    "run 0\n",
+	    "run 012\n",
+	    "run x\n",
+	    "run 1\nstart\n",
+	    "run\n",
+	    " run 1\n",
+	    "run 1\nstart 99999999999999999999\n",
+	    "run 1\nwindow 100001\n",
+	    "run 1 \n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		if (st_run_parse(bad[i], strlen(bad[i]), &back) != -EINVAL)
@@ -230,18 +238,29 @@ static void test_chain_as_a_player_sees_it(void **state)
 	} by_seq[MAXSEQ] = {0};
 	struct st_run runs[3] = {
 	    {.id = 100, .start = 0, .disc = 0, .target = 2, .window = W},
-	    {.id = 200, .start = 7, .disc = 1, .prev = 100, .prev_start = 0, .target = 2, .window = W},
+	    {.id = 200,
+	     .start = 7,
+	     .disc = 1,
+	     .prev = 100,
+	     .prev_start = 0,
+	     .target = 2,
+	     .window = W},
 	    /* a short run: 2 segments, then the third continues it */
-	    {.id = 300, .start = 9, .disc = 2, .prev = 200, .prev_start = 7, .target = 2, .window = W},
+	    {.id = 300,
+	     .start = 9,
+	     .disc = 2,
+	     .prev = 200,
+	     .prev_start = 7,
+	     .target = 2,
+	     .window = W},
 	};
 	uint64_t ends[3] = {6, 8, 20};
 	uint64_t last_ms = 0;
 	unsigned disc_tags_seen = 0;
 	for (int k = 0; k < 3; k++) {
 		for (uint64_t last = runs[k].start; last <= ends[k]; last++) {
-			char *cur = strdup(
-			    ffmpeg_playlist(runs[k].id, runs[k].start, last, W,
-			                    last == runs[k].start ? 1 : 2));
+			char *cur = strdup(ffmpeg_playlist(runs[k].id, runs[k].start, last, W,
+			                                   last == runs[k].start ? 1 : 2));
 			char *prev = k ? strdup(ffmpeg_playlist(runs[k - 1].id, runs[k - 1].start,
 			                                        ends[k - 1], W, 2))
 			               : NULL;
@@ -261,7 +280,8 @@ static void test_chain_as_a_player_sees_it(void **state)
 					assert_int_equal(by_seq[s[i].seq].disc, s[i].disc);
 				}
 				by_seq[s[i].seq].known = true;
-				snprintf(by_seq[s[i].seq].uri, sizeof by_seq[0].uri, "%.63s", s[i].uri);
+				snprintf(by_seq[s[i].seq].uri, sizeof by_seq[0].uri, "%.63s",
+				         s[i].uri);
 				by_seq[s[i].seq].disc = s[i].disc;
 			}
 			disc_tags_seen += strstr(out, "#EXT-X-DISCONTINUITY\n") != NULL;

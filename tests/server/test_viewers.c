@@ -3,16 +3,16 @@
  * worker serves it, expires after the timeout, is revived by its token, and
  * is adopted exactly once when the worker holding its lease dies.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -141,16 +141,17 @@ static void test_client_refetch(void **state)
 	int err = 0;
 	const uint64_t k = 0x1234, k2 = 0x9876;
 	for (unsigned i = 0; i < VIEWERS_PENDING_MAX; i++) {
-		assert_int_equal(viewers_claim(f->vt, f->reg, a, f->ch, k, &slots[i], &nonces[i], &err),
-		                 VIEWER_COUNTED);
+		assert_int_equal(
+		    viewers_claim(f->vt, f->reg, a, f->ch, k, &slots[i], &nonces[i], &err),
+		    VIEWER_COUNTED);
 		for (unsigned j = 0; j < i; j++)
 			assert_true(slots[j] != slots[i]);
 	}
 	for (unsigned n = 0; n < 50; n++) {
 		/* Any worker: the reuse is found in the shared table. */
-		assert_int_equal(viewers_claim(f->vt, f->reg, n % 2 ? a : b, f->ch, k, &slot, &nonce,
-		                               &err),
-		                 VIEWER_REUSED);
+		assert_int_equal(
+		    viewers_claim(f->vt, f->reg, n % 2 ? a : b, f->ch, k, &slot, &nonce, &err),
+		    VIEWER_REUSED);
 		bool known = false;
 		for (unsigned i = 0; i < VIEWERS_PENDING_MAX; i++)
 			known |= slot == slots[i] && nonce == nonces[i];

@@ -44,9 +44,8 @@ static bool is_uri(const struct line *l)
 static bool is_segment_tag(const struct line *l)
 {
 	static const char *const tags[] = {
-	    "#EXTINF:",     "#EXT-X-BYTERANGE:", "#EXT-X-PROGRAM-DATE-TIME:",
-	    "#EXT-X-KEY:",  "#EXT-X-MAP:",       "#EXT-X-GAP",
-	    "#EXT-X-BITRATE:",
+	    "#EXTINF:",    "#EXT-X-BYTERANGE:", "#EXT-X-PROGRAM-DATE-TIME:", "#EXT-X-KEY:",
+	    "#EXT-X-MAP:", "#EXT-X-GAP",        "#EXT-X-BITRATE:",
 	};
 	if (is(l, "#EXT-X-DISCONTINUITY"))
 		return true;
@@ -104,7 +103,8 @@ static int playlist_parse(const char *text, size_t len, struct playlist *p)
 			if (starts(l, "#EXT-X-MEDIA-SEQUENCE:"))
 				p->seq = number_after(l, strlen("#EXT-X-MEDIA-SEQUENCE:"));
 			else if (starts(l, "#EXT-X-TARGETDURATION:"))
-				p->target = (unsigned)number_after(l, strlen("#EXT-X-TARGETDURATION:"));
+				p->target =
+				    (unsigned)number_after(l, strlen("#EXT-X-TARGETDURATION:"));
 			if (!is_uri(l) && !is_segment_tag(l))
 				continue;
 			in_header = false;

@@ -83,11 +83,11 @@ int st_run_parse(const char *text, size_t len, struct st_run *out)
 
 int st_run_format(const struct st_run *r, char *buf, size_t len)
 {
-	int n = snprintf(buf, len,
-	                 "run %" PRIu64 "\nstart %" PRIu64 "\ndiscontinuity %" PRIu64
-	                 "\nprevious %" PRIu64 "\nprevious-start %" PRIu64
-	                 "\ntarget %u\nwindow %u\n",
-	                 r->id, r->start, r->disc, r->prev, r->prev_start, r->target, r->window);
+	int n =
+	    snprintf(buf, len,
+	             "run %" PRIu64 "\nstart %" PRIu64 "\ndiscontinuity %" PRIu64
+	             "\nprevious %" PRIu64 "\nprevious-start %" PRIu64 "\ntarget %u\nwindow %u\n",
+	             r->id, r->start, r->disc, r->prev, r->prev_start, r->target, r->window);
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;

@@ -516,8 +516,7 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 			st_fmt(msg, sizeof msg, "cannot publish run %llu: %s",
 			       (unsigned long long)c->run.id, strerror(-rc));
 			set_error(r, c, msg);
-			rc = chan_transition(r, c, SR_STATE_STARTING,
-			                           SR_STATE_FAILED);
+			rc = chan_transition(r, c, SR_STATE_STARTING, SR_STATE_FAILED);
 			rp_event(c->id_str, c->child.pid, SR_STATE_STARTING, SR_STATE_FAILED,
 			         "%s%s%s", msg, rc ? "; transition refused: " : "",
 			         rc ? sr_strerror(rc) : "");
@@ -554,8 +553,8 @@ static void check_started(struct reaper *r, struct rp_chan *c)
 void rp_chan_poll_start(struct reaper *r, struct rp_chan *c)
 {
 	sr_state st;
-	if (c->has_child && c->phase == RP_PH_STARTING &&
-	    chan_get_state(r, c, &st) == 0 && st == SR_STATE_STARTING)
+	if (c->has_child && c->phase == RP_PH_STARTING && chan_get_state(r, c, &st) == 0 &&
+	    st == SR_STATE_STARTING)
 		check_started(r, c);
 }
 

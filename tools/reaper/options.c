@@ -240,7 +240,8 @@ int rp_options_parse(int argc, char **argv, struct rp_config *cfg, char *err, si
 			 * longer DIR, so the pair must agree. */
 			if (!*optarg || strlen(optarg) > ST_OUTPUT_DIR_MAX) {
 				char want[48];
-				snprintf(want, sizeof want, "1 to %d characters", ST_OUTPUT_DIR_MAX);
+				snprintf(want, sizeof want, "1 to %d characters",
+				         ST_OUTPUT_DIR_MAX);
 				return bad(err, errlen, "--output-dir", optarg, want);
 			}
 			cfg->output_dir = optarg;

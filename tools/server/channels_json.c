@@ -41,8 +41,8 @@ static void channel_json(struct strbuf *b, sr_registry *reg, const struct viewer
 	strbuf_printf(b, ",\"viewers\":%u}", vt ? viewers_count(vt, ch->id) : 0);
 }
 
-char *channels_json(sr_registry *reg, const struct viewer_table *vt,
-                    const struct st_lineup *lineup, size_t *len)
+char *channels_json(sr_registry *reg, const struct viewer_table *vt, const struct st_lineup *lineup,
+                    size_t *len)
 {
 	struct strbuf b = {0};
 	strbuf_puts(&b, "[");

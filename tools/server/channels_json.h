@@ -18,7 +18,7 @@
  * memory.  A channel without a session (nobody asked for it yet) is listed
  * idle.  vt may be NULL (viewers 0).
  */
-char *channels_json(sr_registry *reg, const struct viewer_table *vt,
-                    const struct st_lineup *lineup, size_t *len);
+char *channels_json(sr_registry *reg, const struct viewer_table *vt, const struct st_lineup *lineup,
+                    size_t *len);
 
 #endif

@@ -92,8 +92,7 @@ char *hls_read_all(int fd, size_t *len)
 	return buf;
 }
 
-int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel,
-                  off_t *size)
+int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel, off_t *size)
 {
 	if (root->fd < 0)
 		return hls_open(root->dir, channel, rel, size);
@@ -104,8 +103,7 @@ int hls_open_root(const struct hls_root *root, const uuid_t channel, const char 
 	return fd;
 }
 
-char *hls_read_file(const struct hls_root *root, const uuid_t channel, const char *rel,
-                    size_t *len)
+char *hls_read_file(const struct hls_root *root, const uuid_t channel, const char *rel, size_t *len)
 {
 	off_t size;
 	int fd = hls_open_root(root, channel, rel, &size);

@@ -46,8 +46,7 @@ struct hls_root {
 };
 
 /* hls_open() or hls_open_in(), whichever root names. */
-int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel,
-                  off_t *size);
+int hls_open_root(const struct hls_root *root, const uuid_t channel, const char *rel, off_t *size);
 
 /*
  * Read the channel's "current" file (tools/common/st_run.h): the run

@@ -95,7 +95,8 @@ static enum MHD_Result serve_master(struct worker *wk, struct MHD_Connection *c,
 		 * viewer.  Scoped to the channel; no script needs it. */
 		sr_uuid_format(rq->w.channel, id);
 		snprintf(cookie, sizeof cookie,
-		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token, id);
+		         VIEWER_COOKIE "=%s; Path=/channels/%s/; HttpOnly; SameSite=Lax", token,
+		         id);
 	} else {
 		prefix[0] = '\0';
 	}
@@ -187,8 +188,8 @@ static enum MHD_Result handle_master(struct worker *wk, struct MHD_Connection *c
 	int rc = ensure_session(wk, r->channel, &rq->w.ref);
 	if (rc < 0) {
 		pthread_mutex_lock(&log_lock);
-		st_log_limited(&session_log, LOG_WARNING, "session insert: %s (%s)", sr_strerror(rc),
-		               sr_errdetail());
+		st_log_limited(&session_log, LOG_WARNING, "session insert: %s (%s)",
+		               sr_strerror(rc), sr_errdetail());
 		pthread_mutex_unlock(&log_lock);
 		return reply_unavailable(wk, c, 5, sr_strerror(rc));
 	}
@@ -304,8 +305,7 @@ static enum MHD_Result handle_file(struct worker *wk, struct MHD_Connection *c,
 
 /* The player page and its files.  They may change with an upgrade, so
  * browsers revalidate (ETag, 304) rather than keep a stale copy. */
-static enum MHD_Result handle_static(struct worker *wk, struct MHD_Connection *c,
-                                     const char *name)
+static enum MHD_Result handle_static(struct worker *wk, struct MHD_Connection *c, const char *name)
 {
 	if (!wk->opt->web_root[0])
 		return reply_error(wk, c, 404, "the player page is not installed");
@@ -500,8 +500,7 @@ static const char *request_defect(const struct request *rq, struct MHD_Connectio
 	return NULL;
 }
 
-static enum MHD_Result handle_options(struct worker *wk, struct MHD_Connection *c,
-                                      const char *url)
+static enum MHD_Result handle_options(struct worker *wk, struct MHD_Connection *c, const char *url)
 {
 	/* "OPTIONS *" asks about the server; any other target is checked like a
 	 * GET so that traversal gets no 2xx, but a path naming nothing still
@@ -575,8 +574,8 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 	struct worker *wk = cls;
 	http_cur_status = 0;
 	http_cur_route = HM_ROUTE_INVALID;
-	enum MHD_Result ret = handle_request(cls, conn, url, method, version, upload_data,
-	                                     upload_data_size, con_cls);
+	enum MHD_Result ret =
+	    handle_request(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
 	const struct request *rq = *con_cls;
 	/* Counted once, on the call that queued the answer. */
 	if (http_cur_status && rq)

@@ -20,9 +20,9 @@ static const unsigned known_status[] = {200, 204, 206, 304, 400, 403, 404, 405,
 /* Upper bounds in microseconds.  Playlists from memory take tens of
  * microseconds; a first request that waits for its transcoder takes
  * seconds, so the buckets span both. */
-static const uint64_t bucket_us[] = {100,    250,    500,     1000,    2500,    5000,   10000,
-                                     25000,  50000,  100000,  250000,  500000,  1000000,
-                                     2500000, 5000000, 10000000};
+static const uint64_t bucket_us[] = {100,     250,     500,     1000,    2500,   5000,
+                                     10000,   25000,   50000,   100000,  250000, 500000,
+                                     1000000, 2500000, 5000000, 10000000};
 #define N_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
 struct route_latency {
@@ -39,11 +39,11 @@ struct http_metrics {
 };
 
 static const char *const route_names[HM_ROUTES] = {
-    [HM_ROUTE_INVALID] = "invalid",   [HM_ROUTE_INDEX] = "index",
-    [HM_ROUTE_STATIC] = "static",     [HM_ROUTE_CHANNELS] = "channels",
-    [HM_ROUTE_MASTER] = "master",     [HM_ROUTE_PLAYLIST] = "playlist",
-    [HM_ROUTE_SEGMENT] = "segment",   [HM_ROUTE_SESSIONS] = "sessions",
-    [HM_ROUTE_METRICS] = "metrics",   [HM_ROUTE_HEALTH] = "health",
+    [HM_ROUTE_INVALID] = "invalid", [HM_ROUTE_INDEX] = "index",
+    [HM_ROUTE_STATIC] = "static",   [HM_ROUTE_CHANNELS] = "channels",
+    [HM_ROUTE_MASTER] = "master",   [HM_ROUTE_PLAYLIST] = "playlist",
+    [HM_ROUTE_SEGMENT] = "segment", [HM_ROUTE_SESSIONS] = "sessions",
+    [HM_ROUTE_METRICS] = "metrics", [HM_ROUTE_HEALTH] = "health",
 };
 
 const char *http_metrics_route_name(enum hm_route route)
@@ -114,8 +114,7 @@ uint64_t http_metrics_get(const struct http_metrics *hm, enum hm_event ev)
 {
 	if (!hm || (unsigned)ev >= HM_EVENTS)
 		return 0;
-	return atomic_load_explicit(&((struct http_metrics *)hm)->events[ev],
-	                            memory_order_relaxed);
+	return atomic_load_explicit(&((struct http_metrics *)hm)->events[ev], memory_order_relaxed);
 }
 
 static uint64_t ld(const _Atomic uint64_t *p)
@@ -134,8 +133,9 @@ static void format_requests(const struct http_metrics *hm, struct strbuf *b)
 				continue; /* a series appears with its first request */
 			char code[8];
 			status_label(s, code, sizeof code);
-			strbuf_printf(b, "streamreg_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
-			              route_names[r], code, (unsigned long long)n);
+			strbuf_printf(
+			    b, "streamreg_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+			    route_names[r], code, (unsigned long long)n);
 		}
 }
 
@@ -163,14 +163,14 @@ static void format_latency(const struct http_metrics *hm, struct strbuf *b)
 			              route_names[r], (double)bucket_us[i] / 1e6,
 			              (unsigned long long)cum);
 		}
-		strbuf_printf(b,
-		              "streamreg_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
-		              "%llu\n"
-		              "streamreg_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-		              "streamreg_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-		              route_names[r], (unsigned long long)count, route_names[r],
-		              (double)ld(&l->sum_us) / 1e6, route_names[r],
-		              (unsigned long long)count);
+		strbuf_printf(
+		    b,
+		    "streamreg_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+		    "%llu\n"
+		    "streamreg_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+		    "streamreg_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+		    route_names[r], (unsigned long long)count, route_names[r],
+		    (double)ld(&l->sum_us) / 1e6, route_names[r], (unsigned long long)count);
 	}
 }
 

@@ -43,11 +43,11 @@ void http_metrics_observe(struct http_metrics *hm, enum hm_route route, unsigned
                           uint64_t elapsed_ns);
 
 enum hm_event {
-	HM_START_TIMEOUT,     /* a first request got 503: the channel did not start in time */
-	HM_START_FAILED,      /* a first request got 503: the channel failed to start */
-	HM_WORKER_RESTART,    /* the master replaced a worker that died */
-	HM_VIEWER_UNCOUNTED,  /* a viewer was served without a viewer-table slot */
-	HM_START_WAKEUP,      /* a start wait woke up (state change, deadline or slice) */
+	HM_START_TIMEOUT,    /* a first request got 503: the channel did not start in time */
+	HM_START_FAILED,     /* a first request got 503: the channel failed to start */
+	HM_WORKER_RESTART,   /* the master replaced a worker that died */
+	HM_VIEWER_UNCOUNTED, /* a viewer was served without a viewer-table slot */
+	HM_START_WAKEUP,     /* a start wait woke up (state change, deadline or slice) */
 	HM_EVENTS
 };
 void http_metrics_count(struct http_metrics *hm, enum hm_event ev);

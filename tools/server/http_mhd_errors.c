@@ -20,16 +20,14 @@
 #include "http_metrics.h"
 #include "http_reply.h"
 
-typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int,
-                                    struct MHD_Response *);
+typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
 
 static queue_fn real_queue;
 static unsigned our_index;
 static size_t header_limit;
 static struct http_metrics *metrics;
 
-int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes,
-                         struct http_metrics *hm)
+int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes, struct http_metrics *hm)
 {
 	our_index = worker_index;
 	header_limit = max_header_bytes;
@@ -57,13 +55,15 @@ static const char *what(unsigned status, char *buf, size_t len)
 	case 413:
 		return "the request body is larger than this server accepts";
 	case 414:
-		snprintf(buf, len, "the request line is longer than the %zu bytes a request may "
-		                   "use (--max-header-bytes)",
+		snprintf(buf, len,
+		         "the request line is longer than the %zu bytes a request may "
+		         "use (--max-header-bytes)",
 		         header_limit);
 		return buf;
 	case 431:
-		snprintf(buf, len, "the request headers are larger than the %zu bytes a request "
-		                   "may use (--max-header-bytes)",
+		snprintf(buf, len,
+		         "the request headers are larger than the %zu bytes a request "
+		         "may use (--max-header-bytes)",
 		         header_limit);
 		return buf;
 	case 505:

@@ -17,7 +17,6 @@ _Thread_local const char *http_cur_url;
 _Thread_local unsigned http_cur_status;
 _Thread_local enum hm_route http_cur_route;
 
-
 const char *http_reason(unsigned status)
 {
 	switch (status) {
@@ -158,8 +157,8 @@ static enum range_kind select_range(struct MHD_Connection *c, uint64_t size, con
 	return range_select(range, size, first, len);
 }
 
-static void range_headers(struct MHD_Response *r, enum range_kind k, uint64_t first,
-                          uint64_t len, uint64_t size)
+static void range_headers(struct MHD_Response *r, enum range_kind k, uint64_t first, uint64_t len,
+                          uint64_t size)
 {
 	char v[80];
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -217,7 +216,8 @@ enum MHD_Result reply_file(struct worker *wk, struct MHD_Connection *c, const ch
 	if (fstat(fd, &st) == 0) {
 		snprintf(etag, sizeof etag, "\"%jx-%jx-%jx\"", (uintmax_t)st.st_ino,
 		         (uintmax_t)st.st_size,
-		         (uintmax_t)st.st_mtim.tv_sec * 1000000000u + (uintmax_t)st.st_mtim.tv_nsec);
+		         (uintmax_t)st.st_mtim.tv_sec * 1000000000u +
+		             (uintmax_t)st.st_mtim.tv_nsec);
 		struct tm tm;
 		if (gmtime_r(&st.st_mtim.tv_sec, &tm))
 			strftime(modified, sizeof modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -234,8 +234,8 @@ enum MHD_Result reply_file(struct worker *wk, struct MHD_Connection *c, const ch
 		return queue(wk, c, 304, r, NULL, cache);
 	}
 	uint64_t first = 0, n = size;
-	enum range_kind k = select_range(c, size, etag[0] ? etag : NULL,
-	                                 modified[0] ? modified : NULL, &first, &n);
+	enum range_kind k =
+	    select_range(c, size, etag[0] ? etag : NULL, modified[0] ? modified : NULL, &first, &n);
 	if (k == RANGE_UNSATISFIABLE) {
 		close(fd);
 		return reply_unsatisfiable(wk, c, size);
@@ -255,10 +255,10 @@ enum MHD_Result reply_file(struct worker *wk, struct MHD_Connection *c, const ch
 
 enum MHD_Result reply_options(struct worker *wk, struct MHD_Connection *c)
 {
-	const char *method = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                                 "Access-Control-Request-Method");
-	const char *headers = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	                                                  "Access-Control-Request-Headers");
+	const char *method =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method");
+	const char *headers =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
 	if (headers && !cors_header_list_ok(headers))
 		return reply_error(wk, c, 400, "malformed Access-Control-Request-Headers");
 	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);

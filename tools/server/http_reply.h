@@ -51,8 +51,7 @@ const char *http_reason(unsigned status);
  * on its own get our headers and a plain message.  Call once per worker
  * before the daemon starts; -1 if libmicrohttpd cannot be found. */
 struct http_metrics;
-int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes,
-                         struct http_metrics *hm);
+int http_mhd_errors_init(unsigned worker_index, size_t max_header_bytes, struct http_metrics *hm);
 enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r);
 /* The headers every answer carries: CORS and X-Streamreg-Worker. */
 void http_common_headers(struct MHD_Response *r, unsigned worker_index);

@@ -24,7 +24,7 @@
 #define WATCH_SLICE_MS 1000
 /* Watches a worker runs at most: each is a thread with a small stack, and
  * a worker rarely waits for more than a few channels at once. */
-#define WATCH_MAX 256
+#define WATCH_MAX   256
 #define WATCH_STACK ((size_t)64 * 1024)
 
 struct watch {
@@ -91,7 +91,8 @@ static enum wait_result settle(struct worker *wk, struct waiter *w, sr_state *st
 		if (w->requested) {
 			/* Our own start request failed (the reaper records the
 			 * error with the state change). */
-			int rc = sr_session_last_error(wk->reg, w->channel, w->error, sizeof w->error);
+			int rc =
+			    sr_session_last_error(wk->reg, w->channel, w->error, sizeof w->error);
 			if (rc < 0 || !w->error[0])
 				snprintf(w->error, sizeof w->error, "transcoder failed to start");
 			return WAIT_FAILED;

@@ -2,8 +2,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -154,8 +154,8 @@ static void drop_lease(sr_registry *reg, const uuid_t channel)
 
 /* Fill a slot we moved to "claiming" and publish it with nonce. */
 static enum viewer_result publish(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                  uint32_t i, const uuid_t channel, uint64_t client,
-                                  bool confirmed, uint64_t nonce, int *err)
+                                  uint32_t i, const uuid_t channel, uint64_t client, bool confirmed,
+                                  uint64_t nonce, int *err)
 {
 	struct viewer_slot *s = &vt->slots[i];
 	memcpy(s->channel, channel, sizeof(uuid_t));
@@ -245,7 +245,8 @@ enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint
 			    atomic_load_explicit(&s->confirmed, memory_order_relaxed) ||
 			    memcmp(s->channel, channel, sizeof(uuid_t)) != 0)
 				continue;
-			uint64_t seen = atomic_load_explicit(&s->last_seen_ns, memory_order_relaxed);
+			uint64_t seen =
+			    atomic_load_explicit(&s->last_seen_ns, memory_order_relaxed);
 			if (pending++ == 0 || seen > newest_seen) {
 				newest = i;
 				newest_seen = seen;
@@ -254,9 +255,10 @@ enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint
 		if (pending >= VIEWERS_PENDING_MAX) {
 			/* The same client fetching master.m3u8 again and again
 			 * without playing: hand out a token it already has. */
-			uint64_t w = atomic_load_explicit(&vt->slots[newest].word, memory_order_acquire);
-			enum viewer_result r =
-			    viewers_renew_pending(vt, reg, holder, channel, newest, word_nonce(w), err);
+			uint64_t w =
+			    atomic_load_explicit(&vt->slots[newest].word, memory_order_acquire);
+			enum viewer_result r = viewers_renew_pending(vt, reg, holder, channel,
+			                                             newest, word_nonce(w), err);
 			if (r == VIEWER_RENEWED || r == VIEWER_COUNTED) {
 				*slot = newest;
 				*nonce = word_nonce(w);
@@ -264,8 +266,8 @@ enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint
 			}
 		}
 		if (free_slot != UINT32_MAX) {
-			enum viewer_result r = claim_slot(vt, reg, holder, free_slot, channel, client,
-			                                  slot, nonce, err);
+			enum viewer_result r = claim_slot(vt, reg, holder, free_slot, channel,
+			                                  client, slot, nonce, err);
 			if (r != VIEWER_UNKNOWN)
 				return r;
 		}
@@ -285,8 +287,8 @@ enum viewer_result viewers_claim(struct viewer_table *vt, sr_registry *reg, uint
 }
 
 static enum viewer_result renew(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
-                                const uuid_t channel, uint32_t slot, uint64_t nonce,
-                                bool confirm, int *err)
+                                const uuid_t channel, uint32_t slot, uint64_t nonce, bool confirm,
+                                int *err)
 {
 	if (slot >= vt->capacity || nonce == 0 || nonce > NONCE_MASK)
 		return VIEWER_UNKNOWN;
@@ -334,9 +336,9 @@ enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint
 	return renew(vt, reg, holder, channel, slot, nonce, true, err);
 }
 
-enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg,
-                                         uint32_t holder, const uuid_t channel, uint32_t slot,
-                                         uint64_t nonce, int *err)
+enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                         const uuid_t channel, uint32_t slot, uint64_t nonce,
+                                         int *err)
 {
 	return renew(vt, reg, holder, channel, slot, nonce, false, err);
 }

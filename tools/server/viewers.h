@@ -110,9 +110,9 @@ enum viewer_result viewers_renew(struct viewer_table *vt, sr_registry *reg, uint
 
 /* viewers_renew() for a master.m3u8 request presenting a token (its
  * cookie): renews without confirming, as a playlist or segment would. */
-enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg,
-                                         uint32_t holder, const uuid_t channel, uint32_t slot,
-                                         uint64_t nonce, int *err);
+enum viewer_result viewers_renew_pending(struct viewer_table *vt, sr_registry *reg, uint32_t holder,
+                                         const uuid_t channel, uint32_t slot, uint64_t nonce,
+                                         int *err);
 
 /* Mark a viewer seen now, if (slot, nonce) still names it: a viewer
  * whose master.m3u8 request waits for its channel to start is alive. */

@@ -4,8 +4,8 @@
 
 #include <sys/types.h>
 
-#include "server_options.h"
 #include "http_metrics.h"
+#include "server_options.h"
 #include "st_lineup.h"
 #include "viewers.h"
 

@@ -48,13 +48,13 @@ struct request {
 	bool seen;           /* the access handler was called */
 	const char *defect;  /* why the request gets 400, or NULL */
 	bool suspended;
-	bool options;        /* OPTIONS: CORS preflight or capability query */
-	bool head;           /* HEAD: a probe, not a viewer */
+	bool options; /* OPTIONS: CORS preflight or capability query */
+	bool head;    /* HEAD: a probe, not a viewer */
 	struct waiter w;
-	uint64_t t0_ns; /* headers complete: the latency metric starts here */
+	uint64_t t0_ns;     /* headers complete: the latency metric starts here */
 	bool has_viewer;    /* a token to deliver (viewer_slot, viewer_nonce) */
 	bool viewer_reused; /* ... of a viewer that existed before: not ours to release */
-	bool delivered; /* the master playlist with the token was queued */
+	bool delivered;     /* the master playlist with the token was queued */
 	uint32_t viewer_slot;
 	uint64_t viewer_nonce;
 };

@@ -21,8 +21,7 @@ static void json_owner_counters(FILE *f, const mon_snapshot *snap)
 		        o->alive ? "true" : "false");
 		/* whatever the owner wrote: any bytes */
 		st_json_string(file_sink, f, o->info, sizeof o->info);
-		fprintf(f,
-		        ",\"heartbeat_age_ms\":%" PRIu64 ",\"claimed_wall_ns\":%" PRId64 "},",
+		fprintf(f, ",\"heartbeat_age_ms\":%" PRIu64 ",\"claimed_wall_ns\":%" PRId64 "},",
 		        o->heartbeat_age_ms, o->claimed_wall_ns);
 	} else {
 		fputs("\"owner\":null,", f);
