@@ -110,8 +110,8 @@ int mon_view_build(mon_view *v, const mon_snapshot *snap, int state_filter, mon_
 	}
 	current_sort = sort;
 	if (v->n > 1)
-		qsort(v->rows, v->n, sizeof *v->rows,
-		      cmp_rows); // NOLINT(bugprone-sizeof-expression)
+		// NOLINTNEXTLINE(bugprone-sizeof-expression): rows are pointers, as above
+		qsort(v->rows, v->n, sizeof *v->rows, cmp_rows);
 	return 0;
 }
 
