@@ -794,7 +794,9 @@ SR_API int sr_ref_wait_state(sr_registry *reg, sr_session_ref ref, sr_state seen
  * Render one session as a JSON object into a malloc'd string (*out, free()
  * it).  One key per sr_session_info field, named as the field (channel_id
  * as canonical text, state by name, qualities as an array of objects with
- * one key per sr_quality field plus "resolution", "WxH").
+ * one key per sr_quality field plus "resolution", "WxH").  Strings may hold
+ * any bytes and the document still parses: control characters and DEL come
+ * out as \u00XX, each byte that is not part of valid UTF-8 as \ufffd.
  */
 SR_API int sr_session_info_json(const sr_session_info *info, char **out);
 

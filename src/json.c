@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/json_escape.h"
 #include "sr_internal.h"
 
 struct buf {
@@ -48,86 +49,23 @@ static void putf(struct buf *b, const char *fmt, ...)
 		put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0.  Strict (RFC 3629): no
- * overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *s)
+static void buf_sink(void *ctx, const char *p, size_t n)
 {
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
+	put(ctx, p, n);
 }
 
-static size_t utf8_len_bounded(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char tmp[4] = {0};
-	memcpy(tmp, p, (size_t)(end - p));
-	size_t n = utf8_len(tmp);
-	return n <= (size_t)(end - p) ? n : 0;
-}
-
-/* Error messages come from ffmpeg's stderr: any bytes.  Invalid UTF-8
- * becomes U+FFFD so the document always parses. */
-/* max bounds the read: the info may come from a caller with any bytes. */
-static void put_str(struct buf *b, const char *s, size_t max)
-{
-	put(b, "\"", 1);
-	const unsigned char *end = (const unsigned char *)s + strnlen(s, max);
-	for (const unsigned char *p = (const unsigned char *)s; p < end;) {
-		unsigned char c = *p;
-		if (c == '"' || c == '\\') {
-			char e[2] = {'\\', (char)c};
-			put(b, e, 2);
-			p++;
-		} else if (c < 0x20 || c == 0x7f) {
-			putf(b, "\\u%04x", c);
-			p++;
-		} else {
-			size_t n = (size_t)(end - p) >= 4 ? utf8_len(p) : utf8_len_bounded(p, end);
-			if (n == 0) {
-				put(b, "\\ufffd", 6);
-				p++;
-			} else {
-				put(b, (const char *)p, n);
-				p += n;
-			}
-		}
-	}
-	put(b, "\"", 1);
-}
-
+/* Each string bounded by its field's size: sr_session_info_json renders a
+ * caller's struct, whose strings may lack their NUL. */
 static void put_info(struct buf *b, const sr_session_info *in)
 {
 	char id[SR_UUID_STR_LEN + 1];
 	sr_uuid_format(in->channel_id, id);
 	put(b, "{\"channel_id\":", 14);
-	put_str(b, id, sizeof(id));
+	sr__json_string(buf_sink, b, id, sizeof(id));
 	putf(b, ",\"state\":\"%s\",\"clients\":%" PRIu32 ",\"idle_ms\":%" PRIu64,
 	     sr_state_name(in->state), in->clients, in->idle_ms);
 	putf(b, ",\"error_count\":%" PRIu32 ",\"last_error\":", in->error_count);
-	put_str(b, in->last_error, sizeof(in->last_error));
+	sr__json_string(buf_sink, b, in->last_error, sizeof(in->last_error));
 	putf(b, ",\"last_error_wall_ns\":%" PRId64 ",\"pid\":%d,\"pid_start\":%" PRIu64,
 	     in->last_error_wall_ns, (int)in->pid, in->pid_start);
 	putf(b, ",\"restart_count\":%" PRIu32 ",\"slot\":%" PRIu32 ",\"generation\":%" PRIu32,
@@ -148,23 +86,23 @@ static void put_info(struct buf *b, const sr_session_info *in)
 	putf(b, ",\"last_access_mono_ns\":%" PRIu64 ",\"n_qualities\":%" PRIu32,
 	     in->last_access_mono_ns, in->n_qualities);
 	putf(b, ",\"last_access_wall_ns\":%" PRId64 ",\"output_dir\":", in->last_access_wall_ns);
-	put_str(b, in->output_dir, sizeof(in->output_dir));
+	sr__json_string(buf_sink, b, in->output_dir, sizeof(in->output_dir));
 	put(b, ",\"segment_path\":", 16);
-	put_str(b, in->segment_path, sizeof(in->segment_path));
+	sr__json_string(buf_sink, b, in->segment_path, sizeof(in->segment_path));
 	put(b, ",\"qualities\":[", 14);
 	for (uint32_t i = 0; i < in->n_qualities && i < SR_MAX_QUALITIES; i++) {
 		const sr_quality *q = &in->qualities[i];
 		put(b, i ? ",{\"level\":" : "{\"level\":", i ? 10 : 9);
-		put_str(b, q->level, sizeof(q->level));
+		sr__json_string(buf_sink, b, q->level, sizeof(q->level));
 		putf(b, ",\"bitrate_kbps\":%" PRIu32 ",\"resolution\":\"%" PRIu32 "x%" PRIu32 "\"",
 		     q->bitrate_kbps, q->width, q->height);
 		putf(b, ",\"width\":%" PRIu32 ",\"height\":%" PRIu32, q->width, q->height);
 		put(b, ",\"codec\":", 9);
-		put_str(b, q->codec, sizeof(q->codec));
+		sr__json_string(buf_sink, b, q->codec, sizeof(q->codec));
 		put(b, ",\"segment_path\":", 16);
-		put_str(b, q->segment_path, sizeof(q->segment_path));
+		sr__json_string(buf_sink, b, q->segment_path, sizeof(q->segment_path));
 		put(b, ",\"playlist_path\":", 17);
-		put_str(b, q->playlist_path, sizeof(q->playlist_path));
+		sr__json_string(buf_sink, b, q->playlist_path, sizeof(q->playlist_path));
 		put(b, "}", 1);
 	}
 	put(b, "]}", 2);

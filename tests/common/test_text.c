@@ -1,5 +1,5 @@
-/* JSON strings (the library's rule: invalid UTF-8 becomes U+FFFD), the
- * channel-directory rule and the log rate limit. */
+/* The channel-directory rule and the log rate limit (JSON strings:
+ * test_json_escape.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,50 +11,7 @@
 #include <cmocka.h>
 
 #include "st_chandir.h"
-#include "st_json.h"
 #include "st_log.h"
-
-struct out {
-	char buf[256];
-	size_t len;
-};
-
-static void sink(void *ctx, const char *p, size_t n)
-{
-	struct out *o = ctx;
-	assert_true(o->len + n < sizeof o->buf);
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-	o->buf[o->len] = '\0';
-}
-
-static const char *json(const char *s)
-{
-	static struct out o;
-	o.len = 0;
-	o.buf[0] = '\0';
-	st_json_string(sink, &o, s, (size_t)-1);
-	return o.buf;
-}
-
-static void test_json_string(void **state)
-{
-	(void)state;
-	assert_string_equal(json("plain"), "\"plain\"");
-	assert_string_equal(json("a\"b\\c"), "\"a\\\"b\\\\c\"");
-	assert_string_equal(json("l1\nl2\x01\x7f"), "\"l1\\u000al2\\u0001\\u007f\"");
-	assert_string_equal(json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
-	                    "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-	/* issue 11 item 9: an ffmpeg error with invalid UTF-8 must still parse */
-	assert_string_equal(json("bad \xff\xfe end"), "\"bad \\ufffd\\ufffd end\"");
-	assert_string_equal(json("overlong \xc0\xaf"), "\"overlong \\ufffd\\ufffd\"");
-	assert_string_equal(json("surrogate \xed\xa0\x80"), "\"surrogate \\ufffd\\ufffd\\ufffd\"");
-	assert_string_equal(json("cut \xe2\x82"), "\"cut \\ufffd\\ufffd\"");
-	assert_string_equal(json("big \xf4\x90\x80\x80"), "\"big \\ufffd\\ufffd\\ufffd\\ufffd\"");
-	struct out o = {0};
-	st_json_string(sink, &o, "abcdef", 3);
-	assert_string_equal(o.buf, "\"abc\"");
-}
 
 static void test_chan_dir(void **state)
 {
@@ -98,7 +55,6 @@ static void test_log_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_string),
 	    cmocka_unit_test(test_chan_dir),
 	    cmocka_unit_test(test_log_limit),
 	};

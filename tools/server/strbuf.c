@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_json.h"
+#include "json_escape.h"
 
 static bool grow(struct strbuf *b, size_t need)
 {
@@ -70,7 +70,7 @@ static void strbuf_sink(void *ctx, const char *p, size_t n)
 
 void strbuf_json_string(struct strbuf *b, const char *s)
 {
-	st_json_string(strbuf_sink, b, s, (size_t)-1);
+	sr__json_string(strbuf_sink, b, s, (size_t)-1);
 }
 
 void strbuf_html(struct strbuf *b, const char *s)

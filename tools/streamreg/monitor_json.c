@@ -2,9 +2,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "json_escape.h"
 #include "monitor_format.h"
 #include "monitor_output.h"
-#include "st_json.h"
 
 static void file_sink(void *ctx, const char *p, size_t n)
 {
@@ -20,7 +20,7 @@ static void json_owner_counters(FILE *f, const mon_snapshot *snap)
 		fprintf(f, "\"owner\":{\"pid\":%ld,\"alive\":%s,\"info\":", (long)o->pid,
 		        o->alive ? "true" : "false");
 		/* whatever the owner wrote: any bytes */
-		st_json_string(file_sink, f, o->info, sizeof o->info);
+		sr__json_string(file_sink, f, o->info, sizeof o->info);
 		fprintf(f, ",\"heartbeat_age_ms\":%" PRIu64 ",\"claimed_wall_ns\":%" PRId64 "},",
 		        o->heartbeat_age_ms, o->claimed_wall_ns);
 	} else {
@@ -66,7 +66,7 @@ int mon_json_registry(FILE *f, const char *name, const mon_snapshot *snap)
 		const mon_proc *p = &snap->procs[i];
 		fprintf(f, "%s{\"pid\":%ld,\"role\":", i ? "," : "", (long)p->pid);
 		/* the role may come from a command name: any bytes */
-		st_json_string(file_sink, f, p->role, sizeof p->role);
+		sr__json_string(file_sink, f, p->role, sizeof p->role);
 		fprintf(f,
 		        ",\"mapped\":%s,\"in_table\":%s,\"channels\":%" PRIu32
 		        ",\"clients\":%" PRIu64 "}",

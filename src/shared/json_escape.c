@@ -1,9 +1,9 @@
-#include "st_json.h"
+#include "json_escape.h"
 
-#include <stdio.h>
 #include <string.h>
 
-size_t st_utf8_seq(const unsigned char *p, const unsigned char *end)
+/* The length of the valid UTF-8 sequence at p that ends by end, or 0. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 {
 	unsigned char c = p[0];
 	if (c < 0x80)
@@ -23,13 +23,15 @@ size_t st_utf8_seq(const unsigned char *p, const unsigned char *end)
 	return need;
 }
 
-void st_json_string(st_json_sink *put, void *ctx, const char *s, size_t max)
+void sr__json_string(sr__json_sink *put, void *ctx, const char *s, size_t max)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char *end = p + strnlen(s, max);
 	put(ctx, "\"", 1);
 	while (p < end) {
-		/* Runs of plain printable ASCII go out in one call. */
+		/* Runs of plain printable ASCII go out in one call: a sink may
+		 * be a FILE or a growing buffer, costly per byte. */
 		const unsigned char *run = p;
 		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
 			p++;
@@ -38,24 +40,25 @@ void st_json_string(st_json_sink *put, void *ctx, const char *s, size_t max)
 		if (p >= end)
 			break;
 		unsigned char c = *p;
+		size_t n;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			put(ctx, e, 2);
 			p++;
 		} else if (c < 0x20 || c == 0x7f) {
-			char e[8];
-			snprintf(e, sizeof e, "\\u%04x", c);
+			/* DEL may stand raw in JSON, but it is invisible where
+			 * these documents are read: terminals and logs. */
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
 			put(ctx, e, 6);
 			p++;
+		} else if ((n = utf8_seq(p, end)) != 0) {
+			put(ctx, (const char *)p, n);
+			p += n;
 		} else {
-			size_t n = st_utf8_seq(p, end);
-			if (n == 0) {
-				put(ctx, "\\ufffd", 6);
-				p++;
-			} else {
-				put(ctx, (const char *)p, n);
-				p += n;
-			}
+			/* One replacement per byte: the reader can count what
+			 * was lost, and no valid byte after it is swallowed. */
+			put(ctx, "\\ufffd", 6);
+			p++;
 		}
 	}
 	put(ctx, "\"", 1);
