@@ -81,9 +81,10 @@ extern "C" {
 /**
  * Version of the shared segment layout; attaching refuses any other with
  * SR_EVERSION.  2 added the reaper owner record, per-session counters and the
- * start-latency histogram.  The registry holds soft state only: recreate it.
+ * start-latency histogram; 3 packs each session's strings into the first lines
+ * of its record.  The registry holds soft state only: recreate it.
  */
-#define SR_LAYOUT_VERSION 2
+#define SR_LAYOUT_VERSION 3
 
 /* ---- Limits (string lengths exclude the terminating NUL) ---------------- */
 

@@ -5,11 +5,13 @@
  * mid-update is rolled back by the next locker instead of leaving a torn
  * record that readers would trust.
  *
- * A record is 3.2 KiB but mostly empty strings and unused variants, so every
- * copy (read, undo, write) moves only the words that hold data: the fixed
- * fields, each string up to the word holding its NUL, the variants in use.
- * Bytes past a string's NUL in the segment mean nothing; a reader's copy is
- * zero there, so what it hands out is the same as a whole-record copy.
+ * The shared form is packed (sr_internal.h): the strings sit back to back
+ * after the fixed words, so a typical record is one or two cache lines of
+ * its slot's head and every copy (read, undo, write, repair) moves only the
+ * words its lengths say are in use.  Those lengths come from shared memory:
+ * each is checked against its field's maximum before it moves an offset, so
+ * garbled bytes cost a torn read or -SR_ECORRUPT, never a read outside the
+ * slot, and every string handed out is terminated by the unpacking.
  */
 #include <errno.h>
 #include <sched.h>
@@ -22,155 +24,233 @@
 
 _Thread_local uint64_t sr__odd_reads;
 
-#define W(field)  (offsetof(struct sr_cold_data, field) / 8)
-#define WQ(field) (offsetof(struct sr_quality_data, field) / 8)
-#define W_FIXED   W(output_dir)
-#define W_QUALITY (sizeof(struct sr_quality_data) / 8)
-#define W_QFIXED  WQ(segment_path)
-#define W_PATH    ((SR_PATH_MAX + 1) / 8)
-#define W_ERROR   ((SR_ERROR_MAX + 1) / 8)
-#define W_VPATH   ((SR_VARIANT_PATH_MAX + 1) / 8)
+/* Fixed word 4: pid, error count.  Word 5: restart count, then bytes for the
+ * variant count and the lengths of output_dir, segment_path, last_error. */
+#define F_NQ(f)     ((unsigned)((f) >> 32) & 0xffu)
+#define F_LEN(f, k) ((unsigned)((f) >> (40 + 8 * (k))) & 0xffu)
 
-_Static_assert(offsetof(struct sr_cold_data, output_dir) % 8 == 0 &&
-                   offsetof(struct sr_cold_data, segment_path) % 8 == 0 &&
-                   offsetof(struct sr_cold_data, last_error) % 8 == 0 &&
-                   offsetof(struct sr_cold_data, q) % 8 == 0 &&
-                   sizeof(struct sr_quality_data) % 8 == 0 &&
-                   offsetof(struct sr_quality_data, segment_path) % 8 == 0 &&
-                   offsetof(struct sr_quality_data, playlist_path) % 8 == 0 &&
-                   (SR_PATH_MAX + 1) % 8 == 0 && (SR_ERROR_MAX + 1) % 8 == 0 &&
-                   (SR_VARIANT_PATH_MAX + 1) % 8 == 0,
-               "cold strings must be whole, aligned words");
-_Static_assert(offsetof(struct sr_cold_data, n_qualities) < W_FIXED * 8,
-               "the variant count must be among the fixed words");
+/* A variant's fixed part in the stream; len[] in the order its strings follow. */
+struct qpart {
+	uint32_t bitrate_kbps, width, height;
+	uint8_t len[4]; /* level, codec, segment_path, playlist_path */
+};
+_Static_assert(sizeof(struct qpart) == SR_COLD_QPART, "variant part size");
+_Static_assert(SR_COLD_WORDS * 8 >= SR_COLD_FIXED * 8 + SR_COLD_STREAM_MAX,
+               "a slot holds every string at its maximum");
 
-/* The string spans, in the order of sr_cold_marks.str: three per record,
- * then two per variant. */
-static const struct {
-	uint16_t off, len;
-} top_spans[3] = {{W(output_dir), W_PATH}, {W(segment_path), W_PATH}, {W(last_error), W_ERROR}};
+static const unsigned top_max[3] = {SR_PATH_MAX, SR_PATH_MAX, SR_ERROR_MAX};
+static const unsigned q_max[4] = {SR_LEVEL_MAX, SR_CODEC_MAX, SR_VARIANT_PATH_MAX,
+                                  SR_VARIANT_PATH_MAX};
 
-static inline size_t q_span_off(unsigned q, unsigned k)
+/* A record's words: a slot's head then its tail, or the undo copy's run. */
+struct cold_loc {
+	_Atomic uint64_t *seq, *head, *tail;
+};
+
+static struct cold_loc slot_loc(struct sr_registry *r, uint32_t slot)
 {
-	return W(q) + (size_t)q * W_QUALITY + (k ? WQ(playlist_path) : WQ(segment_path));
+	return (struct cold_loc){&r->cold[slot].seq, r->cold[slot].w, r->cold_tail[slot].w};
 }
 
-static inline bool has_nul(uint64_t v)
+static struct cold_loc undo_loc(struct sr_registry *r)
 {
-	return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0;
+	struct sr_cold_undo *u = &r->hdr->undo;
+	return (struct cold_loc){&u->seq, u->w, u->w + SR_COLD_HEAD_WORDS};
 }
 
-/* ---- Copies out of the segment (records or the undo area) --------------- */
-
-/* Words [off, off + len) up to the one holding a NUL; the part of the
- * private copy written last time past that is zeroed again. */
-static void get_span(struct sr_cold_copy *c, const _Atomic uint64_t *src, size_t off, size_t len,
-                     uint16_t *mark)
+static void load_words(uint64_t *dst, const struct cold_loc *src, size_t from, size_t to)
 {
-	size_t n = 0;
-	while (n < len) {
-		uint64_t v = atomic_load_explicit(&src[off + n], memory_order_relaxed);
-		c->u.w[off + n++] = v;
-		if (has_nul(v))
-			break;
+	size_t i = from;
+	for (; i < to && i < SR_COLD_HEAD_WORDS; i++)
+		dst[i] = atomic_load_explicit(&src->head[i], memory_order_relaxed);
+	for (; i < to; i++)
+		dst[i] = atomic_load_explicit(&src->tail[i - SR_COLD_HEAD_WORDS],
+		                              memory_order_relaxed);
+}
+
+static void store_words(const struct cold_loc *dst, const uint64_t *src, size_t n)
+{
+	size_t i = 0;
+	for (; i < n && i < SR_COLD_HEAD_WORDS; i++)
+		atomic_store_explicit(&dst->head[i], src[i], memory_order_relaxed);
+	for (; i < n; i++)
+		atomic_store_explicit(&dst->tail[i - SR_COLD_HEAD_WORDS], src[i],
+		                      memory_order_relaxed);
+}
+
+static unsigned char *stream_of(uint64_t *p)
+{
+	return (unsigned char *)(p + SR_COLD_FIXED);
+}
+
+/* The words holding the fixed part and the stream's first `bytes` bytes. */
+static size_t words_for(size_t bytes)
+{
+	return SR_COLD_FIXED + (bytes + 7) / 8;
+}
+
+/* Copies the words of src's record in use into p (SR_COLD_WORDS + 1 long), reading the lengths from
+ * the private copy as it grows (never twice from shared memory); returns
+ * how many.  A length or count past its maximum (a torn or hostile record)
+ * sets *bad and copies every word, which also keeps an undo copy exact. */
+static inline size_t get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
+{
+	load_words(p, src, 0, SR_COLD_FIXED);
+	uint64_t f = p[5];
+	unsigned nq = F_NQ(f);
+	bool b = nq > SR_MAX_QUALITIES;
+	size_t pos = 0, have = SR_COLD_FIXED;
+	for (unsigned k = 0; k < 3; k++) {
+		b |= F_LEN(f, k) > top_max[k];
+		pos += F_LEN(f, k);
 	}
-	for (size_t i = n; i < *mark; i++)
-		c->u.w[off + i] = 0;
-	*mark = (uint16_t)n;
+	for (unsigned q = 0; q < nq && !b; q++) {
+		size_t need = words_for(pos + SR_COLD_QPART);
+		load_words(p, src, have, need);
+		have = need;
+		struct qpart qp;
+		memcpy(&qp, stream_of(p) + pos, sizeof(qp));
+		pos += SR_COLD_QPART;
+		for (unsigned k = 0; k < 4; k++) {
+			b |= qp.len[k] > q_max[k];
+			pos += qp.len[k];
+		}
+	}
+	size_t n = b ? SR_COLD_WORDS : words_for(pos);
+	load_words(p, src, have, n);
+	p[n] = 0; /* the padding sr__cold_show's whole-word reads may reach */
+	*bad = b;
+	return n;
 }
 
-static void get_used(struct sr_cold_copy *c, const _Atomic uint64_t *src)
+/* A string of the unpacked form: its bytes, then zeros up to the furthest
+ * word the previous record in this copy wrote (mark, in words). */
+static void put_str(char *dst, const unsigned char *src, size_t len, uint16_t *mark)
 {
-	for (size_t i = 0; i < W_FIXED; i++)
-		c->u.w[i] = atomic_load_explicit(&src[i], memory_order_relaxed);
-	for (unsigned s = 0; s < 3; s++)
-		get_span(c, src, top_spans[s].off, top_spans[s].len, &c->mark.str[s]);
-	uint32_t nq = c->u.d.n_qualities;
-	if (nq > SR_MAX_QUALITIES)
-		nq = SR_MAX_QUALITIES;
-	for (unsigned q = 0; q < SR_MAX_QUALITIES; q++) {
-		if (q >= nq && q >= c->mark.nq)
-			break;
-		size_t base = W(q) + (size_t)q * W_QUALITY;
-		for (size_t i = 0; i < W_QFIXED; i++)
-			c->u.w[base + i] =
-			    q < nq ? atomic_load_explicit(&src[base + i], memory_order_relaxed) : 0;
-		for (unsigned k = 0; k < 2; k++) {
-			uint16_t *m = &c->mark.str[3 + 2 * q + k];
-			if (q < nq)
-				get_span(c, src, q_span_off(q, k), W_VPATH, m);
-			else {
-				memset(&c->u.w[q_span_off(q, k)], 0, (size_t)*m * 8);
-				*m = 0;
-			}
-		}
+	size_t words = len / 8 + 1, clear = (words > *mark ? words : *mark) * 8;
+	memcpy(dst, src, len);
+	memset(dst + len, 0, clear - len);
+	*mark = (uint16_t)words;
+}
+
+static size_t clamp(size_t v, size_t max)
+{
+	return v < max ? v : max;
+}
+
+/* The packed words of c (as get_packed copied them) into c->d.  The
+ * lengths were checked there; clamped again so that this alone keeps every
+ * offset inside the copy. */
+static void unpack(struct sr_cold_copy *c)
+{
+	struct sr_cold_data *d = &c->d;
+	const unsigned char *s = stream_of(c->p);
+	uint64_t f = c->p[5];
+	d->created_mono_ns = c->p[0];
+	d->created_wall_ns = (int64_t)c->p[1];
+	d->last_error_wall_ns = (int64_t)c->p[2];
+	d->pid_start = c->p[3];
+	d->pid = (int32_t)(uint32_t)c->p[4];
+	d->error_count = (uint32_t)(c->p[4] >> 32);
+	d->restart_count = (uint32_t)f;
+	unsigned nq = (unsigned)clamp(F_NQ(f), SR_MAX_QUALITIES);
+	d->n_qualities = nq;
+	char *top[3] = {d->output_dir, d->segment_path, d->last_error};
+	for (unsigned k = 0; k < 3; k++) {
+		size_t len = clamp(F_LEN(f, k), top_max[k]);
+		put_str(top[k], s, len, &c->mark.str[k]);
+		s += len;
+	}
+	for (unsigned q = 0; q < nq; q++) {
+		struct sr_quality_data *o = &d->q[q];
+		struct qpart qp;
+		size_t len[4];
+		memcpy(&qp, s, sizeof(qp));
+		s += sizeof(qp);
+		for (unsigned k = 0; k < 4; k++)
+			len[k] = clamp(qp.len[k], q_max[k]);
+		o->bitrate_kbps = qp.bitrate_kbps;
+		o->width = qp.width;
+		o->height = qp.height;
+		o->pad = 0;
+		memset(o->level, 0, sizeof(o->level));
+		memcpy(o->level, s, len[0]);
+		s += len[0];
+		memset(o->codec, 0, sizeof(o->codec));
+		memcpy(o->codec, s, len[1]);
+		s += len[1];
+		put_str(o->segment_path, s, len[2], &c->mark.str[3 + 2 * q]);
+		s += len[2];
+		put_str(o->playlist_path, s, len[3], &c->mark.str[4 + 2 * q]);
+		s += len[3];
+	}
+	for (unsigned q = nq; q < c->mark.nq; q++) {
+		memset(&d->q[q], 0, sizeof(d->q[q]));
+		c->mark.str[3 + 2 * q] = c->mark.str[4 + 2 * q] = 0;
 	}
 	c->mark.nq = (uint8_t)nq;
 }
 
-/* ---- Copies into the segment ---------------------------------------------- */
-
-static void put_span(_Atomic uint64_t *dst, const uint64_t *src, size_t off, size_t len)
+static size_t put_bytes(unsigned char *s, size_t pos, const char *src, size_t len)
 {
-	for (size_t n = 0; n < len; n++) {
-		atomic_store_explicit(&dst[off + n], src[off + n], memory_order_relaxed);
-		if (has_nul(src[off + n]))
-			break;
-	}
+	memcpy(s + pos, src, len);
+	return pos + len;
 }
 
-/* src is a private, sanitised copy: strings end in NUL, the count is in range. */
-static void put_used(_Atomic uint64_t *dst, const struct sr_cold_copy *src)
+/* d into packed words; returns how many.  d is private, but its strings
+ * are measured with strnlen, so an unterminated one is cut at its maximum. */
+static size_t pack(const struct sr_cold_data *d, uint64_t *p)
 {
-	const uint64_t *w = src->u.w;
-	for (size_t i = 0; i < W_FIXED; i++)
-		atomic_store_explicit(&dst[i], w[i], memory_order_relaxed);
-	for (unsigned s = 0; s < 3; s++)
-		put_span(dst, w, top_spans[s].off, top_spans[s].len);
-	uint32_t nq = src->u.d.n_qualities;
-	for (unsigned q = 0; q < nq && q < SR_MAX_QUALITIES; q++) {
-		size_t base = W(q) + (size_t)q * W_QUALITY;
-		for (size_t i = 0; i < W_QFIXED; i++)
-			atomic_store_explicit(&dst[base + i], w[base + i], memory_order_relaxed);
-		put_span(dst, w, q_span_off(q, 0), W_VPATH);
-		put_span(dst, w, q_span_off(q, 1), W_VPATH);
+	unsigned nq = (unsigned)clamp(d->n_qualities, SR_MAX_QUALITIES);
+	const char *top[3] = {d->output_dir, d->segment_path, d->last_error};
+	uint64_t lens = 0;
+	unsigned char *s = stream_of(p);
+	size_t pos = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		size_t len = strnlen(top[k], top_max[k]);
+		lens |= (uint64_t)len << (40 + 8 * k);
+		pos = put_bytes(s, pos, top[k], len);
 	}
-}
-
-/* Whatever bytes a hostile or torn segment holds, what we hand out is
- * terminated and in range. */
-static void sanitize(struct sr_cold_data *d)
-{
-	d->output_dir[SR_PATH_MAX] = '\0';
-	d->segment_path[SR_PATH_MAX] = '\0';
-	d->last_error[SR_ERROR_MAX] = '\0';
-	if (d->n_qualities > SR_MAX_QUALITIES)
-		d->n_qualities = SR_MAX_QUALITIES;
-	for (unsigned i = 0; i < d->n_qualities; i++) {
-		struct sr_quality_data *q = &d->q[i];
-		q->level[SR_LEVEL_MAX] = '\0';
-		q->codec[SR_CODEC_MAX] = '\0';
-		q->segment_path[SR_VARIANT_PATH_MAX] = '\0';
-		q->playlist_path[SR_VARIANT_PATH_MAX] = '\0';
+	p[0] = d->created_mono_ns;
+	p[1] = (uint64_t)d->created_wall_ns;
+	p[2] = (uint64_t)d->last_error_wall_ns;
+	p[3] = d->pid_start;
+	p[4] = (uint64_t)(uint32_t)d->pid | (uint64_t)d->error_count << 32;
+	p[5] = (uint64_t)d->restart_count | (uint64_t)nq << 32 | lens;
+	for (unsigned q = 0; q < nq; q++) {
+		const struct sr_quality_data *in = &d->q[q];
+		const char *str[4] = {in->level, in->codec, in->segment_path, in->playlist_path};
+		struct qpart qp = {in->bitrate_kbps, in->width, in->height, {0, 0, 0, 0}};
+		for (unsigned k = 0; k < 4; k++)
+			qp.len[k] = (uint8_t)strnlen(str[k], q_max[k]);
+		memcpy(s + pos, &qp, sizeof(qp));
+		pos += sizeof(qp);
+		for (unsigned k = 0; k < 4; k++)
+			pos = put_bytes(s, pos, str[k], qp.len[k]);
 	}
+	/* The rest of the last word is zero, so equal records are equal words. */
+	memset(s + pos, 0, (8 - pos % 8) % 8);
+	return words_for(pos);
 }
 
 void sr__cold_copy_init(struct sr_cold_copy *c)
 {
-	memset(c, 0, sizeof(*c));
+	/* The packed words need no clearing: a read defines what it uses. */
+	memset(&c->d, 0, sizeof(c->d));
+	memset(&c->mark, 0, sizeof(c->mark));
 }
 
-static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
+static inline int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                      unsigned tries)
 {
-	struct sr_cold *rec = &r->cold[slot];
+	struct cold_loc rec = slot_loc(r, slot);
 	struct sr_hot *h = &r->hot[slot];
 	uint64_t deadline = 0;
 	for (unsigned i = 0; i < tries; i++) {
 		uint64_t sw = sr__ld(&h->state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_gen(sw) != gen)
 			return -ENOENT;
-		uint64_t s1 = sr__ld(&rec->seq);
+		uint64_t s1 = sr__ld(rec.seq);
 		if (s1 & 1) {
 			sr__odd_reads++;
 			/* Spin briefly, then yield; past SR_READ_WAIT_NS of a record
@@ -186,17 +266,25 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 			}
 			continue;
 		}
-		get_used(c, rec->w);
+		bool bad;
+		get_packed(c->p, &rec, &bad);
 		c->uuid[0] = atomic_load_explicit(&h->uuid[0], memory_order_relaxed);
 		c->uuid[1] = atomic_load_explicit(&h->uuid[1], memory_order_relaxed);
 		c->last_access = atomic_load_explicit(&h->last_access, memory_order_relaxed);
 		c->started_mono = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
 		c->started_wall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
-		uint64_t s2 = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+		uint64_t s2 = atomic_load_explicit(rec.seq, memory_order_relaxed);
 		uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
 		if (s1 == s2 && sr_sw_gen(sw2) == gen && sr_sw_code(sw2) != SR_SW_FREE &&
 		    sr_sw_code(sw2) <= SR_STATE_COUNT) {
+			/* A bad length in a copy no writer disturbed is in the
+			 * segment itself: retrying would read it again. */
+			if (bad)
+				return sr__fail(-SR_ECORRUPT,
+				                "slot %u: its record holds a string length or "
+				                "variant count past its maximum",
+				                slot);
 			c->sw = sw2;
 			return 0;
 		}
@@ -207,32 +295,165 @@ static int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct 
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries)
 {
-	int rc = cold_read(r, slot, gen, c, tries);
-	if (rc == 0)
-		sanitize(&c->u.d);
-	return rc;
+	return cold_read(r, slot, gen, c, tries);
+}
+
+void sr__cold_unpack(struct sr_cold_copy *c)
+{
+	unpack(c);
+}
+
+/* The 8 stream bytes from byte `at` on, from the copy's aligned words: the
+ * words were just stored, and an unaligned load across two of them would
+ * wait for both stores to retire instead of taking them from the store
+ * buffer.  The copy's padding word keeps the second load inside it. */
+static uint64_t stream_word(const uint64_t *s, size_t at)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t k = at / 8, sh = (at % 8) * 8;
+	return sh ? s[k] >> sh | s[k + 1] << (64 - sh) : s[k];
+#else
+	uint64_t v;
+	memcpy(&v, (const unsigned char *)s + at, 8);
+	return v;
+#endif
+}
+
+/* A packed string (len bytes at stream byte `at`) into a reused output: its
+ * bytes, then zeros as far as the longer of it and what the previous record
+ * put there (*shown, in words).  Word moves: most strings are a word or
+ * two, where memcpy's variable-length setup costs more than the copy. */
+static inline void show_str(char *dst, const uint64_t *s, size_t at, size_t len, uint16_t *shown)
+{
+	size_t full = len / 8, words = full + 1, n = words > *shown ? words : *shown;
+	uint64_t v;
+	for (size_t i = 0; i < full; i++) {
+		v = stream_word(s, at + 8 * i);
+		memcpy(dst + 8 * i, &v, 8);
+	}
+	size_t rest = len % 8;
+	v = 0;
+	if (rest) {
+		uint64_t w = stream_word(s, at + 8 * full);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		v = w & ~0ull >> (64 - 8 * rest);
+#else
+		memcpy(&v, &w, rest);
+#endif
+	}
+	memcpy(dst + 8 * full, &v, 8);
+	v = 0;
+	for (size_t i = words; i < n; i++)
+		memcpy(dst + 8 * i, &v, 8);
+	*shown = (uint16_t)words;
+}
+
+static inline void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
+                             struct sr_cold_marks *shown)
+{
+	const uint64_t *p = c->p, *s = p + SR_COLD_FIXED;
+	uint64_t f = p[5];
+	out->created_mono_ns = p[0];
+	out->created_wall_ns = (int64_t)p[1];
+	out->last_error_wall_ns = (int64_t)p[2];
+	out->pid_start = p[3];
+	out->pid = (pid_t)(int32_t)(uint32_t)p[4];
+	out->error_count = (uint32_t)(p[4] >> 32);
+	out->restart_count = (uint32_t)f;
+	unsigned nq = (unsigned)clamp(F_NQ(f), SR_MAX_QUALITIES);
+	out->n_qualities = nq;
+	char *top[3] = {out->output_dir, out->segment_path, out->last_error};
+	size_t at = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		size_t len = clamp(F_LEN(f, k), top_max[k]);
+		show_str(top[k], s, at, len, &shown->str[k]);
+		at += len;
+	}
+	for (unsigned q = 0; q < nq; q++) {
+		sr_quality *o = &out->qualities[q];
+		uint64_t w0 = stream_word(s, at), w1 = stream_word(s, at + 8);
+		struct qpart qp;
+		memcpy(&qp, &w0, 8);
+		memcpy((unsigned char *)&qp + 8, &w1, 8);
+		at += sizeof(qp);
+		size_t len[4];
+		for (unsigned k = 0; k < 4; k++)
+			len[k] = clamp(qp.len[k], q_max[k]);
+		o->bitrate_kbps = qp.bitrate_kbps;
+		o->width = qp.width;
+		o->height = qp.height;
+		uint16_t whole = (SR_LEVEL_MAX + 1) / 8;
+		show_str(o->level, s, at, len[0], &whole);
+		at += len[0];
+		whole = (SR_CODEC_MAX + 1) / 8;
+		show_str(o->codec, s, at, len[1], &whole);
+		at += len[1];
+		show_str(o->segment_path, s, at, len[2], &shown->str[3 + 2 * q]);
+		at += len[2];
+		show_str(o->playlist_path, s, at, len[3], &shown->str[4 + 2 * q]);
+		at += len[3];
+	}
+	for (unsigned q = nq; q < shown->nq; q++) {
+		memset(&out->qualities[q], 0, sizeof(out->qualities[q]));
+		shown->str[3 + 2 * q] = shown->str[4 + 2 * q] = 0;
+	}
+	shown->nq = (uint8_t)nq;
+}
+
+/* Fill info from a copy of the record (cold and hot fields, read together)
+ * and the slot's counters; false if the slot was reused meanwhile. */
+bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
+                      uint32_t clients, struct sr_info_out *o)
+{
+	sr_session_info *out = o->info;
+	uint64_t la = c->last_access;
+	sr__words_uuid(c->uuid, out->channel_id);
+	out->state = (sr_state)(sr_sw_code(c->sw) - 1);
+	out->slot = slot;
+	out->generation = sr_sw_gen(c->sw);
+	out->clients = clients;
+	out->started_mono_ns = c->started_mono;
+	out->started_wall_ns = (int64_t)c->started_wall;
+	out->last_access_mono_ns = la;
+	out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
+	out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
+	cold_show(c, out, &o->shown);
+	/* The counters are this session's only if the slot was not reused
+	 * since the record was read. */
+	sr__stats_fill(r, slot, out);
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t sw = atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
+	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
+}
+
+int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
+{
+	for (int i = 0; i < 8; i++) {
+		int rc = sr__cold_read(r, slot, gen, c, tries);
+		if (rc)
+			return rc;
+		if (sr__fill_info(r, slot, c, clients, o))
+			return 0;
+	}
+	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
 }
 
 /* Under the writer lock, inside a wip record naming this slot. */
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d)
 {
-	struct sr_cold *rec = &r->cold[slot];
-	struct sr_cold *undo = &r->hdr->undo;
-	struct sr_cold_copy old, next;
-	sr__cold_copy_init(&old);
-	uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed);
-	get_used(&old, rec->w);
-	sanitize(&old.u.d);
-	put_used(undo->w, &old);
-	atomic_store_explicit(&undo->seq, seq, memory_order_relaxed);
+	struct cold_loc rec = slot_loc(r, slot), undo = undo_loc(r);
+	uint64_t buf[SR_COLD_WORDS + 1];
+	bool bad;
+	uint64_t seq = atomic_load_explicit(rec.seq, memory_order_relaxed);
+	store_words(&undo, buf, get_packed(buf, &rec, &bad));
+	atomic_store_explicit(undo.seq, seq, memory_order_relaxed);
 	/* The undo copy must be complete before the record is marked dirty. */
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&rec->seq, seq + 1, memory_order_relaxed);
+	atomic_store_explicit(rec.seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	memcpy(&next.u.d, d, sizeof(*d));
-	sanitize(&next.u.d);
-	put_used(rec->w, &next);
-	atomic_store_explicit(&rec->seq, seq + 2, memory_order_release);
+	store_words(&rec, buf, pack(d, buf));
+	atomic_store_explicit(rec.seq, seq + 2, memory_order_release);
 }
 
 /* Under the writer lock, inside an insert's wip record: the slot is free, so
@@ -241,68 +462,71 @@ void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_d
 void sr__cold_init(struct sr_registry *r, uint32_t slot, uint64_t created_mono,
                    int64_t created_wall, const char *output_dir)
 {
-	struct sr_cold *rec = &r->cold[slot];
-	struct sr_cold_copy c;
-	memset(&c.u.d, 0, offsetof(struct sr_cold_data, segment_path));
-	memset(&c.u.d.segment_path, 0, 8);
-	memset(&c.u.d.last_error, 0, 8);
-	c.u.d.created_mono_ns = created_mono;
-	c.u.d.created_wall_ns = created_wall;
-	if (output_dir)
-		memcpy(c.u.d.output_dir, output_dir, strnlen(output_dir, SR_PATH_MAX) + 1);
-	uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed) | 1u;
-	atomic_store_explicit(&rec->seq, seq, memory_order_relaxed);
+	struct cold_loc rec = slot_loc(r, slot);
+	uint64_t p[SR_COLD_FIXED + (SR_PATH_MAX + 7) / 8];
+	size_t len = output_dir ? strnlen(output_dir, SR_PATH_MAX) : 0, n = words_for(len);
+	memset(p, 0, n * 8);
+	p[0] = created_mono;
+	p[1] = (uint64_t)created_wall;
+	p[5] = (uint64_t)len << 40;
+	if (len)
+		memcpy(stream_of(p), output_dir, len);
+	uint64_t seq = atomic_load_explicit(rec.seq, memory_order_relaxed) | 1u;
+	atomic_store_explicit(rec.seq, seq, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	put_used(rec->w, &c);
-	atomic_store_explicit(&rec->seq, seq + 1, memory_order_release);
+	store_words(&rec, p, n);
+	atomic_store_explicit(rec.seq, seq + 1, memory_order_release);
 }
 
 /* Under the writer lock, after its owner died: roll a dirty record back, or
  * for an insert (nothing saved, the slot is not published) just close it. */
 void sr__cold_repair(struct sr_registry *r, uint32_t slot, bool restore)
 {
-	struct sr_cold *rec = &r->cold[slot];
-	uint64_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed);
+	struct cold_loc rec = slot_loc(r, slot), undo = undo_loc(r);
+	uint64_t seq = atomic_load_explicit(rec.seq, memory_order_relaxed);
 	if (!(seq & 1))
 		return;
 	if (restore) {
-		struct sr_cold_copy c;
-		sr__cold_copy_init(&c);
-		get_used(&c, r->hdr->undo.w);
-		sanitize(&c.u.d);
-		put_used(rec->w, &c);
+		uint64_t buf[SR_COLD_WORDS + 1];
+		bool bad;
+		store_words(&rec, buf, get_packed(buf, &undo, &bad));
 	}
-	atomic_store_explicit(&rec->seq, seq + 1, memory_order_release);
+	atomic_store_explicit(rec.seq, seq + 1, memory_order_release);
 }
 
-static bool terminated(const char *s, size_t cap)
+/* Whether a packed string holds a NUL, which no writer puts there. */
+static bool has_nul(const unsigned char *s, size_t len)
 {
-	return memchr(s, '\0', cap) != NULL;
+	return len && memchr(s, '\0', len) != NULL;
 }
 
 /* 1 if the record breaks an invariant the writers keep, 0 if sound. */
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries)
 {
 	struct sr_cold_copy c;
-	sr__cold_copy_init(&c);
 	int rc = cold_read(r, slot, gen, &c, tries);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return 1;
-	const struct sr_cold_data *d = &c.u.d;
-	if (d->n_qualities > SR_MAX_QUALITIES ||
-	    !terminated(d->output_dir, sizeof(d->output_dir)) ||
-	    !terminated(d->segment_path, sizeof(d->segment_path)) ||
-	    !terminated(d->last_error, sizeof(d->last_error)))
-		return 1;
-	for (uint32_t i = 0; i < d->n_qualities; i++) {
-		const struct sr_quality_data *q = &d->q[i];
-		if (!q->level[0] || !terminated(q->level, sizeof(q->level)) ||
-		    !terminated(q->codec, sizeof(q->codec)) ||
-		    !terminated(q->segment_path, sizeof(q->segment_path)) ||
-		    !terminated(q->playlist_path, sizeof(q->playlist_path)))
+	const unsigned char *s = stream_of(c.p);
+	uint64_t f = c.p[5];
+	for (unsigned k = 0; k < 3; k++) {
+		if (has_nul(s, F_LEN(f, k)))
 			return 1;
+		s += F_LEN(f, k);
+	}
+	for (unsigned q = 0; q < F_NQ(f); q++) {
+		struct qpart qp;
+		memcpy(&qp, s, sizeof(qp));
+		s += sizeof(qp);
+		if (qp.len[0] == 0)
+			return 1;
+		for (unsigned k = 0; k < 4; k++) {
+			if (has_nul(s, qp.len[k]))
+				return 1;
+			s += qp.len[k];
+		}
 	}
 	return 0;
 }

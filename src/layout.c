@@ -54,9 +54,12 @@ int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct 
 	/* Counters apart from the hot lines: written on state changes only. */
 	g->off_stats = off;
 	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_stats), 4096);
-	/* Cold records last: they are the bulk and mostly untouched. */
+	/* Cold records last: their heads, which a walk streams through, then
+	 * their tails, the bulk, untouched unless a record is long. */
 	g->off_cold = off;
 	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_cold), 4096);
+	g->off_cold_tail = off;
+	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_cold_tail), 4096);
 	g->segment_size = off;
 	return 0;
 }
@@ -91,9 +94,10 @@ uint64_t sr__fingerprint(void)
 	    alignof(pthread_mutex_t),
 	    sizeof(struct sr_hot),
 	    sizeof(struct sr_cold),
-	    sizeof(struct sr_cold_data),
-	    offsetof(struct sr_cold_data, q),
-	    sizeof(struct sr_quality_data),
+	    sizeof(struct sr_cold_tail),
+	    sizeof(struct sr_cold_undo),
+	    SR_COLD_FIXED,
+	    SR_COLD_QPART,
 	    sizeof(struct sr_proc),
 	    sizeof(struct sr_lease),
 	    SR_MAX_QUALITIES,
@@ -125,6 +129,7 @@ void sr__bind_geometry(struct sr_registry *r, const struct sr_geometry *g)
 	r->hdr = (struct sr_header *)(void *)r->base;
 	r->hot = (struct sr_hot *)(void *)(r->base + g->off_hot);
 	r->cold = (struct sr_cold *)(void *)(r->base + g->off_cold);
+	r->cold_tail = (struct sr_cold_tail *)(void *)(r->base + g->off_cold_tail);
 	r->stats = (struct sr_stats *)(void *)(r->base + g->off_stats);
 	r->index[0] = (_Atomic uint64_t *)(void *)(r->base + g->off_index0);
 	r->index[1] = (_Atomic uint64_t *)(void *)(r->base + g->off_index1);

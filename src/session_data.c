@@ -21,11 +21,11 @@ static int cold_update(struct sr_registry *r, const uuid_t id, cold_edit edit, c
 	sr__cold_copy_init(&c);
 	if ((rc = sr__resolve(r, id, &slot, &gen)) == 0 &&
 	    (rc = sr__cold_read(r, slot, gen, &c, SR_TRIES_FULL)) == 0 &&
-	    (rc = edit(&c.u.d, arg)) == 0) {
+	    (sr__cold_unpack(&c), rc = edit(&c.d, arg)) == 0) {
 		uint64_t u[2];
 		sr__uuid_words(id, u);
 		sr__wip_begin(r, SR_WIP_COLD, slot, u);
-		sr__cold_write(r, slot, &c.u.d);
+		sr__cold_write(r, slot, &c.d);
 		sr__wip_end(r);
 	}
 	sr__unlock(r);
@@ -48,7 +48,8 @@ static int cold_of_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, stru
 	return rc;
 }
 
-/* c is initialised here; its record is c->u.d. */
+/* c is initialised here; with slot_out (a snapshot) it stays packed, else
+ * its record is unpacked into c->d. */
 static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy *c,
                      uint32_t *slot_out, uint32_t *gen_out)
 {
@@ -63,7 +64,8 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy
 	if (rc == 0 && slot_out) {
 		*slot_out = slot;
 		*gen_out = gen;
-	}
+	} else if (rc == 0)
+		sr__cold_unpack(c);
 	return rc;
 }
 
@@ -93,7 +95,7 @@ int sr_session_error_count(sr_registry *reg, const uuid_t id, uint32_t *out)
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_copy c;
-	const struct sr_cold_data *d = &c.u.d;
+	const struct sr_cold_data *d = &c.d;
 	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc == 0)
 		*out = d->error_count;
@@ -105,7 +107,7 @@ int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t l
 	if (!buf || len == 0)
 		return sr__fail(-EINVAL, "buffer is NULL or empty");
 	struct sr_cold_copy c;
-	const struct sr_cold_data *d = &c.u.d;
+	const struct sr_cold_data *d = &c.d;
 	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
@@ -179,7 +181,7 @@ int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, s
 	if (!n || (cap && !q))
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_copy c;
-	const struct sr_cold_data *d = &c.u.d;
+	const struct sr_cold_data *d = &c.d;
 	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
@@ -219,7 +221,7 @@ int sr_session_set_paths(sr_registry *reg, const uuid_t id, const char *output_d
 int sr_session_get_paths(sr_registry *reg, const uuid_t id, char *output_dir, char *segment_path)
 {
 	struct sr_cold_copy c;
-	const struct sr_cold_data *d = &c.u.d;
+	const struct sr_cold_data *d = &c.d;
 	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
@@ -254,7 +256,7 @@ int sr_session_set_pid(sr_registry *reg, const uuid_t id, pid_t pid, uint64_t pi
 int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *pid_start)
 {
 	struct sr_cold_copy c;
-	const struct sr_cold_data *d = &c.u.d;
+	const struct sr_cold_data *d = &c.d;
 	int rc = read_cold(reg, id, &c, NULL, NULL);
 	if (rc)
 		return rc;
@@ -291,24 +293,6 @@ int sr_session_set_restarts(sr_registry *reg, const uuid_t id, uint32_t restarts
 	return rc;
 }
 
-/* Copies a string the cold copy holds in `words` words (zero past them): as
- * far as the longer of this string and the one shown before, so what the
- * previous session left in a reused info is cleared and nothing more. */
-static void show_str(char *dst, const char *src, size_t cap, uint16_t words, uint16_t *shown)
-{
-	size_t n = (size_t)(words > *shown ? words : *shown) * 8;
-	if (n > cap)
-		n = cap;
-	/* Word moves: most strings are a word or two, where memcpy's
-	 * variable-length setup costs more than the copy. */
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v;
-		memcpy(&v, src + i, 8);
-		memcpy(dst + i, &v, 8);
-	}
-	*shown = words;
-}
-
 void sr__info_out_init(struct sr_info_out *o, sr_session_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -316,66 +300,6 @@ void sr__info_out_init(struct sr_info_out *o, sr_session_info *info)
 	o->info = info;
 	o->now = sr_now_mono_ns();
 	o->wall = sr__now_wall_ns();
-}
-
-/* Fill info from a copy of the record (cold and hot fields, read together)
- * and the slot's counters; false if the slot was reused meanwhile. */
-static bool fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
-                      uint32_t clients, struct sr_info_out *o)
-{
-	const struct sr_cold_data *d = &c->u.d;
-	const struct sr_cold_marks *m = &c->mark;
-	sr_session_info *out = o->info;
-	uint64_t la = c->last_access;
-	sr__words_uuid(c->uuid, out->channel_id);
-	out->state = (sr_state)(sr_sw_code(c->sw) - 1);
-	out->slot = slot;
-	out->generation = sr_sw_gen(c->sw);
-	out->clients = clients;
-	out->created_mono_ns = d->created_mono_ns;
-	out->created_wall_ns = d->created_wall_ns;
-	out->started_mono_ns = c->started_mono;
-	out->started_wall_ns = (int64_t)c->started_wall;
-	out->last_access_mono_ns = la;
-	out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
-	out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
-	out->error_count = d->error_count;
-	out->last_error_wall_ns = d->last_error_wall_ns;
-	/* The span order of sr_cold_marks: output_dir, segment_path, last_error. */
-	show_str(out->output_dir, d->output_dir, sizeof(out->output_dir), m->str[0],
-	         &o->shown.str[0]);
-	show_str(out->segment_path, d->segment_path, sizeof(out->segment_path), m->str[1],
-	         &o->shown.str[1]);
-	show_str(out->last_error, d->last_error, sizeof(out->last_error), m->str[2],
-	         &o->shown.str[2]);
-	out->pid = d->pid;
-	out->pid_start = d->pid_start;
-	out->restart_count = d->restart_count;
-	out->n_qualities = d->n_qualities;
-	for (uint32_t i = 0; i < d->n_qualities; i++)
-		quality_out(&d->q[i], &out->qualities[i]);
-	for (uint32_t i = d->n_qualities; i < o->shown.nq; i++)
-		memset(&out->qualities[i], 0, sizeof(out->qualities[i]));
-	o->shown.nq = (uint8_t)d->n_qualities;
-	/* The counters are this session's only if the slot was not reused
-	 * since the record was read. */
-	sr__stats_fill(r, slot, out);
-	atomic_thread_fence(memory_order_acquire);
-	uint64_t sw = atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
-	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
-}
-
-int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
-{
-	for (int i = 0; i < 8; i++) {
-		int rc = sr__cold_read(r, slot, gen, c, tries);
-		if (rc)
-			return rc;
-		if (fill_info(r, slot, c, clients, o))
-			return 0;
-	}
-	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
 }
 
 int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
@@ -390,7 +314,7 @@ int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 		return rc;
 	uint32_t clients = sr__clients_of(reg, slot, gen);
 	sr__info_out_init(&o, out);
-	if (fill_info(reg, slot, &c, clients, &o))
+	if (sr__fill_info(reg, slot, &c, clients, &o))
 		return 0;
 	return sr__snapshot_slot(reg, slot, gen, clients, &c, &o, SR_TRIES_FULL);
 }
@@ -424,7 +348,7 @@ int sr_ref_snapshot(sr_registry *reg, sr_session_ref ref, sr_session_info *out)
 	if (rc == 0) {
 		uint32_t clients = sr__clients_of(reg, ref.slot, ref.generation);
 		sr__info_out_init(&o, out);
-		if (fill_info(reg, ref.slot, &c, clients, &o))
+		if (sr__fill_info(reg, ref.slot, &c, clients, &o))
 			return 0;
 		rc = sr__snapshot_slot(reg, ref.slot, ref.generation, clients, &c, &o,
 		                       SR_TRIES_FULL);

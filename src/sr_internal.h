@@ -85,13 +85,43 @@ struct sr_cold_data {
 	struct sr_quality_data q[SR_MAX_QUALITIES];
 };
 
-#define SR_COLD_WORDS (sizeof(struct sr_cold_data) / 8)
-_Static_assert(sizeof(struct sr_cold_data) % 8 == 0, "cold data must be whole words");
+/* The shared form packs the strings: SR_COLD_FIXED words (the fixed fields
+ * above, the variant count and the three top-level string lengths), then a
+ * byte stream without padding or NULs: output_dir, segment_path, last_error,
+ * then per variant SR_COLD_QPART bytes (bitrate, width, height, the lengths
+ * of its four strings) and its level, codec, segment and playlist paths.
+ * A slot has room for every string at its maximum, but a typical record is
+ * the first line or two, so a walk reads little of it.  Every length read
+ * back is checked against its field's maximum: the offsets are sums of
+ * bounded lengths, so no garbled byte can point outside the slot. */
+#define SR_COLD_FIXED 6
+#define SR_COLD_QPART 16
+#define SR_COLD_QSTR_MAX (SR_LEVEL_MAX + SR_CODEC_MAX + 2 * SR_VARIANT_PATH_MAX)
+#define SR_COLD_STREAM_MAX                                                                         \
+	(2 * SR_PATH_MAX + SR_ERROR_MAX + SR_MAX_QUALITIES * (SR_COLD_QPART + SR_COLD_QSTR_MAX))
+#define SR_COLD_WORDS (SR_COLD_FIXED + (SR_COLD_STREAM_MAX + 7) / 8)
+/* Words of a record in its slot of the dense head array, after the sequence:
+ * the head is two cache lines, so the heads of all slots are one sequential
+ * array a walk streams through, and only records longer than that reach
+ * into their tail, a separate array. */
+#define SR_COLD_HEAD_WORDS 15
+_Static_assert(SR_PATH_MAX <= 255 && SR_ERROR_MAX <= 255 && SR_VARIANT_PATH_MAX <= 255 &&
+                   SR_LEVEL_MAX <= 255 && SR_CODEC_MAX <= 255 && SR_MAX_QUALITIES <= 255,
+               "packed lengths and the variant count are single bytes");
 
 /* Readers copy the words with relaxed atomic loads (Boehm's seqlock), so a
  * concurrent writer is a benign, well-defined race, not undefined behaviour. */
 struct sr_cold {
 	_Atomic uint64_t seq; /* odd while a writer is inside */
+	_Atomic uint64_t w[SR_COLD_HEAD_WORDS];
+};
+_Static_assert(sizeof(struct sr_cold) == (size_t)2 * SR_CACHELINE, "a cold head is two lines");
+struct sr_cold_tail {
+	_Atomic uint64_t w[SR_COLD_WORDS - SR_COLD_HEAD_WORDS];
+};
+/* The header's undo copy: one record, head and tail words in a row. */
+struct sr_cold_undo {
+	_Atomic uint64_t seq;
 	_Atomic uint64_t w[SR_COLD_WORDS];
 };
 
@@ -179,6 +209,7 @@ struct sr_header {
 	uint32_t index_size;
 	uint64_t segment_size;
 	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs, off_stats;
+	uint64_t off_cold_tail;
 	uint64_t proc_stride;
 	int32_t creator_pid;
 	uint32_t creator_uid;
@@ -221,7 +252,7 @@ struct sr_header {
 		uint32_t slot;
 		uint64_t uuid[2];
 	} wip;
-	alignas(SR_CACHELINE) struct sr_cold undo;
+	alignas(SR_CACHELINE) struct sr_cold_undo undo;
 };
 
 /* ---- Private handle ---------------------------------------------------- */
@@ -238,6 +269,7 @@ struct sr_registry {
 	struct sr_header *hdr;
 	struct sr_hot *hot;
 	struct sr_cold *cold;
+	struct sr_cold_tail *cold_tail;
 	struct sr_stats *stats;
 	_Atomic uint64_t *index[2];
 	uint32_t *free_stack;
@@ -295,7 +327,7 @@ void sr__advise_huge(void *base, size_t size);
 struct sr_geometry {
 	uint32_t capacity, max_procs, leases_per_proc, lease_cells, index_size;
 	uint64_t off_hot, off_cold, off_index0, off_index1, off_free, off_procs, off_stats;
-	uint64_t proc_stride, segment_size;
+	uint64_t off_cold_tail, proc_stride, segment_size;
 };
 int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct sr_geometry *g);
 uint64_t sr__fingerprint(void);
@@ -332,27 +364,26 @@ void sr__free_rebuild(struct sr_registry *r);
  * table of stuck records costs milliseconds, not seconds. */
 #define SR_TRIES_FULL      2000u
 #define SR_TRIES_WALK_BUSY 8u
-/* A private copy of a cold record.  Only the words holding data are copied
- * (cold.c); the marks remember how far each string span was written, so a
- * copy reused across records is zeroed again only where it was written. */
+/* A private copy of a cold record: the packed words as read, and the
+ * unpacked form the rest of the library uses.  The marks remember how far
+ * each string of `d` was written, so a copy reused across records is
+ * cleared again only where it was written. */
 struct sr_cold_marks {
-	uint16_t str[3 + 2 * SR_MAX_QUALITIES];
+	uint16_t str[3 + 2 * SR_MAX_QUALITIES]; /* words: three top strings, two per variant */
 	uint8_t nq;
 };
 struct sr_cold_copy {
-	union {
-		uint64_t w[SR_COLD_WORDS];
-		struct sr_cold_data d;
-	} u;
+	/* One word of padding: sr__cold_show reads a string's last word whole. */
+	uint64_t p[SR_COLD_WORDS + 1];
+	struct sr_cold_data d;
 	struct sr_cold_marks mark;
 	/* The hot record, read inside the same validation as the cold one. */
 	uint64_t sw, uuid[2], last_access, started_mono, started_wall;
 };
 void sr__cold_copy_init(struct sr_cold_copy *c);
-/* A walk asks for the lines a copy of a typical record reads (the sequence
- * and fixed words, the first words of each string) some records ahead:
- * every record sits on its own lines and mostly its own page, so without
- * this each one costs several memory round trips in a row. */
+/* A walk asks for a record's head (and the slot's counters) some records
+ * ahead: the heads are sequential, but prefetching keeps several memory
+ * requests in flight where the hardware prefetcher starts late. */
 static inline void sr__prefetch(const void *p)
 {
 	/* gcc 12 drops __builtin_prefetch on this path (seen in its tree
@@ -369,11 +400,8 @@ static inline void sr__cold_prefetch(const struct sr_registry *r, uint32_t slot)
 	if (slot >= r->capacity)
 		return;
 	const char *p = (const char *)&r->cold[slot];
-	const size_t w = offsetof(struct sr_cold, w);
 	sr__prefetch(p);
-	sr__prefetch(p + w + offsetof(struct sr_cold_data, output_dir) + 8);
-	sr__prefetch(p + w + offsetof(struct sr_cold_data, segment_path));
-	sr__prefetch(p + w + offsetof(struct sr_cold_data, last_error));
+	sr__prefetch(p + SR_CACHELINE);
 	sr__prefetch(&r->stats[slot]);
 	sr__prefetch((const char *)&r->stats[slot] + SR_CACHELINE);
 }
@@ -382,11 +410,19 @@ int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_
 /* Read attempts this thread made on a record held mid-update: the work a
  * walk spends on stuck records, which tests bound instead of timing it. */
 extern _Thread_local uint64_t sr__odd_reads;
+/* c->d from the words sr__cold_read copied (it leaves them packed). */
+void sr__cold_unpack(struct sr_cold_copy *c);
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d);
 void sr__cold_init(struct sr_registry *r, uint32_t slot, uint64_t created_mono,
                    int64_t created_wall, const char *output_dir);
 void sr__cold_repair(struct sr_registry *r, uint32_t slot, bool restore);
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries);
+/* Word i (< SR_COLD_WORDS) of slot's record, wherever it sits. */
+static inline _Atomic uint64_t *sr__cold_word(const struct sr_registry *r, uint32_t slot, size_t i)
+{
+	return i < SR_COLD_HEAD_WORDS ? &r->cold[slot].w[i]
+	                              : &r->cold_tail[slot].w[i - SR_COLD_HEAD_WORDS];
+}
 
 /* procs.c */
 static inline struct sr_proc *sr__proc(const struct sr_registry *r, uint32_t i)
@@ -419,7 +455,20 @@ void sr__owner_release_handle(struct sr_registry *r);
 void sr__stats_reset(struct sr_registry *r, uint32_t slot);
 void sr__stats_transition(struct sr_registry *r, uint32_t slot, uint32_t gen, sr_state to);
 void sr__stats_add_restarts(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t n);
-void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out);
+/* Inline: a walk copies every session's counters. */
+static inline void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out)
+{
+	struct sr_stats *s = &r->stats[slot];
+	for (int i = 0; i < SR_STATE_COUNT; i++)
+		out->transitions[i] = atomic_load_explicit(&s->into[i], memory_order_relaxed);
+	out->restarts_total = atomic_load_explicit(&s->restarts, memory_order_relaxed);
+	out->start_timeouts_total = atomic_load_explicit(&s->start_timeouts, memory_order_relaxed);
+	out->last_state_change_wall_ns =
+	    atomic_load_explicit(&s->last_change_wall, memory_order_relaxed);
+	out->last_failure_wall_ns =
+	    atomic_load_explicit(&s->last_failure_wall, memory_order_relaxed);
+	out->start_latency_ns = atomic_load_explicit(&s->start_latency, memory_order_relaxed);
+}
 void sr__unregister_handle(struct sr_registry *r);
 
 /* liveness.c: whether slot i's owner (its owner word) still runs; a
@@ -455,6 +504,9 @@ struct sr_info_out {
 	int64_t wall;
 };
 void sr__info_out_init(struct sr_info_out *o, sr_session_info *info);
+/* cold.c, with the record reading it inlines: a walk calls it per session. */
+bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
+                   uint32_t clients, struct sr_info_out *o);
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
                       struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);

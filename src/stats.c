@@ -88,20 +88,6 @@ void sr__stats_add_restarts(struct sr_registry *r, uint32_t slot, uint32_t gen, 
 }
 
 /* The caller validates the slot's generation around this read. */
-void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out)
-{
-	struct sr_stats *s = &r->stats[slot];
-	for (int i = 0; i < SR_STATE_COUNT; i++)
-		out->transitions[i] = atomic_load_explicit(&s->into[i], memory_order_relaxed);
-	out->restarts_total = atomic_load_explicit(&s->restarts, memory_order_relaxed);
-	out->start_timeouts_total = atomic_load_explicit(&s->start_timeouts, memory_order_relaxed);
-	out->last_state_change_wall_ns =
-	    atomic_load_explicit(&s->last_change_wall, memory_order_relaxed);
-	out->last_failure_wall_ns =
-	    atomic_load_explicit(&s->last_failure_wall, memory_order_relaxed);
-	out->start_latency_ns = atomic_load_explicit(&s->start_latency, memory_order_relaxed);
-}
-
 int sr_session_count_start_timeout(sr_registry *reg, const uuid_t id)
 {
 	SR_CHECK_RW(reg);

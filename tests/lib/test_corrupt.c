@@ -471,6 +471,121 @@ static void test_fuzz_body(void **state)
 	srt_cleanup_names();
 }
 
+/* One byte of a slot's packed record, pos bytes into its string stream. */
+static void poke_stream_byte(sr_registry *r, uint32_t slot, size_t pos, uint8_t v)
+{
+	size_t byte = SR_COLD_FIXED * 8 + pos;
+	_Atomic uint64_t *w = sr__cold_word(r, slot, byte / 8);
+	uint64_t x = atomic_load(w);
+	memcpy((unsigned char *)&x + byte % 8, &v, 1);
+	atomic_store(w, x);
+}
+
+struct seen {
+	uint32_t calls, bad_slot;
+	bool saw_bad;
+};
+
+static int seen_cb(const sr_session_info *i, void *ctx)
+{
+	struct seen *s = ctx;
+	s->calls++;
+	s->saw_bad |= i->slot == s->bad_slot;
+	assert_non_null(memchr(i->output_dir, '\0', sizeof(i->output_dir)));
+	assert_non_null(memchr(i->last_error, '\0', sizeof(i->last_error)));
+	return 0;
+}
+
+/*
+ * The lengths of a packed record come from shared memory.  One past its
+ * field's maximum (or a variant count past SR_MAX_QUALITIES) makes reads of
+ * that session fail with SR_ECORRUPT and walks leave it out; without the
+ * bounds checks the offsets summed from them would run past the slot.
+ */
+static void test_garbled_packed_lengths(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t ids[3];
+	sr_session_info info;
+	populate(fx->reg, ids, 3);
+	assert_int_equal(sr_session_snapshot(fx->reg, ids[0], &info), 0);
+	uint32_t s = info.slot;
+	/* populate's record: "/srv/x", no segment path, "err", then variant 0,
+	 * whose four string lengths are the last bytes of its 16-byte part. */
+	size_t q0 = strlen("/srv/x") + strlen("err");
+	_Atomic uint64_t *fixed = sr__cold_word(fx->reg, s, 5);
+	const uint64_t good = atomic_load(fixed);
+	const struct {
+		const char *what;
+		int shift; /* in the fixed word, or -1: pos in the stream */
+		size_t pos;
+		uint8_t value;
+	} pokes[] = {
+	    {"variant count 200", 32, 0, 200},
+	    {"variant count one past the maximum", 32, 0, SR_MAX_QUALITIES + 1},
+	    {"level length 200", -1, q0 + 12, 200},
+	    {"level length one past the maximum", -1, q0 + 12, SR_LEVEL_MAX + 1},
+	    {"codec length 255", -1, q0 + 13, 255},
+	    {"playlist length one past the maximum", -1, q0 + 15, SR_VARIANT_PATH_MAX + 1},
+	};
+	for (size_t k = 0; k < sizeof(pokes) / sizeof(pokes[0]); k++) {
+		unsigned char saved[SR_COLD_WORDS * 8];
+		for (size_t i = 0; i < SR_COLD_WORDS; i++) {
+			uint64_t x = atomic_load(sr__cold_word(fx->reg, s, i));
+			memcpy(saved + i * 8, &x, 8);
+		}
+		if (pokes[k].shift >= 0)
+			atomic_store(fixed, (good & ~(0xffull << pokes[k].shift)) |
+			                        (uint64_t)pokes[k].value << pokes[k].shift);
+		else
+			poke_stream_byte(fx->reg, s, pokes[k].pos, pokes[k].value);
+		print_message("poke: %s\n", pokes[k].what);
+
+		assert_int_equal(sr_session_snapshot(fx->reg, ids[0], &info), -SR_ECORRUPT);
+		assert_non_null(strstr(sr_errdetail(), "past its maximum"));
+		sr_quality q[SR_MAX_QUALITIES];
+		size_t n = 0;
+		assert_int_equal(sr_session_get_qualities(fx->reg, ids[0], q, SR_MAX_QUALITIES, &n),
+		                 -SR_ECORRUPT);
+		assert_int_equal(sr_session_record_error(fx->reg, ids[0], "x"), -SR_ECORRUPT);
+		struct seen seen = {0, s, false};
+		assert_int_equal(sr_session_foreach(fx->reg, seen_cb, &seen), 0);
+		assert_int_equal(seen.calls, 2);
+		assert_false(seen.saw_bad);
+		char *json = NULL;
+		assert_int_equal(sr_registry_json(fx->reg, &json), 0);
+		assert_true(srt_json_valid(json));
+		free(json);
+		assert_int_equal(sr_registry_verify(fx->reg), 1);
+		/* The others are untouched. */
+		assert_int_equal(sr_session_snapshot(fx->reg, ids[1], &info), 0);
+
+		for (size_t i = 0; i < SR_COLD_WORDS; i++) {
+			uint64_t x;
+			memcpy(&x, saved + i * 8, 8);
+			atomic_store(sr__cold_word(fx->reg, s, i), x);
+		}
+		assert_int_equal(sr_session_snapshot(fx->reg, ids[0], &info), 0);
+		assert_string_equal(info.qualities[0].level, "720p");
+		assert_int_equal(sr_registry_verify(fx->reg), 0);
+	}
+
+	/* Every top-level length at its maximum is in range: the reader gets
+	 * whatever bytes follow, but bounded and terminated. */
+	atomic_store(fixed, (good & 0xffffffffffull) | 0xffffff0000000000ull);
+	int rc = sr_session_snapshot(fx->reg, ids[0], &info);
+	assert_true(rc == 0 || rc == -SR_ECORRUPT);
+	if (rc == 0) {
+		assert_true(strlen(info.output_dir) <= SR_PATH_MAX);
+		assert_true(strlen(info.segment_path) <= SR_PATH_MAX);
+		assert_true(strlen(info.last_error) <= SR_ERROR_MAX);
+	}
+	/* A corrupt session can still be deleted, which frees its slot. */
+	atomic_store(fixed, good | 0xffull << 32);
+	assert_int_equal(sr_session_delete(fx->reg, ids[0]), 0);
+	assert_int_equal(sr_registry_verify(fx->reg), 0);
+}
+
 /* A record corrupted on purpose is reported by verify and sanitised for readers. */
 static void test_verify_finds_bad_records(void **state)
 {
@@ -486,15 +601,12 @@ static void test_verify_finds_bad_records(void **state)
 	assert_int_equal(sr_session_snapshot(fx->reg, ids[1], &info), 0);
 	s1 = info.slot;
 
-	/* An unterminated string in one record. */
-	struct sr_cold *c = &fx->reg->cold[s0];
-	unsigned char *bytes = (unsigned char *)c->w;
-	size_t off = offsetof(struct sr_cold_data, last_error);
-	memset(bytes + off, 'Z', SR_ERROR_MAX + 1);
+	/* A NUL inside a packed string, which no writer puts there. */
+	poke_stream_byte(fx->reg, s0, 2, 0);
 	assert_int_equal(sr_registry_verify(fx->reg), 1);
 	int rc = sr_session_snapshot(fx->reg, ids[0], &info);
 	if (rc == 0)
-		assert_non_null(memchr(info.last_error, '\0', sizeof(info.last_error)));
+		assert_non_null(memchr(info.output_dir, '\0', sizeof(info.output_dir)));
 	char *json = NULL;
 	assert_int_equal(sr_registry_json(fx->reg, &json), 0);
 	assert_true(srt_json_valid(json));
@@ -699,6 +811,8 @@ int main(void)
 	    cmocka_unit_test(test_fuzz_header),
 	    cmocka_unit_test(test_garbled_lock),
 	    cmocka_unit_test(test_fuzz_body),
+	    cmocka_unit_test_setup_teardown(test_garbled_packed_lengths, srt_setup_small,
+	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_finds_bad_records, srt_setup_small,
 	                                    srt_teardown),
 	};

@@ -48,11 +48,12 @@ static int die_mid_record(void *p)
 	struct sr_cold *c = &r->cold[a->slot];
 	uint64_t seq = atomic_load(&c->seq);
 	for (size_t i = 0; i < SR_COLD_WORDS; i++)
-		atomic_store(&r->hdr->undo.w[i], atomic_load(&c->w[i]));
+		atomic_store(&r->hdr->undo.w[i], atomic_load(sr__cold_word(r, a->slot, i)));
 	atomic_store(&r->hdr->undo.seq, seq);
 	atomic_store(&c->seq, seq + 1);
+	/* Garbage in the head and the tail, lengths included. */
 	for (size_t i = 0; i < SR_COLD_WORDS / 2; i++)
-		atomic_store(&c->w[i], 0x5858585858585858ull);
+		atomic_store(sr__cold_word(r, a->slot, i), 0x5858585858585858ull);
 	return 0;
 }
 
