@@ -58,12 +58,12 @@ static struct cold_loc undo_loc(struct sr_registry *r)
 	return (struct cold_loc){&u->seq, u->w, u->w + SR_COLD_HEAD_WORDS};
 }
 
-static void load_words(uint64_t *dst, const struct cold_loc *src, size_t from, size_t to)
+static inline void load_words(uint64_t *dst, const struct cold_loc *src, size_t from, size_t to)
 {
-	size_t i = from;
-	for (; i < to && i < SR_COLD_HEAD_WORDS; i++)
+	size_t mid = to < SR_COLD_HEAD_WORDS ? to : SR_COLD_HEAD_WORDS;
+	for (size_t i = from; i < mid; i++)
 		dst[i] = atomic_load_explicit(&src->head[i], memory_order_relaxed);
-	for (; i < to; i++)
+	for (size_t i = from > mid ? from : mid; i < to; i++)
 		dst[i] = atomic_load_explicit(&src->tail[i - SR_COLD_HEAD_WORDS],
 		                              memory_order_relaxed);
 }
@@ -325,25 +325,30 @@ static uint64_t stream_word(const uint64_t *s, size_t at)
  * two, where memcpy's variable-length setup costs more than the copy. */
 static inline void show_str(char *dst, const uint64_t *s, size_t at, size_t len, uint16_t *shown)
 {
-	size_t full = len / 8, words = full + 1, n = words > *shown ? words : *shown;
-	uint64_t v;
+	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
+	uint64_t v = 0;
+	/* Empty over empty: the common case of an unset string. */
+	if (len == 0 && old <= 1) {
+		memcpy(dst, &v, 8);
+		*shown = 1;
+		return;
+	}
 	for (size_t i = 0; i < full; i++) {
 		v = stream_word(s, at + 8 * i);
 		memcpy(dst + 8 * i, &v, 8);
 	}
-	size_t rest = len % 8;
 	v = 0;
 	if (rest) {
-		uint64_t w = stream_word(s, at + 8 * full);
+		v = stream_word(s, at + 8 * full);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		v = w & ~0ull >> (64 - 8 * rest);
+		v &= ~0ull >> (64 - 8 * rest);
 #else
-		memcpy(&v, &w, rest);
+		memset((unsigned char *)&v + rest, 0, 8 - rest);
 #endif
 	}
 	memcpy(dst + 8 * full, &v, 8);
 	v = 0;
-	for (size_t i = words; i < n; i++)
+	for (size_t i = words; i < old; i++)
 		memcpy(dst + 8 * i, &v, 8);
 	*shown = (uint16_t)words;
 }
@@ -362,13 +367,14 @@ static inline void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
 	out->restart_count = (uint32_t)f;
 	unsigned nq = (unsigned)clamp(F_NQ(f), SR_MAX_QUALITIES);
 	out->n_qualities = nq;
-	char *top[3] = {out->output_dir, out->segment_path, out->last_error};
-	size_t at = 0;
-	for (unsigned k = 0; k < 3; k++) {
-		size_t len = clamp(F_LEN(f, k), top_max[k]);
-		show_str(top[k], s, at, len, &shown->str[k]);
-		at += len;
-	}
+	/* Spelled out, so the maxima are constants the byte-wide lengths
+	 * cannot exceed and the clamps fold away. */
+	size_t l0 = clamp(F_LEN(f, 0), SR_PATH_MAX), l1 = clamp(F_LEN(f, 1), SR_PATH_MAX),
+	       l2 = clamp(F_LEN(f, 2), SR_ERROR_MAX);
+	show_str(out->output_dir, s, 0, l0, &shown->str[0]);
+	show_str(out->segment_path, s, l0, l1, &shown->str[1]);
+	show_str(out->last_error, s, l0 + l1, l2, &shown->str[2]);
+	size_t at = l0 + l1 + l2;
 	for (unsigned q = 0; q < nq; q++) {
 		sr_quality *o = &out->qualities[q];
 		uint64_t w0 = stream_word(s, at), w1 = stream_word(s, at + 8);
