@@ -61,6 +61,7 @@ static struct cold_loc undo_loc(struct sr_registry *r)
 static inline void load_words(uint64_t *dst, const struct cold_loc *src, size_t from, size_t to)
 {
 	size_t mid = to < SR_COLD_HEAD_WORDS ? to : SR_COLD_HEAD_WORDS;
+#pragma GCC unroll 16
 	for (size_t i = from; i < mid; i++)
 		dst[i] = atomic_load_explicit(&src->head[i], memory_order_relaxed);
 	for (size_t i = from > mid ? from : mid; i < to; i++)
@@ -93,13 +94,16 @@ static size_t words_for(size_t bytes)
  * the private copy as it grows (never twice from shared memory); returns
  * how many.  A length or count past its maximum (a torn or hostile record)
  * sets *bad and copies every word, which also keeps an undo copy exact. */
-static inline size_t get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
+static inline __attribute__((always_inline)) size_t get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
 {
-	load_words(p, src, 0, SR_COLD_FIXED);
+	/* The whole head, a constant count the compiler unrolls: cheaper than
+	 * a loop bounded by the lengths, and its two lines are fetched as a
+	 * pair anyway. */
+	load_words(p, src, 0, SR_COLD_HEAD_WORDS);
 	uint64_t f = p[5];
 	unsigned nq = F_NQ(f);
 	bool b = nq > SR_MAX_QUALITIES;
-	size_t pos = 0, have = SR_COLD_FIXED;
+	size_t pos = 0, have = SR_COLD_HEAD_WORDS;
 	for (unsigned k = 0; k < 3; k++) {
 		b |= F_LEN(f, k) > top_max[k];
 		pos += F_LEN(f, k);
@@ -118,6 +122,8 @@ static inline size_t get_packed(uint64_t *p, const struct cold_loc *src, bool *b
 	}
 	size_t n = b ? SR_COLD_WORDS : words_for(pos);
 	load_words(p, src, have, n);
+	if (n < have)
+		n = have;
 	p[n] = 0; /* the padding sr__cold_show's whole-word reads may reach */
 	*bad = b;
 	return n;
@@ -240,7 +246,7 @@ void sr__cold_copy_init(struct sr_cold_copy *c)
 	memset(&c->mark, 0, sizeof(c->mark));
 }
 
-static inline int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
+static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                      unsigned tries)
 {
 	struct cold_loc rec = slot_loc(r, slot);
@@ -323,7 +329,7 @@ static uint64_t stream_word(const uint64_t *s, size_t at)
  * bytes, then zeros as far as the longer of it and what the previous record
  * put there (*shown, in words).  Word moves: most strings are a word or
  * two, where memcpy's variable-length setup costs more than the copy. */
-static inline void show_str(char *dst, const uint64_t *s, size_t at, size_t len, uint16_t *shown)
+static inline __attribute__((always_inline)) void show_str(char *dst, const uint64_t *s, size_t at, size_t len, uint16_t *shown)
 {
 	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
 	uint64_t v = 0;
@@ -353,7 +359,7 @@ static inline void show_str(char *dst, const uint64_t *s, size_t at, size_t len,
 	*shown = (uint16_t)words;
 }
 
-static inline void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
+static inline __attribute__((always_inline)) void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
                              struct sr_cold_marks *shown)
 {
 	const uint64_t *p = c->p, *s = p + SR_COLD_FIXED;
@@ -408,8 +414,10 @@ static inline void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
 
 /* Fill info from a copy of the record (cold and hot fields, read together)
  * and the slot's counters; false if the slot was reused meanwhile. */
-bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
-                      uint32_t clients, struct sr_info_out *o)
+/* Inlined into the walk's per-session call, whose cost is its instructions. */
+static inline __attribute__((always_inline)) bool fill_info(struct sr_registry *r, uint32_t slot,
+                                                           const struct sr_cold_copy *c,
+                                                           uint32_t clients, struct sr_info_out *o)
 {
 	sr_session_info *out = o->info;
 	uint64_t la = c->last_access;
@@ -432,6 +440,12 @@ bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_co
 	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
 }
 
+bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
+                   uint32_t clients, struct sr_info_out *o)
+{
+	return fill_info(r, slot, c, clients, o);
+}
+
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
                       struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
 {
@@ -439,7 +453,7 @@ int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32
 		int rc = sr__cold_read(r, slot, gen, c, tries);
 		if (rc)
 			return rc;
-		if (sr__fill_info(r, slot, c, clients, o))
+		if (fill_info(r, slot, c, clients, o))
 			return 0;
 	}
 	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);

@@ -147,10 +147,6 @@ int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n)
 	return 0;
 }
 
-/* Records prefetched ahead of a walk: enough to keep several memory
- * requests in flight, few enough that they are still cached when used. */
-#define SR_WALK_AHEAD 8
-
 int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 {
 	*busy = 0;
@@ -167,10 +163,7 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 	struct sr_info_out o;
 	sr__info_out_init(&o, info);
 	unsigned tries = SR_TRIES_FULL;
-	for (uint32_t s = 0; s < SR_WALK_AHEAD; s++)
-		sr__cold_prefetch(r, s);
 	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
-		sr__cold_prefetch(r, s + SR_WALK_AHEAD);
 		uint64_t sw = sr__ld(&r->hot[s].state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
 			continue;

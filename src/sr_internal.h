@@ -381,30 +381,6 @@ struct sr_cold_copy {
 	uint64_t sw, uuid[2], last_access, started_mono, started_wall;
 };
 void sr__cold_copy_init(struct sr_cold_copy *c);
-/* A walk asks for a record's head (and the slot's counters) some records
- * ahead: the heads are sequential, but prefetching keeps several memory
- * requests in flight where the hardware prefetcher starts late. */
-static inline void sr__prefetch(const void *p)
-{
-	/* gcc 12 drops __builtin_prefetch on this path (seen in its tree
-	 * dumps), so x86 gets the instruction itself. */
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
-#else
-	__builtin_prefetch(p);
-#endif
-}
-
-static inline void sr__cold_prefetch(const struct sr_registry *r, uint32_t slot)
-{
-	if (slot >= r->capacity)
-		return;
-	const char *p = (const char *)&r->cold[slot];
-	sr__prefetch(p);
-	sr__prefetch(p + SR_CACHELINE);
-	sr__prefetch(&r->stats[slot]);
-	sr__prefetch((const char *)&r->stats[slot] + SR_CACHELINE);
-}
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries);
 /* Read attempts this thread made on a record held mid-update: the work a
@@ -459,6 +435,7 @@ void sr__stats_add_restarts(struct sr_registry *r, uint32_t slot, uint32_t gen, 
 static inline void sr__stats_fill(struct sr_registry *r, uint32_t slot, sr_session_info *out)
 {
 	struct sr_stats *s = &r->stats[slot];
+#pragma GCC unroll 8
 	for (int i = 0; i < SR_STATE_COUNT; i++)
 		out->transitions[i] = atomic_load_explicit(&s->into[i], memory_order_relaxed);
 	out->restarts_total = atomic_load_explicit(&s->restarts, memory_order_relaxed);
