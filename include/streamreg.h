@@ -656,7 +656,9 @@ SR_API int sr_session_count_start_timeout(sr_registry *reg, const uuid_t id);
 
 /**
  * A consistent copy of the whole session: never a mix of two updates.
- * Lock-free; -SR_EBUSY if a writer kept changing it for too long.
+ * Lock-free; -SR_EBUSY if a writer kept changing it for too long,
+ * -SR_ECORRUPT if its record holds a string length or variant count past
+ * its maximum (bytes no writer of this library puts there).
  */
 SR_API int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out);
 
@@ -674,7 +676,9 @@ typedef int (*sr_session_cb)(const sr_session_info *info, void *ctx);
  * Returns the callback's non-zero value if it stopped the walk; else
  * -SR_EBUSY if some records were stuck mid-update (a writer died inside a
  * call and no read-write process repaired it yet) and were left out, after
- * every other record was passed to cb; else 0.
+ * every other record was passed to cb; else 0.  A record that fails
+ * sr_session_snapshot() with -SR_ECORRUPT is left out (sr_registry_verify()
+ * counts it).
  */
 SR_API int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx);
 

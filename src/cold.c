@@ -65,8 +65,8 @@ static inline void load_words(uint64_t *dst, const struct cold_loc *src, size_t 
 	for (size_t i = from; i < mid; i++)
 		dst[i] = atomic_load_explicit(&src->head[i], memory_order_relaxed);
 	for (size_t i = from > mid ? from : mid; i < to; i++)
-		dst[i] = atomic_load_explicit(&src->tail[i - SR_COLD_HEAD_WORDS],
-		                              memory_order_relaxed);
+		dst[i] =
+		    atomic_load_explicit(&src->tail[i - SR_COLD_HEAD_WORDS], memory_order_relaxed);
 }
 
 static void store_words(const struct cold_loc *dst, const uint64_t *src, size_t n)
@@ -94,7 +94,8 @@ static size_t words_for(size_t bytes)
  * the private copy as it grows (never twice from shared memory); returns
  * how many.  A length or count past its maximum (a torn or hostile record)
  * sets *bad and copies every word, which also keeps an undo copy exact. */
-static inline __attribute__((always_inline)) size_t get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
+static inline __attribute__((always_inline)) size_t
+get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
 {
 	/* The whole head, a constant count the compiler unrolls: cheaper than
 	 * a loop bounded by the lengths, and its two lines are fetched as a
@@ -246,8 +247,9 @@ void sr__cold_copy_init(struct sr_cold_copy *c)
 	memset(&c->mark, 0, sizeof(c->mark));
 }
 
-static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
-                     unsigned tries)
+static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot,
+                                                           uint32_t gen, struct sr_cold_copy *c,
+                                                           unsigned tries)
 {
 	struct cold_loc rec = slot_loc(r, slot);
 	struct sr_hot *h = &r->hot[slot];
@@ -329,7 +331,8 @@ static uint64_t stream_word(const uint64_t *s, size_t at)
  * bytes, then zeros as far as the longer of it and what the previous record
  * put there (*shown, in words).  Word moves: most strings are a word or
  * two, where memcpy's variable-length setup costs more than the copy. */
-static inline __attribute__((always_inline)) void show_str(char *dst, const uint64_t *s, size_t at, size_t len, uint16_t *shown)
+static inline __attribute__((always_inline)) void show_str(char *dst, const uint64_t *s, size_t at,
+                                                           size_t len, uint16_t *shown)
 {
 	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
 	uint64_t v = 0;
@@ -359,8 +362,8 @@ static inline __attribute__((always_inline)) void show_str(char *dst, const uint
 	*shown = (uint16_t)words;
 }
 
-static inline __attribute__((always_inline)) void cold_show(const struct sr_cold_copy *c, sr_session_info *out,
-                             struct sr_cold_marks *shown)
+static inline __attribute__((always_inline)) void
+cold_show(const struct sr_cold_copy *c, sr_session_info *out, struct sr_cold_marks *shown)
 {
 	const uint64_t *p = c->p, *s = p + SR_COLD_FIXED;
 	uint64_t f = p[5];
@@ -416,8 +419,8 @@ static inline __attribute__((always_inline)) void cold_show(const struct sr_cold
  * and the slot's counters; false if the slot was reused meanwhile. */
 /* Inlined into the walk's per-session call, whose cost is its instructions. */
 static inline __attribute__((always_inline)) bool fill_info(struct sr_registry *r, uint32_t slot,
-                                                           const struct sr_cold_copy *c,
-                                                           uint32_t clients, struct sr_info_out *o)
+                                                            const struct sr_cold_copy *c,
+                                                            uint32_t clients, struct sr_info_out *o)
 {
 	sr_session_info *out = o->info;
 	uint64_t la = c->last_access;

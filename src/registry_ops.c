@@ -61,8 +61,7 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 	st->segment_size = reg->size;
 	st->slot_bytes =
 	    sizeof(struct sr_hot) + sizeof(struct sr_cold) + sizeof(struct sr_cold_tail) +
-	    sizeof(struct sr_stats) +
-	    sizeof(uint32_t) +
+	    sizeof(struct sr_stats) + sizeof(uint32_t) +
 	    (uint64_t)2 * sizeof(uint64_t) * reg->index_size / (reg->capacity ? reg->capacity : 1);
 	/* The header is validated at attach but a writer may scribble on it
 	 * later; these are display values only. */

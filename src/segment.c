@@ -206,8 +206,7 @@ static int validate_header(const struct sr_header *h, off_t file_size, struct sr
 	    g->off_cold != h->off_cold || g->off_index0 != h->off_index0 ||
 	    g->off_index1 != h->off_index1 || g->off_free != h->off_free ||
 	    g->off_procs != h->off_procs || g->off_stats != h->off_stats ||
-	    g->off_cold_tail != h->off_cold_tail ||
-	    g->proc_stride != h->proc_stride)
+	    g->off_cold_tail != h->off_cold_tail || g->proc_stride != h->proc_stride)
 		return sr__fail(-SR_ECORRUPT, "header offsets disagree with its capacity");
 	if ((uint64_t)file_size < g->segment_size)
 		return sr__fail(-SR_ETRUNCATED, "segment is %lld bytes, its header says %llu",

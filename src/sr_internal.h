@@ -94,8 +94,8 @@ struct sr_cold_data {
  * the first line or two, so a walk reads little of it.  Every length read
  * back is checked against its field's maximum: the offsets are sums of
  * bounded lengths, so no garbled byte can point outside the slot. */
-#define SR_COLD_FIXED 6
-#define SR_COLD_QPART 16
+#define SR_COLD_FIXED    6
+#define SR_COLD_QPART    16
 #define SR_COLD_QSTR_MAX (SR_LEVEL_MAX + SR_CODEC_MAX + 2 * SR_VARIANT_PATH_MAX)
 #define SR_COLD_STREAM_MAX                                                                         \
 	(2 * SR_PATH_MAX + SR_ERROR_MAX + SR_MAX_QUALITIES * (SR_COLD_QPART + SR_COLD_QSTR_MAX))
