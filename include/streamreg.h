@@ -82,7 +82,8 @@ extern "C" {
  * Version of the shared segment layout; attaching refuses any other with
  * SR_EVERSION.  2 added the reaper owner record, per-session counters and the
  * start-latency histogram; 3 packs each session's strings into the first lines
- * of its record.  The registry holds soft state only: recreate it.
+ * of its record and made index entries 4 bytes.  The registry holds soft
+ * state only: recreate it.
  */
 #define SR_LAYOUT_VERSION 3
 
@@ -534,6 +535,8 @@ SR_API int sr_session_find(sr_registry *reg, const uuid_t id, uint32_t *generati
 /**
  * Find and touch: set the last access to now.  The per-request hot path;
  * lock-free, and writes shared memory only when the coarse clock moved.
+ * Touches racing in two processes across a clock tick may leave the
+ * earlier tick (CLOCK_MONOTONIC_COARSE, a few ms).
  */
 SR_API int sr_session_touch(sr_registry *reg, const uuid_t id);
 

@@ -11,12 +11,17 @@
 
 #define SR_LOOKUP_RETRIES 64
 
-static inline uint64_t ix_entry(uint64_t hash, uint32_t slot)
+static inline uint32_t ix_tag(uint64_t hash)
 {
-	return (hash & 0xffffffff00000000ull) | ((uint64_t)slot + 2);
+	return (uint32_t)(hash >> 57) << SR_IX_SLOT_BITS;
 }
 
-static inline _Atomic uint64_t *active_index(struct sr_registry *r)
+static inline uint32_t ix_entry(uint64_t hash, uint32_t slot)
+{
+	return ix_tag(hash) | (slot + 2);
+}
+
+static inline _Atomic uint32_t *active_index(struct sr_registry *r)
 {
 	return r->index[atomic_load_explicit(&r->hdr->index_active, memory_order_acquire) & 1u];
 }
@@ -51,15 +56,16 @@ int sr__lookup_hashed(struct sr_registry *r, const uint64_t u[2], uint64_t hash,
 	uint32_t mask = r->index_size - 1;
 	for (int attempt = 0; attempt < SR_LOOKUP_RETRIES; attempt++) {
 		uint32_t seq = atomic_load_explicit(&r->hdr->index_seq, memory_order_acquire);
-		_Atomic uint64_t *ix = active_index(r);
+		_Atomic uint32_t *ix = active_index(r);
 		uint32_t pos = (uint32_t)hash & mask;
+		uint32_t tag = ix_tag(hash);
 		for (uint32_t i = 0; i < r->index_size; i++, pos = (pos + 1) & mask) {
-			uint64_t e = atomic_load_explicit(&ix[pos], memory_order_acquire);
+			uint32_t e = atomic_load_explicit(&ix[pos], memory_order_acquire);
 			if (e == SR_IX_EMPTY)
 				break;
-			if (e == SR_IX_TOMB || (e >> 32) != (hash >> 32))
+			if (e == SR_IX_TOMB || (e & ~SR_IX_SLOT_MASK) != tag)
 				continue;
-			uint32_t s = (uint32_t)e - 2;
+			uint32_t s = (e & SR_IX_SLOT_MASK) - 2;
 			if (s < r->capacity && slot_holds(r, s, u, sw)) {
 				*slot = s;
 				return 0;
@@ -76,10 +82,10 @@ int sr__lookup_hashed(struct sr_registry *r, const uint64_t u[2], uint64_t hash,
 int sr__index_insert(struct sr_registry *r, uint64_t hash, uint32_t slot)
 {
 	uint32_t mask = r->index_size - 1;
-	_Atomic uint64_t *ix = active_index(r);
+	_Atomic uint32_t *ix = active_index(r);
 	uint32_t pos = (uint32_t)hash & mask;
 	for (uint32_t i = 0; i < r->index_size; i++, pos = (pos + 1) & mask) {
-		uint64_t e = atomic_load_explicit(&ix[pos], memory_order_relaxed);
+		uint32_t e = atomic_load_explicit(&ix[pos], memory_order_relaxed);
 		if (e == SR_IX_EMPTY || e == SR_IX_TOMB) {
 			if (e == SR_IX_TOMB && r->hdr->tombstones > 0)
 				r->hdr->tombstones--;
@@ -96,11 +102,11 @@ int sr__index_insert(struct sr_registry *r, uint64_t hash, uint32_t slot)
 void sr__index_remove(struct sr_registry *r, uint64_t hash, uint32_t slot)
 {
 	uint32_t mask = r->index_size - 1;
-	_Atomic uint64_t *ix = active_index(r);
+	_Atomic uint32_t *ix = active_index(r);
 	uint32_t pos = (uint32_t)hash & mask;
-	uint64_t want = ix_entry(hash, slot);
+	uint32_t want = ix_entry(hash, slot);
 	for (uint32_t i = 0; i < r->index_size; i++, pos = (pos + 1) & mask) {
-		uint64_t e = atomic_load_explicit(&ix[pos], memory_order_relaxed);
+		uint32_t e = atomic_load_explicit(&ix[pos], memory_order_relaxed);
 		if (e == SR_IX_EMPTY)
 			return;
 		if (e != want)
@@ -131,7 +137,7 @@ void sr__index_rebuild(struct sr_registry *r)
 {
 	struct sr_header *h = r->hdr;
 	uint32_t cur = atomic_load_explicit(&h->index_active, memory_order_relaxed) & 1u;
-	_Atomic uint64_t *ix = r->index[cur ^ 1u];
+	_Atomic uint32_t *ix = r->index[cur ^ 1u];
 	uint32_t mask = r->index_size - 1;
 	for (uint32_t i = 0; i < r->index_size; i++)
 		atomic_store_explicit(&ix[i], SR_IX_EMPTY, memory_order_relaxed);

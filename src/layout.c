@@ -41,9 +41,9 @@ int sr__geometry(uint32_t capacity, uint32_t max_procs, uint32_t leases, struct 
 	g->off_hot = off;
 	off = align_up(off + (uint64_t)capacity * sizeof(struct sr_hot), SR_CACHELINE);
 	g->off_index0 = off;
-	off = align_up(off + (uint64_t)g->index_size * 8, SR_CACHELINE);
+	off = align_up(off + (uint64_t)g->index_size * 4, SR_CACHELINE);
 	g->off_index1 = off;
-	off = align_up(off + (uint64_t)g->index_size * 8, SR_CACHELINE);
+	off = align_up(off + (uint64_t)g->index_size * 4, SR_CACHELINE);
 	g->off_free = off;
 	off = align_up(off + (uint64_t)capacity * 4, SR_CACHELINE);
 	g->proc_stride =
@@ -131,8 +131,8 @@ void sr__bind_geometry(struct sr_registry *r, const struct sr_geometry *g)
 	r->cold = (struct sr_cold *)(void *)(r->base + g->off_cold);
 	r->cold_tail = (struct sr_cold_tail *)(void *)(r->base + g->off_cold_tail);
 	r->stats = (struct sr_stats *)(void *)(r->base + g->off_stats);
-	r->index[0] = (_Atomic uint64_t *)(void *)(r->base + g->off_index0);
-	r->index[1] = (_Atomic uint64_t *)(void *)(r->base + g->off_index1);
+	r->index[0] = (_Atomic uint32_t *)(void *)(r->base + g->off_index0);
+	r->index[1] = (_Atomic uint32_t *)(void *)(r->base + g->off_index1);
 	r->free_stack = (uint32_t *)(void *)(r->base + g->off_free);
 	r->procs = r->base + g->off_procs;
 	r->proc_stride = g->proc_stride;

@@ -358,7 +358,8 @@ uint32_t sr__clients_of(struct sr_registry *r, uint32_t slot, uint32_t gen)
  * this pass keeps only the newest owner's leases. */
 int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 {
-	memset(per_slot, 0, (size_t)r->capacity * sizeof(*per_slot));
+	uint64_t *bits = sr__walk_bits(r, per_slot);
+	memset(bits, 0, sr__walk_bits_words(r) * sizeof(*bits));
 	for (uint32_t i = 0, n = hwm(r); i < n; i++) {
 		struct sr_proc *p = sr__proc(r, i);
 		uint64_t owner = atomic_load_explicit(&p->owner, memory_order_acquire);
@@ -382,7 +383,9 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 				continue;
 			if (alive < 0 && !(alive = sr__proc_alive(r, i, owner)))
 				break;
-			uint64_t e = per_slot[slot];
+			uint64_t bit = 1ull << (slot & 63);
+			uint64_t e = bits[slot >> 6] & bit ? per_slot[slot] : 0;
+			bits[slot >> 6] |= bit;
 			uint32_t egen = (uint32_t)(e >> 32), en = (uint32_t)e;
 			if (en != 0 && egen != gen) {
 				/* Generations only grow: keep the later owner's. */
@@ -400,10 +403,11 @@ int sr__clients_all(struct sr_registry *r, uint64_t *per_slot)
 
 uint64_t *sr__walk_buf_get(struct sr_registry *r)
 {
+	size_t bytes = ((size_t)r->capacity + sr__walk_bits_words(r)) * sizeof(uint64_t);
 	if (pthread_mutex_trylock(&r->walk_lock) != 0)
-		return malloc((size_t)r->capacity * sizeof(uint64_t));
+		return malloc(bytes);
 	if (!r->walk_buf)
-		r->walk_buf = malloc((size_t)r->capacity * sizeof(uint64_t));
+		r->walk_buf = malloc(bytes);
 	if (!r->walk_buf) {
 		pthread_mutex_unlock(&r->walk_lock);
 		return NULL;
@@ -419,18 +423,6 @@ void sr__walk_buf_put(struct sr_registry *r, uint64_t *buf)
 		pthread_mutex_unlock(&r->walk_lock);
 	else
 		free(buf);
-}
-
-uint32_t sr__clients_pick(struct sr_registry *r, const uint64_t *per_slot, uint32_t slot,
-                          uint32_t gen)
-{
-	uint64_t e = per_slot[slot];
-	if ((uint32_t)e == 0)
-		return 0;
-	if ((uint32_t)(e >> 32) == gen)
-		return (uint32_t)e;
-	/* The slot changed hands after the pass: count this owner alone. */
-	return sr__clients_of(r, slot, gen);
 }
 
 static uint64_t sum_leases(struct sr_registry *r, struct sr_proc *p)

@@ -62,7 +62,7 @@ int sr_registry_stats_get(sr_registry *reg, sr_registry_stats *st)
 	st->slot_bytes =
 	    sizeof(struct sr_hot) + sizeof(struct sr_cold) + sizeof(struct sr_cold_tail) +
 	    sizeof(struct sr_stats) + sizeof(uint32_t) +
-	    (uint64_t)2 * sizeof(uint64_t) * reg->index_size / (reg->capacity ? reg->capacity : 1);
+	    (uint64_t)2 * sizeof(uint32_t) * reg->index_size / (reg->capacity ? reg->capacity : 1);
 	/* The header is validated at attach but a writer may scribble on it
 	 * later; these are display values only. */
 	st->created_wall_ns = h->created_wall_ns;
@@ -213,10 +213,14 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 	int rc = 0;
 	sr_session_brief b;
 	memset(&b, 0, sizeof(b));
-	for (uint32_t s = 0; s < reg->capacity && rc == 0; s++) {
-		struct sr_hot *h = &reg->hot[s];
+	/* Local copies: the callback may do anything, so the compiler would
+	 * otherwise reload them from the handle for every session. */
+	const uint32_t cap = reg->capacity;
+	struct sr_hot *hot = reg->hot;
+	for (uint32_t s = 0; s < cap; s++) {
+		struct sr_hot *h = &hot[s];
 		uint64_t sw = sr__ld(&h->state);
-		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
+		if (sr_sw_code(sw) - 1u >= SR_STATE_COUNT) /* free (0) or garbage */
 			continue;
 		uint64_t u[2] = {atomic_load_explicit(&h->uuid[0], memory_order_relaxed),
 		                 atomic_load_explicit(&h->uuid[1], memory_order_relaxed)};
@@ -231,7 +235,8 @@ int sr_session_scan(sr_registry *reg, sr_brief_cb cb, void *ctx)
 		b.generation = sr_sw_gen(sw);
 		b.clients = sr__clients_pick(reg, per, s, b.generation);
 		b.idle_ms = now > la ? (now - la) / 1000000u : 0;
-		rc = cb(&b, ctx);
+		if ((rc = cb(&b, ctx)) != 0)
+			break;
 	}
 	sr__walk_buf_put(reg, per);
 	return rc;

@@ -40,8 +40,7 @@ void sr__touch_slot(struct sr_registry *r, uint32_t slot)
 	_Atomic uint64_t *la = &r->hot[slot].last_access;
 	uint64_t old = atomic_load_explicit(la, memory_order_relaxed);
 	if (now > old)
-		atomic_compare_exchange_strong_explicit(la, &old, now, memory_order_relaxed,
-		                                        memory_order_relaxed);
+		atomic_store_explicit(la, now, memory_order_relaxed);
 }
 
 uint64_t sr__idle_of(struct sr_registry *r, uint32_t slot)
