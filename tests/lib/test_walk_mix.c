@@ -86,6 +86,100 @@ static void test_foreach_no_inherited_clients(void **state)
 	assert_int_equal(m.c_clients, 0);
 }
 
+/* ---- Successive walks: each sees the counts of its own moment. ----------
+ * A walk keeps its per-slot sums in a buffer it reuses; what one walk left
+ * there must not reach the next, whether a count fell to zero, a slot was
+ * reused by a new channel or a slot's word of marks was only partly set. */
+#define SEQ_CHANNELS 200
+#define SEQ_ROUNDS   12
+
+struct expect {
+	uuid_t id[SEQ_CHANNELS];
+	uint32_t want[SEQ_CHANNELS];
+	uint32_t seen, wrong;
+};
+
+static void walk_check(struct expect *e, const uuid_t id, uint32_t clients)
+{
+	for (int i = 0; i < SEQ_CHANNELS; i++) {
+		if (memcmp(id, e->id[i], sizeof(uuid_t)) == 0) {
+			e->seen++;
+			if (clients != e->want[i]) {
+				print_message("channel %d: walk said %u viewers, want %u\n", i,
+				              clients, e->want[i]);
+				e->wrong++;
+			}
+			return;
+		}
+	}
+	e->wrong++; /* a channel that is not in the table */
+}
+
+static int seq_scan_cb(const sr_session_brief *b, void *ctx)
+{
+	walk_check(ctx, b->channel_id, b->clients);
+	return 0;
+}
+
+static int seq_foreach_cb(const sr_session_info *info, void *ctx)
+{
+	walk_check(ctx, info->channel_id, info->clients);
+	return 0;
+}
+
+static void set_clients(sr_registry *reg, struct expect *e, int i, uint32_t n)
+{
+	while (e->want[i] < n) {
+		assert_int_equal(sr_session_add_client(reg, e->id[i]), 0);
+		e->want[i]++;
+	}
+	while (e->want[i] > n) {
+		assert_int_equal(sr_session_remove_client(reg, e->id[i]), 0);
+		e->want[i]--;
+	}
+}
+
+static void test_successive_walks_exact(void **state)
+{
+	struct srt_fx *fx = *state;
+	static struct expect e;
+	memset(&e, 0, sizeof(e));
+	for (int i = 0; i < SEQ_CHANNELS; i++) {
+		srt_uuid(e.id[i]);
+		assert_int_equal(sr_session_insert(fx->reg, e.id[i], NULL), 0);
+	}
+	unsigned seed = 12345;
+	for (int round = 0; round < SEQ_ROUNDS; round++) {
+		for (int i = 0; i < SEQ_CHANNELS; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* Mostly none, as in a real table; some rounds clear everyone. */
+			uint32_t n = (seed >> 16) % 4 == 0 && round % 4 != 3 ? (seed >> 20) % 5 : 0;
+			set_clients(fx->reg, &e, i, n);
+		}
+		/* Replace a few channels: their slots go to new ids with no viewers. */
+		for (int k = 0; k < 5; k++) {
+			int i = (round * 37 + k * 11) % SEQ_CHANNELS;
+			set_clients(fx->reg, &e, i, 0);
+			assert_int_equal(sr_session_delete(fx->reg, e.id[i]), 0);
+			srt_uuid(e.id[i]);
+			assert_int_equal(sr_session_insert(fx->reg, e.id[i], NULL), 0);
+		}
+		e.seen = e.wrong = 0;
+		assert_int_equal(sr_session_scan(fx->reg, seq_scan_cb, &e), 0);
+		assert_int_equal(e.seen, SEQ_CHANNELS);
+		assert_int_equal(e.wrong, 0);
+		e.seen = 0;
+		assert_int_equal(sr_session_foreach(fx->reg, seq_foreach_cb, &e), 0);
+		assert_int_equal(e.seen, SEQ_CHANNELS);
+		assert_int_equal(e.wrong, 0);
+		for (int i = 0; i < SEQ_CHANNELS; i++) {
+			uint32_t n = UINT32_MAX;
+			assert_int_equal(sr_session_get_clients(fx->reg, e.id[i], &n), 0);
+			assert_int_equal(n, e.want[i]);
+		}
+	}
+}
+
 /* ---- Many processes: viewed channels and never-viewed ones share slots. --- */
 
 #define FILLERS    3000
@@ -223,6 +317,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_scan_no_inherited_clients, srt_setup_default,
+	                                    srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_successive_walks_exact, srt_setup_default,
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach_no_inherited_clients, srt_setup_default,
 	                                    srt_teardown),
