@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sr_internal.h"
@@ -90,7 +91,7 @@ static size_t words_for(size_t bytes)
 	return SR_COLD_FIXED + (bytes + 7) / 8;
 }
 
-/* Copies the words of src's record in use into p (SR_COLD_WORDS + 1 long), reading the lengths from
+/* Copies the words of src's record in use into p, reading the lengths from
  * the private copy as it grows (never twice from shared memory); returns
  * how many.  A length or count past its maximum (a torn or hostile record)
  * sets *bad and copies every word, which also keeps an undo copy exact. */
@@ -125,7 +126,6 @@ get_packed(uint64_t *p, const struct cold_loc *src, bool *bad)
 	load_words(p, src, have, n);
 	if (n < have)
 		n = have;
-	p[n] = 0; /* the padding sr__cold_show's whole-word reads may reach */
 	*bad = b;
 	return n;
 }
@@ -247,18 +247,205 @@ void sr__cold_copy_init(struct sr_cold_copy *c)
 	memset(&c->mark, 0, sizeof(c->mark));
 }
 
-static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot,
+/* ---- Snapshots: the packed words straight into an sr_session_info --------
+ * Inside the seqlock bracket, with no private copy in between: a walk's cost
+ * per session is its instructions, and the copy doubled the moves.  A torn
+ * read may write nonsense into the info; the retry overwrites it, and the
+ * marks always describe what was written, so the next clear is right. */
+
+/* Word i of a record; 0 past its end, which only the whole-word read of a
+ * string ending in the record's last bytes reaches. */
+static inline uint64_t rec_word(const struct cold_loc *l, size_t i)
+{
+	if (i < SR_COLD_HEAD_WORDS)
+		return atomic_load_explicit(&l->head[i], memory_order_relaxed);
+	if (i < SR_COLD_WORDS)
+		return atomic_load_explicit(&l->tail[i - SR_COLD_HEAD_WORDS], memory_order_relaxed);
+	return 0;
+}
+
+/* The 8 stream bytes from stream byte `at` on, from two aligned words. */
+static inline uint64_t rec_stream(const struct cold_loc *l, size_t at)
+{
+	size_t k = SR_COLD_FIXED + at / 8;
+	uint64_t lo = rec_word(l, k);
+	if (at % 8 == 0)
+		return lo;
+	uint64_t hi = rec_word(l, k + 1);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t sh = (at % 8) * 8;
+	return lo >> sh | hi << (64 - sh);
+#else
+	unsigned char b[16];
+	uint64_t v;
+	memcpy(b, &lo, 8);
+	memcpy(b + 8, &hi, 8);
+	memcpy(&v, b + at % 8, 8);
+	return v;
+#endif
+}
+
+/* A packed string (len bytes at stream byte `at`) into a reused output: its
+ * bytes, then zeros as far as the longer of it and what the previous record
+ * put there (*shown, in words).  Word moves: most strings are a word or
+ * two, where memcpy's variable-length setup costs more than the copy. */
+static inline __attribute__((always_inline)) void show_str(char *dst, const struct cold_loc *l,
+                                                           size_t at, size_t len, uint16_t *shown)
+{
+	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
+	uint64_t v = 0;
+	/* Empty over empty: the common case of an unset string. */
+	if (len == 0 && old <= 1) {
+		memcpy(dst, &v, 8);
+		*shown = 1;
+		return;
+	}
+	for (size_t i = 0; i < full; i++) {
+		v = rec_stream(l, at + 8 * i);
+		memcpy(dst + 8 * i, &v, 8);
+	}
+	v = 0;
+	if (rest) {
+		v = rec_stream(l, at + 8 * full);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		v &= ~0ull >> (64 - 8 * rest);
+#else
+		memset((unsigned char *)&v + rest, 0, 8 - rest);
+#endif
+	}
+	memcpy(dst + 8 * full, &v, 8);
+	v = 0;
+	for (size_t i = words; i < old; i++)
+		memcpy(dst + 8 * i, &v, 8);
+	*shown = (uint16_t)words;
+}
+
+/* The cold fields of out from the record at l; false if a length or the
+ * variant count is past its maximum (the offsets never are: they only ever
+ * sum lengths that passed). */
+static inline __attribute__((always_inline)) bool
+show_record(const struct cold_loc *l, sr_session_info *out, struct sr_cold_marks *shown)
+{
+	/* Spelled out: gcc does not unroll a loop of atomic loads. */
+	_Static_assert(SR_COLD_FIXED == 6, "six fixed words");
+	const uint64_t w[SR_COLD_FIXED] = {atomic_load_explicit(&l->head[0], memory_order_relaxed),
+	                                   atomic_load_explicit(&l->head[1], memory_order_relaxed),
+	                                   atomic_load_explicit(&l->head[2], memory_order_relaxed),
+	                                   atomic_load_explicit(&l->head[3], memory_order_relaxed),
+	                                   atomic_load_explicit(&l->head[4], memory_order_relaxed),
+	                                   atomic_load_explicit(&l->head[5], memory_order_relaxed)};
+	uint64_t f = w[5];
+	out->created_mono_ns = w[0];
+	out->created_wall_ns = (int64_t)w[1];
+	out->last_error_wall_ns = (int64_t)w[2];
+	out->pid_start = w[3];
+	out->pid = (pid_t)(int32_t)(uint32_t)w[4];
+	out->error_count = (uint32_t)(w[4] >> 32);
+	out->restart_count = (uint32_t)f;
+	unsigned nq = F_NQ(f);
+	/* Spelled out, so the maxima are constants the byte-wide lengths
+	 * cannot exceed and the checks fold away. */
+	size_t l0 = F_LEN(f, 0), l1 = F_LEN(f, 1), l2 = F_LEN(f, 2);
+	bool ok =
+	    nq <= SR_MAX_QUALITIES && l0 <= SR_PATH_MAX && l1 <= SR_PATH_MAX && l2 <= SR_ERROR_MAX;
+	if (!ok)
+		l0 = l1 = l2 = nq = 0;
+	show_str(out->output_dir, l, 0, l0, &shown->str[0]);
+	show_str(out->segment_path, l, l0, l1, &shown->str[1]);
+	show_str(out->last_error, l, l0 + l1, l2, &shown->str[2]);
+	size_t at = l0 + l1 + l2;
+	unsigned q = 0;
+	for (; q < nq; q++) {
+		sr_quality *o = &out->qualities[q];
+		uint64_t w0 = rec_stream(l, at), w1 = rec_stream(l, at + 8);
+		struct qpart qp;
+		memcpy(&qp, &w0, 8);
+		memcpy((unsigned char *)&qp + 8, &w1, 8);
+		if (qp.len[0] > SR_LEVEL_MAX || qp.len[1] > SR_CODEC_MAX ||
+		    qp.len[2] > SR_VARIANT_PATH_MAX || qp.len[3] > SR_VARIANT_PATH_MAX) {
+			ok = false;
+			break;
+		}
+		at += sizeof(qp);
+		o->bitrate_kbps = qp.bitrate_kbps;
+		o->width = qp.width;
+		o->height = qp.height;
+		uint16_t whole = (SR_LEVEL_MAX + 1) / 8;
+		show_str(o->level, l, at, qp.len[0], &whole);
+		at += qp.len[0];
+		whole = (SR_CODEC_MAX + 1) / 8;
+		show_str(o->codec, l, at, qp.len[1], &whole);
+		at += qp.len[1];
+		show_str(o->segment_path, l, at, qp.len[2], &shown->str[3 + 2 * q]);
+		at += qp.len[2];
+		show_str(o->playlist_path, l, at, qp.len[3], &shown->str[4 + 2 * q]);
+		at += qp.len[3];
+	}
+	/* q variants were written; the rest the previous record showed go. */
+	out->n_qualities = q;
+	for (unsigned i = q; i < shown->nq; i++) {
+		memset(&out->qualities[i], 0, sizeof(out->qualities[i]));
+		shown->str[3 + 2 * i] = shown->str[4 + 2 * i] = 0;
+	}
+	shown->nq = (uint8_t)q;
+	return ok;
+}
+
+/* One attempt at a seqlock-bracketed read of slot's record with its hot
+ * fields: into c->p (packed, for unpack and checks) or, given o, into
+ * o->info.  0 when read, 1 to try again (odd or moved), else an error. */
+static inline __attribute__((always_inline)) int read_once(struct sr_registry *r, uint32_t slot,
                                                            uint32_t gen, struct sr_cold_copy *c,
-                                                           unsigned tries)
+                                                           struct sr_info_out *o, uint64_t s1)
 {
 	struct cold_loc rec = slot_loc(r, slot);
 	struct sr_hot *h = &r->hot[slot];
+	bool bad;
+	if (o) {
+		sr_session_info *out = o->info;
+		bad = !show_record(&rec, out, &o->shown);
+		uint64_t u[2] = {atomic_load_explicit(&h->uuid[0], memory_order_relaxed),
+		                 atomic_load_explicit(&h->uuid[1], memory_order_relaxed)};
+		uint64_t la = atomic_load_explicit(&h->last_access, memory_order_relaxed);
+		sr__words_uuid(u, out->channel_id);
+		out->started_mono_ns = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
+		out->started_wall_ns =
+		    (int64_t)atomic_load_explicit(&h->started_wall, memory_order_relaxed);
+		out->last_access_mono_ns = la;
+		out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
+		out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
+	} else {
+		get_packed(c->p, &rec, &bad);
+	}
+	atomic_thread_fence(memory_order_acquire);
+	uint64_t s2 = atomic_load_explicit(rec.seq, memory_order_relaxed);
+	uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
+	if (s1 != s2 || sr_sw_gen(sw2) != gen || sr_sw_code(sw2) == SR_SW_FREE ||
+	    sr_sw_code(sw2) > SR_STATE_COUNT)
+		return 1;
+	/* A bad length in a copy no writer disturbed is in the segment
+	 * itself: retrying would read it again. */
+	if (bad)
+		return sr__fail(-SR_ECORRUPT,
+		                "slot %u: its record holds a string length or variant count past "
+		                "its maximum",
+		                slot);
+	c->sw = sw2;
+	return 0;
+}
+
+/* read_once until it reads, with the patience `tries` allows. */
+static int cold_read_retry(struct sr_registry *r, uint32_t slot, uint32_t gen,
+                           struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
+{
+	_Atomic uint64_t *seq = &r->cold[slot].seq;
+	_Atomic uint64_t *state = &r->hot[slot].state;
 	uint64_t deadline = 0;
 	for (unsigned i = 0; i < tries; i++) {
-		uint64_t sw = sr__ld(&h->state);
+		uint64_t sw = sr__ld(state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_gen(sw) != gen)
 			return -ENOENT;
-		uint64_t s1 = sr__ld(rec.seq);
+		uint64_t s1 = sr__ld(seq);
 		if (s1 & 1) {
 			sr__odd_reads++;
 			/* Spin briefly, then yield; past SR_READ_WAIT_NS of a record
@@ -274,36 +461,33 @@ static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r
 			}
 			continue;
 		}
-		bool bad;
-		get_packed(c->p, &rec, &bad);
-		c->uuid[0] = atomic_load_explicit(&h->uuid[0], memory_order_relaxed);
-		c->uuid[1] = atomic_load_explicit(&h->uuid[1], memory_order_relaxed);
-		c->last_access = atomic_load_explicit(&h->last_access, memory_order_relaxed);
-		c->started_mono = atomic_load_explicit(&h->started_mono, memory_order_relaxed);
-		c->started_wall = atomic_load_explicit(&h->started_wall, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
-		uint64_t s2 = atomic_load_explicit(rec.seq, memory_order_relaxed);
-		uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
-		if (s1 == s2 && sr_sw_gen(sw2) == gen && sr_sw_code(sw2) != SR_SW_FREE &&
-		    sr_sw_code(sw2) <= SR_STATE_COUNT) {
-			/* A bad length in a copy no writer disturbed is in the
-			 * segment itself: retrying would read it again. */
-			if (bad)
-				return sr__fail(-SR_ECORRUPT,
-				                "slot %u: its record holds a string length or "
-				                "variant count past its maximum",
-				                slot);
-			c->sw = sw2;
-			return 0;
-		}
+		int rc = read_once(r, slot, gen, c, o, s1);
+		if (rc <= 0)
+			return rc;
 	}
 	return sr__fail(-SR_EBUSY, "slot %u kept changing or stayed mid-update", slot);
+}
+
+/* The first attempt inline, the loop apart: a walk's records are almost
+ * never busy, and the loop's bookkeeping cost every one of them. */
+static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot,
+                                                           uint32_t gen, struct sr_cold_copy *c,
+                                                           struct sr_info_out *o, unsigned tries)
+{
+	uint64_t sw = sr__ld(&r->hot[slot].state);
+	uint64_t s1 = sr__ld(&r->cold[slot].seq);
+	if (tries && sr_sw_code(sw) != SR_SW_FREE && sr_sw_gen(sw) == gen && !(s1 & 1)) {
+		int rc = read_once(r, slot, gen, c, o, s1);
+		if (rc <= 0)
+			return rc;
+	}
+	return cold_read_retry(r, slot, gen, c, o, tries);
 }
 
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries)
 {
-	return cold_read(r, slot, gen, c, tries);
+	return cold_read(r, slot, gen, c, NULL, tries);
 }
 
 void sr__cold_unpack(struct sr_cold_copy *c)
@@ -311,130 +495,18 @@ void sr__cold_unpack(struct sr_cold_copy *c)
 	unpack(c);
 }
 
-/* The 8 stream bytes from byte `at` on, from the copy's aligned words: the
- * words were just stored, and an unaligned load across two of them would
- * wait for both stores to retire instead of taking them from the store
- * buffer.  The copy's padding word keeps the second load inside it. */
-static uint64_t stream_word(const uint64_t *s, size_t at)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	size_t k = at / 8, sh = (at % 8) * 8;
-	return sh ? s[k] >> sh | s[k + 1] << (64 - sh) : s[k];
-#else
-	uint64_t v;
-	memcpy(&v, (const unsigned char *)s + at, 8);
-	return v;
-#endif
-}
-
-/* A packed string (len bytes at stream byte `at`) into a reused output: its
- * bytes, then zeros as far as the longer of it and what the previous record
- * put there (*shown, in words).  Word moves: most strings are a word or
- * two, where memcpy's variable-length setup costs more than the copy. */
-static inline __attribute__((always_inline)) void show_str(char *dst, const uint64_t *s, size_t at,
-                                                           size_t len, uint16_t *shown)
-{
-	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
-	uint64_t v = 0;
-	/* Empty over empty: the common case of an unset string. */
-	if (len == 0 && old <= 1) {
-		memcpy(dst, &v, 8);
-		*shown = 1;
-		return;
-	}
-	for (size_t i = 0; i < full; i++) {
-		v = stream_word(s, at + 8 * i);
-		memcpy(dst + 8 * i, &v, 8);
-	}
-	v = 0;
-	if (rest) {
-		v = stream_word(s, at + 8 * full);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-		v &= ~0ull >> (64 - 8 * rest);
-#else
-		memset((unsigned char *)&v + rest, 0, 8 - rest);
-#endif
-	}
-	memcpy(dst + 8 * full, &v, 8);
-	v = 0;
-	for (size_t i = words; i < old; i++)
-		memcpy(dst + 8 * i, &v, 8);
-	*shown = (uint16_t)words;
-}
-
-static inline __attribute__((always_inline)) void
-cold_show(const struct sr_cold_copy *c, sr_session_info *out, struct sr_cold_marks *shown)
-{
-	const uint64_t *p = c->p, *s = p + SR_COLD_FIXED;
-	uint64_t f = p[5];
-	out->created_mono_ns = p[0];
-	out->created_wall_ns = (int64_t)p[1];
-	out->last_error_wall_ns = (int64_t)p[2];
-	out->pid_start = p[3];
-	out->pid = (pid_t)(int32_t)(uint32_t)p[4];
-	out->error_count = (uint32_t)(p[4] >> 32);
-	out->restart_count = (uint32_t)f;
-	unsigned nq = (unsigned)clamp(F_NQ(f), SR_MAX_QUALITIES);
-	out->n_qualities = nq;
-	/* Spelled out, so the maxima are constants the byte-wide lengths
-	 * cannot exceed and the clamps fold away. */
-	size_t l0 = clamp(F_LEN(f, 0), SR_PATH_MAX), l1 = clamp(F_LEN(f, 1), SR_PATH_MAX),
-	       l2 = clamp(F_LEN(f, 2), SR_ERROR_MAX);
-	show_str(out->output_dir, s, 0, l0, &shown->str[0]);
-	show_str(out->segment_path, s, l0, l1, &shown->str[1]);
-	show_str(out->last_error, s, l0 + l1, l2, &shown->str[2]);
-	size_t at = l0 + l1 + l2;
-	for (unsigned q = 0; q < nq; q++) {
-		sr_quality *o = &out->qualities[q];
-		uint64_t w0 = stream_word(s, at), w1 = stream_word(s, at + 8);
-		struct qpart qp;
-		memcpy(&qp, &w0, 8);
-		memcpy((unsigned char *)&qp + 8, &w1, 8);
-		at += sizeof(qp);
-		size_t len[4];
-		for (unsigned k = 0; k < 4; k++)
-			len[k] = clamp(qp.len[k], q_max[k]);
-		o->bitrate_kbps = qp.bitrate_kbps;
-		o->width = qp.width;
-		o->height = qp.height;
-		uint16_t whole = (SR_LEVEL_MAX + 1) / 8;
-		show_str(o->level, s, at, len[0], &whole);
-		at += len[0];
-		whole = (SR_CODEC_MAX + 1) / 8;
-		show_str(o->codec, s, at, len[1], &whole);
-		at += len[1];
-		show_str(o->segment_path, s, at, len[2], &shown->str[3 + 2 * q]);
-		at += len[2];
-		show_str(o->playlist_path, s, at, len[3], &shown->str[4 + 2 * q]);
-		at += len[3];
-	}
-	for (unsigned q = nq; q < shown->nq; q++) {
-		memset(&out->qualities[q], 0, sizeof(out->qualities[q]));
-		shown->str[3 + 2 * q] = shown->str[4 + 2 * q] = 0;
-	}
-	shown->nq = (uint8_t)nq;
-}
-
-/* Fill info from a copy of the record (cold and hot fields, read together)
- * and the slot's counters; false if the slot was reused meanwhile. */
-/* Inlined into the walk's per-session call, whose cost is its instructions. */
+/* The state of c (read with the record) and the slot's counters into
+ * o->info; false if the slot was reused since.  Inlined into the
+ * walk's per-session call, whose cost is its instructions. */
 static inline __attribute__((always_inline)) bool fill_info(struct sr_registry *r, uint32_t slot,
                                                             const struct sr_cold_copy *c,
                                                             uint32_t clients, struct sr_info_out *o)
 {
 	sr_session_info *out = o->info;
-	uint64_t la = c->last_access;
-	sr__words_uuid(c->uuid, out->channel_id);
 	out->state = (sr_state)(sr_sw_code(c->sw) - 1);
 	out->slot = slot;
 	out->generation = sr_sw_gen(c->sw);
 	out->clients = clients;
-	out->started_mono_ns = c->started_mono;
-	out->started_wall_ns = (int64_t)c->started_wall;
-	out->last_access_mono_ns = la;
-	out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
-	out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
-	cold_show(c, out, &o->shown);
 	/* The counters are this session's only if the slot was not reused
 	 * since the record was read. */
 	sr__stats_fill(r, slot, out);
@@ -443,17 +515,12 @@ static inline __attribute__((always_inline)) bool fill_info(struct sr_registry *
 	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
 }
 
-bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
-                   uint32_t clients, struct sr_info_out *o)
-{
-	return fill_info(r, slot, c, clients, o);
-}
-
-int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
+static inline __attribute__((always_inline)) int
+snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+              struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
 {
 	for (int i = 0; i < 8; i++) {
-		int rc = sr__cold_read(r, slot, gen, c, tries);
+		int rc = cold_read(r, slot, gen, c, o, tries);
 		if (rc)
 			return rc;
 		if (fill_info(r, slot, c, clients, o))
@@ -462,11 +529,58 @@ int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32
 	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
 }
 
+int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+                      struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
+{
+	return snapshot_slot(r, slot, gen, clients, c, o, tries);
+}
+
+/* Here rather than with the other registry-wide operations, so that the
+ * per-session read inlines into the loop. */
+int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
+{
+	*busy = 0;
+	uint64_t *per = sr__walk_buf_get(r);
+	sr_session_info *info = malloc(sizeof(*info));
+	struct sr_cold_copy *copy = malloc(sizeof(*copy));
+	int rc = 0;
+	if (!per || !info || !copy) {
+		rc = sr__fail(-ENOMEM, "out of memory");
+		goto out;
+	}
+	sr__clients_all(r, per);
+	sr__cold_copy_init(copy);
+	struct sr_info_out o;
+	sr__info_out_init(&o, info);
+	unsigned tries = SR_TRIES_FULL;
+	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
+		uint64_t sw = sr__ld(&r->hot[s].state);
+		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
+			continue;
+		/* Never show a mix: a record deleted meanwhile is skipped, one
+		 * stuck mid-update is counted and left out. */
+		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
+		int src = snapshot_slot(r, s, gen, n, copy, &o, tries);
+		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
+			src = snapshot_slot(r, s, gen, n, copy, &o, tries);
+		if (src == -SR_EBUSY)
+			(*busy)++;
+		if (src != 0)
+			continue;
+		rc = cb(info, ctx);
+	}
+out:
+	sr__walk_buf_put(r, per);
+	free(info);
+	free(copy);
+	return rc;
+}
+
 /* Under the writer lock, inside a wip record naming this slot. */
 void sr__cold_write(struct sr_registry *r, uint32_t slot, const struct sr_cold_data *d)
 {
 	struct cold_loc rec = slot_loc(r, slot), undo = undo_loc(r);
-	uint64_t buf[SR_COLD_WORDS + 1];
+	uint64_t buf[SR_COLD_WORDS];
 	bool bad;
 	uint64_t seq = atomic_load_explicit(rec.seq, memory_order_relaxed);
 	store_words(&undo, buf, get_packed(buf, &rec, &bad));
@@ -510,7 +624,7 @@ void sr__cold_repair(struct sr_registry *r, uint32_t slot, bool restore)
 	if (!(seq & 1))
 		return;
 	if (restore) {
-		uint64_t buf[SR_COLD_WORDS + 1];
+		uint64_t buf[SR_COLD_WORDS];
 		bool bad;
 		store_words(&rec, buf, get_packed(buf, &undo, &bad));
 	}
@@ -527,7 +641,7 @@ static bool has_nul(const unsigned char *s, size_t len)
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries)
 {
 	struct sr_cold_copy c;
-	int rc = cold_read(r, slot, gen, &c, tries);
+	int rc = cold_read(r, slot, gen, &c, NULL, tries);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)

@@ -146,45 +146,6 @@ int sr_session_list(sr_registry *reg, uuid_t *ids, size_t cap, size_t *n)
 	return 0;
 }
 
-int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
-{
-	*busy = 0;
-	uint64_t *per = sr__walk_buf_get(r);
-	sr_session_info *info = malloc(sizeof(*info));
-	struct sr_cold_copy *copy = malloc(sizeof(*copy));
-	int rc = 0;
-	if (!per || !info || !copy) {
-		rc = sr__fail(-ENOMEM, "out of memory");
-		goto out;
-	}
-	sr__clients_all(r, per);
-	sr__cold_copy_init(copy);
-	struct sr_info_out o;
-	sr__info_out_init(&o, info);
-	unsigned tries = SR_TRIES_FULL;
-	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
-		uint64_t sw = sr__ld(&r->hot[s].state);
-		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
-			continue;
-		/* Never show a mix: a record deleted meanwhile is skipped, one
-		 * stuck mid-update is counted and left out. */
-		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
-		int src = sr__snapshot_slot(r, s, gen, n, copy, &o, tries);
-		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
-			src = sr__snapshot_slot(r, s, gen, n, copy, &o, tries);
-		if (src == -SR_EBUSY)
-			(*busy)++;
-		if (src != 0)
-			continue;
-		rc = cb(info, ctx);
-	}
-out:
-	sr__walk_buf_put(r, per);
-	free(info);
-	free(copy);
-	return rc;
-}
-
 int sr_session_foreach(sr_registry *reg, sr_session_cb cb, void *ctx)
 {
 	SR_CHECK_REG(reg);

@@ -48,10 +48,8 @@ static int cold_of_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, stru
 	return rc;
 }
 
-/* c is initialised here; with slot_out (a snapshot) it stays packed, else
- * its record is unpacked into c->d. */
-static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy *c,
-                     uint32_t *slot_out, uint32_t *gen_out)
+/* c is initialised here; its record is c->d. */
+static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy *c)
 {
 	SR_CHECK_REG(r);
 	if (!id)
@@ -61,10 +59,7 @@ static int read_cold(struct sr_registry *r, const uuid_t id, struct sr_cold_copy
 	if (rc)
 		return rc;
 	rc = cold_of_slot(r, slot, gen, c);
-	if (rc == 0 && slot_out) {
-		*slot_out = slot;
-		*gen_out = gen;
-	} else if (rc == 0)
+	if (rc == 0)
 		sr__cold_unpack(c);
 	return rc;
 }
@@ -96,7 +91,7 @@ int sr_session_error_count(sr_registry *reg, const uuid_t id, uint32_t *out)
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_copy c;
 	const struct sr_cold_data *d = &c.d;
-	int rc = read_cold(reg, id, &c, NULL, NULL);
+	int rc = read_cold(reg, id, &c);
 	if (rc == 0)
 		*out = d->error_count;
 	return rc;
@@ -108,7 +103,7 @@ int sr_session_last_error(sr_registry *reg, const uuid_t id, char *buf, size_t l
 		return sr__fail(-EINVAL, "buffer is NULL or empty");
 	struct sr_cold_copy c;
 	const struct sr_cold_data *d = &c.d;
-	int rc = read_cold(reg, id, &c, NULL, NULL);
+	int rc = read_cold(reg, id, &c);
 	if (rc)
 		return rc;
 	size_t n = strlen(d->last_error);
@@ -182,7 +177,7 @@ int sr_session_get_qualities(sr_registry *reg, const uuid_t id, sr_quality *q, s
 		return sr__fail(-EINVAL, "output is NULL");
 	struct sr_cold_copy c;
 	const struct sr_cold_data *d = &c.d;
-	int rc = read_cold(reg, id, &c, NULL, NULL);
+	int rc = read_cold(reg, id, &c);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < d->n_qualities && i < cap; i++)
@@ -222,7 +217,7 @@ int sr_session_get_paths(sr_registry *reg, const uuid_t id, char *output_dir, ch
 {
 	struct sr_cold_copy c;
 	const struct sr_cold_data *d = &c.d;
-	int rc = read_cold(reg, id, &c, NULL, NULL);
+	int rc = read_cold(reg, id, &c);
 	if (rc)
 		return rc;
 	if (output_dir)
@@ -257,7 +252,7 @@ int sr_session_get_pid(sr_registry *reg, const uuid_t id, pid_t *pid, uint64_t *
 {
 	struct sr_cold_copy c;
 	const struct sr_cold_data *d = &c.d;
-	int rc = read_cold(reg, id, &c, NULL, NULL);
+	int rc = read_cold(reg, id, &c);
 	if (rc)
 		return rc;
 	if (pid)
@@ -302,21 +297,36 @@ void sr__info_out_init(struct sr_info_out *o, sr_session_info *info)
 	o->wall = sr__now_wall_ns();
 }
 
+/* A snapshot of the session in (slot, gen); like cold_of_slot, a read-write
+ * handle repairs a record stuck mid-update by taking the lock once. */
+static int snapshot_of_slot(struct sr_registry *r, uint32_t slot, uint32_t gen,
+                            sr_session_info *out)
+{
+	struct sr_cold_copy c;
+	struct sr_info_out o;
+	uint32_t clients = sr__clients_of(r, slot, gen);
+	sr__info_out_init(&o, out);
+	int rc = sr__snapshot_slot(r, slot, gen, clients, &c, &o, SR_TRIES_FULL);
+	if (rc == -SR_EBUSY && !r->readonly) {
+		if (sr__lock(r) == 0)
+			sr__unlock(r);
+		rc = sr__snapshot_slot(r, slot, gen, clients, &c, &o, SR_TRIES_FULL);
+	}
+	return rc;
+}
+
 int sr_session_snapshot(sr_registry *reg, const uuid_t id, sr_session_info *out)
 {
 	if (!out)
 		return sr__fail(-EINVAL, "output is NULL");
-	struct sr_cold_copy c;
-	struct sr_info_out o;
+	SR_CHECK_REG(reg);
+	if (!id)
+		return sr__fail(-EINVAL, "channel id is NULL");
 	uint32_t slot = 0, gen = 0;
-	int rc = read_cold(reg, id, &c, &slot, &gen);
+	int rc = sr__resolve(reg, id, &slot, &gen);
 	if (rc)
 		return rc;
-	uint32_t clients = sr__clients_of(reg, slot, gen);
-	sr__info_out_init(&o, out);
-	if (sr__fill_info(reg, slot, &c, clients, &o))
-		return 0;
-	return sr__snapshot_slot(reg, slot, gen, clients, &c, &o, SR_TRIES_FULL);
+	return snapshot_of_slot(reg, slot, gen, out);
 }
 
 /* A walk met a record stuck mid-update.  A read-write handle takes the lock
@@ -342,17 +352,7 @@ int sr_ref_snapshot(sr_registry *reg, sr_session_ref ref, sr_session_info *out)
 	int rc = sr__ref_check(reg, ref, NULL);
 	if (rc)
 		return rc;
-	struct sr_cold_copy c;
-	struct sr_info_out o;
-	rc = cold_of_slot(reg, ref.slot, ref.generation, &c);
-	if (rc == 0) {
-		uint32_t clients = sr__clients_of(reg, ref.slot, ref.generation);
-		sr__info_out_init(&o, out);
-		if (sr__fill_info(reg, ref.slot, &c, clients, &o))
-			return 0;
-		rc = sr__snapshot_slot(reg, ref.slot, ref.generation, clients, &c, &o,
-		                       SR_TRIES_FULL);
-	}
+	rc = snapshot_of_slot(reg, ref.slot, ref.generation, out);
 	return rc == -ENOENT ? sr__fail(-SR_ESTALE, "session of slot %u generation %u was deleted",
 	                                ref.slot, ref.generation)
 	                     : rc;

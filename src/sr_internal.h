@@ -380,12 +380,11 @@ struct sr_cold_marks {
 	uint8_t nq;
 };
 struct sr_cold_copy {
-	/* One word of padding: sr__cold_show reads a string's last word whole. */
-	uint64_t p[SR_COLD_WORDS + 1];
+	uint64_t p[SR_COLD_WORDS];
 	struct sr_cold_data d;
 	struct sr_cold_marks mark;
-	/* The hot record, read inside the same validation as the cold one. */
-	uint64_t sw, uuid[2], last_access, started_mono, started_wall;
+	/* The state word that validated the copy. */
+	uint64_t sw;
 };
 void sr__cold_copy_init(struct sr_cold_copy *c);
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
@@ -513,9 +512,8 @@ struct sr_info_out {
 	int64_t wall;
 };
 void sr__info_out_init(struct sr_info_out *o, sr_session_info *info);
-/* cold.c, with the record reading it inlines: a walk calls it per session. */
-bool sr__fill_info(struct sr_registry *r, uint32_t slot, const struct sr_cold_copy *c,
-                   uint32_t clients, struct sr_info_out *o);
+/* cold.c, with the record reading it inlines: a walk calls it per session.
+ * c is scratch (it need not be initialised); o->info gets the snapshot. */
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
                       struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);
