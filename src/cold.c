@@ -287,19 +287,25 @@ static inline uint64_t rec_stream(const struct cold_loc *l, size_t at)
 
 /* A packed string (len bytes at stream byte `at`) into a reused output: its
  * bytes, then zeros as far as the longer of it and what the previous record
- * put there (*shown, in words).  Word moves: most strings are a word or
- * two, where memcpy's variable-length setup costs more than the copy. */
+ * put there (*shown: the words that may be non-zero, 0 when the field is all
+ * zero).  Word moves: most strings are a word or two, where memcpy's
+ * variable-length setup costs more than the copy. */
 static inline __attribute__((always_inline)) void show_str(char *dst, const struct cold_loc *l,
                                                            size_t at, size_t len, uint16_t *shown)
 {
-	size_t full = len / 8, rest = len % 8, words = full + 1, old = *shown;
+	size_t old = *shown;
 	uint64_t v = 0;
-	/* Empty over empty: the common case of an unset string. */
-	if (len == 0 && old <= 1) {
-		memcpy(dst, &v, 8);
-		*shown = 1;
+	if (len == 0) {
+		/* An unset string where the last one was unset too, the common
+		 * case, writes nothing. */
+		if (old) {
+			for (size_t i = 0; i < old; i++)
+				memcpy(dst + 8 * i, &v, 8);
+			*shown = 0;
+		}
 		return;
 	}
+	size_t full = len / 8, rest = len % 8, words = full + 1;
 	for (size_t i = 0; i < full; i++) {
 		v = rec_stream(l, at + 8 * i);
 		memcpy(dst + 8 * i, &v, 8);
@@ -553,7 +559,9 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 	struct sr_info_out o;
 	sr__info_out_init(&o, info);
 	unsigned tries = SR_TRIES_FULL;
-	for (uint32_t s = 0; s < r->capacity && rc == 0; s++) {
+	/* In a local: the stores into the info could alias the handle. */
+	const uint32_t capacity = r->capacity;
+	for (uint32_t s = 0; s < capacity && rc == 0; s++) {
 		uint64_t sw = sr__ld(&r->hot[s].state);
 		if (sr_sw_code(sw) == SR_SW_FREE || sr_sw_code(sw) > SR_STATE_COUNT)
 			continue;

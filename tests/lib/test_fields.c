@@ -373,6 +373,83 @@ static void test_snapshot_everything(void **state)
 	assert_quality_equal(&info.qualities[1], &q[1]);
 }
 
+/* A walk reuses one info for every session, clearing only what the
+ * previous one filled: each info it hands out must equal a snapshot taken
+ * into a fresh, zeroed one, bytes past each string's NUL included.  The
+ * lengths straddle word boundaries, so packed strings start at every byte
+ * offset, and long records reach into the slot's tail. */
+struct walk_cmp {
+	sr_registry *reg;
+	unsigned seen;
+};
+
+static int compare_with_snapshot(const sr_session_info *w, void *ctx)
+{
+	struct walk_cmp *cmp = ctx;
+	sr_session_info *s = calloc(1, sizeof(*s));
+	assert_non_null(s);
+	assert_int_equal(sr_session_snapshot(cmp->reg, w->channel_id, s), 0);
+	assert_int_equal(w->slot, s->slot);
+	assert_memory_equal(w->output_dir, s->output_dir, sizeof(w->output_dir));
+	assert_memory_equal(w->segment_path, s->segment_path, sizeof(w->segment_path));
+	assert_memory_equal(w->last_error, s->last_error, sizeof(w->last_error));
+	assert_int_equal(w->n_qualities, s->n_qualities);
+	assert_memory_equal(w->qualities, s->qualities, sizeof(w->qualities));
+	assert_int_equal(w->error_count, s->error_count);
+	assert_int_equal(w->pid, s->pid);
+	assert_int_equal(w->pid_start, s->pid_start);
+	assert_int_equal(w->restart_count, s->restart_count);
+	assert_int_equal(w->created_mono_ns, s->created_mono_ns);
+	assert_memory_equal(w->transitions, s->transitions, sizeof(w->transitions));
+	free(s);
+	cmp->seen++;
+	return 0;
+}
+
+static void test_walk_matches_snapshots(void **state)
+{
+	struct srt_fx *fx = *state;
+	sr_registry *reg = fx->reg;
+	static const size_t lens[] = {0, 1, 7, 8, 9, 15, 16, 63, 64, 127, 200, 255};
+	const size_t nl = sizeof(lens) / sizeof(lens[0]);
+	unsigned n = 0;
+	for (size_t k = 0; k < 24; k++, n++) {
+		uuid_t id;
+		char dir[SR_PATH_MAX + 1], seg[SR_PATH_MAX + 1], err[SR_ERROR_MAX + 1];
+		srt_uuid(id);
+		fill(dir, lens[(k * 5) % nl], (char)('a' + k % 26));
+		fill(seg, lens[(k * 7 + 3) % nl], 's');
+		fill(err, lens[(k * 11 + 5) % nl], 'e');
+		assert_int_equal(sr_session_insert(reg, id, dir[0] ? dir : NULL), 0);
+		assert_int_equal(sr_session_set_paths(reg, id, NULL, seg), 0);
+		if (err[0])
+			assert_int_equal(sr_session_record_error(reg, id, err), 0);
+		sr_quality q[SR_MAX_QUALITIES];
+		size_t nq = (k * 3) % (SR_MAX_QUALITIES + 1);
+		memset(q, 0, sizeof(q));
+		for (size_t v = 0; v < nq; v++) {
+			fill(q[v].level, 1 + (k + v) % SR_LEVEL_MAX, 'L');
+			fill(q[v].codec, (k + 2 * v) % (SR_CODEC_MAX + 1), 'c');
+			fill(q[v].segment_path, lens[(k + v) % nl] % (SR_VARIANT_PATH_MAX + 1),
+			     'g');
+			fill(q[v].playlist_path, lens[(k + 3 * v) % nl] % (SR_VARIANT_PATH_MAX + 1),
+			     'p');
+			q[v].bitrate_kbps = (uint32_t)(1000 * v + k);
+			q[v].width = (uint32_t)(16 * v);
+			q[v].height = (uint32_t)(9 * v);
+		}
+		assert_int_equal(sr_session_set_qualities(reg, id, q, nq), 0);
+		if (k % 4 == 1)
+			assert_int_equal(sr_session_set_pid(reg, id, (pid_t)(100 + k), 7 * k), 0);
+		if (k % 5 == 2)
+			assert_int_equal(sr_session_set_restarts(reg, id, (uint32_t)k), 0);
+	}
+	struct walk_cmp cmp = {reg, 0};
+	assert_int_equal(sr_session_foreach(reg, compare_with_snapshot, &cmp), 0);
+	assert_int_equal(cmp.seen, n);
+	assert_int_equal(sr_registry_verify(reg), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +462,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pid, one_setup, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_restarts, one_setup, srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_everything, one_setup, srt_teardown),
+	    cmocka_unit_test_setup_teardown(test_walk_matches_snapshots, srt_setup_default,
+	                                    srt_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();
