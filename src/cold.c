@@ -397,9 +397,10 @@ show_record(const struct cold_loc *l, sr_session_info *out, struct sr_cold_marks
 	return ok;
 }
 
-/* One attempt at a seqlock-bracketed read of slot's record with its hot
- * fields: into c->p (packed, for unpack and checks) or, given o, into
- * o->info.  0 when read, 1 to try again (odd or moved), else an error. */
+/* One attempt at a seqlock-bracketed read of slot's record: into c->p
+ * (packed, for unpack and checks) or, given o, into o->info with the hot
+ * fields and counters.  0 when read, 1 to try again (odd or moved), else
+ * an error. */
 static inline __attribute__((always_inline)) int read_once(struct sr_registry *r, uint32_t slot,
                                                            uint32_t gen, struct sr_cold_copy *c,
                                                            struct sr_info_out *o, uint64_t s1)
@@ -420,14 +421,17 @@ static inline __attribute__((always_inline)) int read_once(struct sr_registry *r
 		out->last_access_mono_ns = la;
 		out->idle_ms = o->now > la ? (o->now - la) / 1000000u : 0;
 		out->last_access_wall_ns = o->wall - (int64_t)(out->idle_ms * 1000000u);
+		/* Not behind the seqlock, but the state word checked below
+		 * says whether they are still this session's. */
+		sr__stats_fill(r, slot, out);
 	} else {
 		get_packed(c->p, &rec, &bad);
 	}
 	atomic_thread_fence(memory_order_acquire);
 	uint64_t s2 = atomic_load_explicit(rec.seq, memory_order_relaxed);
 	uint64_t sw2 = atomic_load_explicit(&h->state, memory_order_relaxed);
-	if (s1 != s2 || sr_sw_gen(sw2) != gen || sr_sw_code(sw2) == SR_SW_FREE ||
-	    sr_sw_code(sw2) > SR_STATE_COUNT)
+	/* code - 1 wraps for a free slot (0), so one compare rejects it too. */
+	if (s1 != s2 || sr_sw_gen(sw2) != gen || sr_sw_code(sw2) - 1u >= SR_STATE_COUNT)
 		return 1;
 	/* A bad length in a copy no writer disturbed is in the segment
 	 * itself: retrying would read it again. */
@@ -475,14 +479,17 @@ static int cold_read_retry(struct sr_registry *r, uint32_t slot, uint32_t gen,
 }
 
 /* The first attempt inline, the loop apart: a walk's records are almost
- * never busy, and the loop's bookkeeping cost every one of them. */
+ * never busy, and the loop's bookkeeping cost every one of them.  sw is the
+ * state word if the caller just loaded it (acquire), else 0. */
 static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r, uint32_t slot,
                                                            uint32_t gen, struct sr_cold_copy *c,
-                                                           struct sr_info_out *o, unsigned tries)
+                                                           struct sr_info_out *o, unsigned tries,
+                                                           uint64_t sw)
 {
-	uint64_t sw = sr__ld(&r->hot[slot].state);
+	if (!sw)
+		sw = sr__ld(&r->hot[slot].state);
 	uint64_t s1 = sr__ld(&r->cold[slot].seq);
-	if (tries && sr_sw_code(sw) != SR_SW_FREE && sr_sw_gen(sw) == gen && !(s1 & 1)) {
+	if (sr_sw_code(sw) != SR_SW_FREE && sr_sw_gen(sw) == gen && !(s1 & 1)) {
 		int rc = read_once(r, slot, gen, c, o, s1);
 		if (rc <= 0)
 			return rc;
@@ -493,7 +500,7 @@ static inline __attribute__((always_inline)) int cold_read(struct sr_registry *r
 int sr__cold_read(struct sr_registry *r, uint32_t slot, uint32_t gen, struct sr_cold_copy *c,
                   unsigned tries)
 {
-	return cold_read(r, slot, gen, c, NULL, tries);
+	return cold_read(r, slot, gen, c, NULL, tries, 0);
 }
 
 void sr__cold_unpack(struct sr_cold_copy *c)
@@ -501,44 +508,25 @@ void sr__cold_unpack(struct sr_cold_copy *c)
 	unpack(c);
 }
 
-/* The state of c (read with the record) and the slot's counters into
- * o->info; false if the slot was reused since.  Inlined into the
- * walk's per-session call, whose cost is its instructions. */
-static inline __attribute__((always_inline)) bool fill_info(struct sr_registry *r, uint32_t slot,
-                                                            const struct sr_cold_copy *c,
-                                                            uint32_t clients, struct sr_info_out *o)
+static inline __attribute__((always_inline)) int
+snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
+              struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries, uint64_t sw)
 {
+	int rc = cold_read(r, slot, gen, c, o, tries, sw);
+	if (rc)
+		return rc;
 	sr_session_info *out = o->info;
 	out->state = (sr_state)(sr_sw_code(c->sw) - 1);
 	out->slot = slot;
 	out->generation = sr_sw_gen(c->sw);
 	out->clients = clients;
-	/* The counters are this session's only if the slot was not reused
-	 * since the record was read. */
-	sr__stats_fill(r, slot, out);
-	atomic_thread_fence(memory_order_acquire);
-	uint64_t sw = atomic_load_explicit(&r->hot[slot].state, memory_order_relaxed);
-	return sr_sw_gen(sw) == sr_sw_gen(c->sw) && sr_sw_code(sw) != SR_SW_FREE;
-}
-
-static inline __attribute__((always_inline)) int
-snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
-              struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
-{
-	for (int i = 0; i < 8; i++) {
-		int rc = cold_read(r, slot, gen, c, o, tries);
-		if (rc)
-			return rc;
-		if (fill_info(r, slot, c, clients, o))
-			return 0;
-	}
-	return sr__fail(-SR_EBUSY, "slot %u kept changing", slot);
+	return 0;
 }
 
 int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32_t clients,
                       struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries)
 {
-	return snapshot_slot(r, slot, gen, clients, c, o, tries);
+	return snapshot_slot(r, slot, gen, clients, c, o, tries, 0);
 }
 
 /* Here rather than with the other registry-wide operations, so that the
@@ -568,9 +556,9 @@ int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy)
 		/* Never show a mix: a record deleted meanwhile is skipped, one
 		 * stuck mid-update is counted and left out. */
 		uint32_t gen = sr_sw_gen(sw), n = sr__clients_pick(r, per, s, gen);
-		int src = snapshot_slot(r, s, gen, n, copy, &o, tries);
+		int src = snapshot_slot(r, s, gen, n, copy, &o, tries, sw);
 		if (src == -SR_EBUSY && sr__walk_busy(r, &tries))
-			src = snapshot_slot(r, s, gen, n, copy, &o, tries);
+			src = snapshot_slot(r, s, gen, n, copy, &o, tries, 0);
 		if (src == -SR_EBUSY)
 			(*busy)++;
 		if (src != 0)
@@ -649,7 +637,7 @@ static bool has_nul(const unsigned char *s, size_t len)
 int sr__cold_check(struct sr_registry *r, uint32_t slot, uint32_t gen, unsigned tries)
 {
 	struct sr_cold_copy c;
-	int rc = cold_read(r, slot, gen, &c, NULL, tries);
+	int rc = cold_read(r, slot, gen, &c, NULL, tries, 0);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
