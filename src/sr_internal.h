@@ -502,9 +502,10 @@ int sr__ref_set_state(struct sr_registry *r, sr_session_ref ref, sr_state to, sr
 void sr__wake_state(struct sr_registry *r, uint32_t slot);
 
 /* session_data.c */
-/* Where snapshots go.  A walk reuses one info and one cold copy for every
- * session: `shown` says how much of the info's strings the last session
- * filled, so the next clears only that, and the clocks are read once. */
+/* Where snapshots go.  A walk reuses one info for every session: `shown`
+ * says how many words of each of the info's strings the last session may
+ * have left non-zero (0: none), so the next clears only that, and the
+ * clocks are read once. */
 struct sr_info_out {
 	sr_session_info *info;
 	struct sr_cold_marks shown;
@@ -518,8 +519,8 @@ int sr__snapshot_slot(struct sr_registry *r, uint32_t slot, uint32_t gen, uint32
                       struct sr_cold_copy *c, struct sr_info_out *o, unsigned tries);
 int sr__walk_busy(struct sr_registry *r, unsigned *tries);
 
-/* registry_ops.c: every session's snapshot to cb, in slot order, with the
- * walk's patience budget; *busy gets how many stuck records were left out. */
+/* cold.c: every session's snapshot to cb, in slot order, with the walk's
+ * patience budget; *busy gets how many stuck records were left out. */
 int sr__walk(struct sr_registry *r, sr_session_cb cb, void *ctx, uint32_t *busy);
 
 static inline uint64_t sr__ld(_Atomic uint64_t *p)
