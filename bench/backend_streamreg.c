@@ -1,6 +1,7 @@
 /* The library under test, through its public API only. */
 #include "bench.h"
 #include "bench_backend_util.h"
+#include "bench_interrupt.h"
 #include "scenarios.h"
 
 #include <errno.h>
@@ -47,10 +48,14 @@ static int sr_setup(void **shared, const struct bench_keys *k, char *err, size_t
 	if (rc < 0) {
 		bench_fail(err, errlen, "sr_registry_create(capacity %u): %s (%s)", k->capacity,
 		           sr_strerror(rc), sr_errdetail());
+		bench_sr_unlink(s->name);
 		free(s);
 		return -1;
 	}
 	for (uint32_t i = 0; i < k->n_live; i++) {
+		/* Half a million sessions take a while: Ctrl-C must not wait for them. */
+		if (i % 65536 == 0)
+			bench_interrupt_point();
 		if ((rc = sr_session_insert(s->reg, k->ids[i], NULL)) < 0) {
 			bench_fail(err, errlen, "sr_session_insert #%u: %s (%s)", i,
 			           sr_strerror(rc), sr_errdetail());

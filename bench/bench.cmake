@@ -40,5 +40,11 @@ if(BUILD_TESTING)
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_bench_json.py
                      $<TARGET_FILE:streamreg-bench>)
     set_tests_properties(bench_quick_json PROPERTIES LABELS "bench" TIMEOUT 120 RUN_SERIAL TRUE)
+    # Ctrl-C and SIGTERM mid-run: the harness dies of them, leaving no file,
+    # directory, mount or process behind.
+    add_test(NAME bench_interrupt
+             COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/check_bench_interrupt.py
+                     $<TARGET_FILE:streamreg-bench>)
+    set_tests_properties(bench_interrupt PROPERTIES LABELS "bench" TIMEOUT 600 RUN_SERIAL TRUE)
   endif()
 endif()

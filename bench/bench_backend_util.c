@@ -42,28 +42,33 @@ void bench_scratch_forget(const char *path)
 			scratch[i][0] = 0;
 }
 
-/* Async-signal-safe: the files the stores create are known by name. */
+/* A registry or another file, or a directory of files (a store's scratch). */
+static void remove_path(const char *path)
+{
+	if (unlink(path) == 0 || errno == ENOENT)
+		return;
+	DIR *d = opendir(path);
+	if (d) {
+		const struct dirent *e;
+		char sub[512];
+		while ((e = readdir(d)) != NULL) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub)
+				unlink(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
 void bench_scratch_remove_all(void)
 {
-	static const char *const files[] = {"data.mdb", "lock.mdb", "sessions.tdb", "dump.rdb"};
-	char path[200];
-	for (int i = 0; i < SCRATCH_MAX; i++) {
-		if (!scratch[i][0])
-			continue;
-		if (unlink(scratch[i]) != 0) {
-			for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
-				size_t n = strlen(scratch[i]), m = strlen(files[f]);
-				if (n + 1 + m + 1 > sizeof path)
-					continue;
-				memcpy(path, scratch[i], n);
-				path[n] = '/';
-				memcpy(path + n + 1, files[f], m + 1);
-				unlink(path);
-			}
-			rmdir(scratch[i]);
+	for (int i = 0; i < SCRATCH_MAX; i++)
+		if (scratch[i][0]) {
+			remove_path(scratch[i]);
+			scratch[i][0] = 0;
 		}
-		scratch[i][0] = 0;
-	}
 }
 
 void bench_sr_unlink(const char *name)
@@ -76,7 +81,8 @@ void bench_sr_unlink(const char *name)
 
 int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)
 {
-	if (snprintf(buf, len, "/dev/shm/srbench-%s-XXXXXX", what) >= (int)len)
+	/* The pid names the run the directory belongs to, as in a registry's name. */
+	if (snprintf(buf, len, "/dev/shm/srbench-%s-%d-XXXXXX", what, (int)getpid()) >= (int)len)
 		return bench_fail(err, errlen, "path too long");
 	if (!mkdtemp(buf))
 		return bench_fail(err, errlen, "mkdtemp %s: %s", buf, strerror(errno));
@@ -86,19 +92,7 @@ int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t e
 
 void bench_rm_dir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		char path[512];
-		while ((e = readdir(d)) != NULL) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
+	remove_path(dir);
 	bench_scratch_forget(dir);
 }
 

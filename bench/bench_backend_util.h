@@ -35,16 +35,16 @@ int bench_fail(char *err, size_t errlen, const char *fmt, ...)
 /* A registry name no other run or process uses. */
 int bench_sr_unique_name(char *buf, size_t len);
 
-/* mkdtemp under /dev/shm (tmpfs) into buf; 0 or -1 with err set. */
+/* mkdtemp under /dev/shm (tmpfs) into buf, listed as scratch; 0 or -1 with err set. */
 int bench_tmpfs_dir(char *buf, size_t len, const char *what, char *err, size_t errlen);
 
-/* Remove the files directly inside dir, then dir. */
+/* Remove the files directly inside dir, then dir, and forget it as scratch. */
 void bench_rm_dir(const char *dir);
 
 /*
- * Scratch objects under /dev/shm (registries, LMDB/TDB/Redis directories)
- * are listed so that an interrupted run removes them: the signal handler
- * calls bench_scratch_remove_all(), which only uses unlink and rmdir.
+ * Scratch objects (registries, LMDB/TDB/Redis directories) are listed while
+ * they exist, so that an interrupted run removes them: see
+ * bench_interrupt_point().
  */
 void bench_scratch_add(const char *path);
 void bench_scratch_forget(const char *path);

@@ -3,7 +3,9 @@
  * second pass.  Debian leaves /dev/shm on 4 KiB pages (tmpfs huge=never and
  * shmem_enabled "never"), so the harness, when it runs as root, mounts its
  * own tmpfs with huge=within_size in a private mount namespace: nobody else
- * sees it, and it vanishes with the harness however it exits.
+ * sees it, and it vanishes with the harness however it exits.  Its mount
+ * point is a directory of the shared /tmp, though, which only an unmount
+ * and rmdir remove: the path is kept for the interrupted harness.
  */
 #include "bench_hugedir.h"
 
@@ -14,6 +16,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
+
+/* The mount point while mounted, else empty. */
+static char mounted[64];
 
 /* The reason in why, with errno's text when err is set. */
 static int why_fail(char *why, size_t len, const char *what, const char *arg, int err)
@@ -51,20 +56,35 @@ int bench_huge_dir_open(char *dir, size_t len, char *why, size_t whylen)
 		return why_fail(why, whylen, "unshare(CLONE_NEWNS)", "", errno);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 		return why_fail(why, whylen, "making / private in the new namespace", "", errno);
-	if (snprintf(dir, len, "/tmp/srbench-huge-XXXXXX") >= (int)len || !mkdtemp(dir))
-		return why_fail(why, whylen, "mkdtemp ", dir, errno);
+	/* The pid names the run the mount point belongs to. */
+	if (snprintf(mounted, sizeof mounted, "/tmp/srbench-huge-%d-XXXXXX", (int)getpid()) >=
+	        (int)sizeof mounted ||
+	    !mkdtemp(mounted)) {
+		int e = errno;
+		mounted[0] = 0;
+		return why_fail(why, whylen, "mkdtemp /tmp/srbench-huge-*", "", e);
+	}
 	/* size= is a limit, not a reservation: the largest pass needs ~4 GiB. */
-	if (mount("srbench-huge", dir, "tmpfs", MS_NOSUID | MS_NODEV,
+	if (mount("srbench-huge", mounted, "tmpfs", MS_NOSUID | MS_NODEV,
 	          "huge=within_size,size=50%,mode=0700") != 0) {
 		int e = errno;
-		rmdir(dir);
-		return why_fail(why, whylen, "mount -t tmpfs -o huge=within_size on ", dir, e);
+		rmdir(mounted);
+		why_fail(why, whylen, "mount -t tmpfs -o huge=within_size on ", mounted, e);
+		mounted[0] = 0;
+		return -1;
+	}
+	if (snprintf(dir, len, "%s", mounted) >= (int)len) {
+		bench_huge_dir_close();
+		return why_fail(why, whylen, "the mount point's path is too long", "", 0);
 	}
 	return 0;
 }
 
-void bench_huge_dir_close(const char *dir)
+void bench_huge_dir_close(void)
 {
-	umount2(dir, MNT_DETACH);
-	rmdir(dir);
+	if (!mounted[0])
+		return;
+	umount2(mounted, MNT_DETACH);
+	rmdir(mounted);
+	mounted[0] = 0;
 }

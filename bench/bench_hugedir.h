@@ -5,9 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Mount it in a private mount namespace under /tmp; its path into dir.
- * 0, or -1 with the reason in why (not root, a kernel policy, a failure). */
+/* Mount it in a private mount namespace under /tmp; its path into dir
+ * (64 bytes are enough).  0, or -1 with the reason in why (not root, a kernel
+ * policy, a failure). */
 int bench_huge_dir_open(char *dir, size_t len, char *why, size_t whylen);
-void bench_huge_dir_close(const char *dir);
+/* Unmount it and remove its mount point; nothing when none is mounted. */
+void bench_huge_dir_close(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include "bench.h"
 #include "bench_backend_util.h"
 #include "bench_hugedir.h"
+#include "bench_interrupt.h"
 #include "bench_matrix.h"
 #include "bench_report.h"
 #include "bench_run.h"
@@ -15,7 +16,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +253,8 @@ static int check_backends(const struct options *o)
  */
 static void capacity_passes(const struct options *o, const struct scenario_opts *so)
 {
-	char *user_dir = getenv(SR_DIR_ENV) ? strdup(getenv(SR_DIR_ENV)) : NULL;
+	const char *env_dir = getenv(SR_DIR_ENV);
+	char *user_dir = env_dir ? strdup(env_dir) : NULL;
 	unsetenv(SR_DIR_ENV);
 	for (size_t i = 0; i < o->n_capacities; i++)
 		scenario_capacity(o->capacities[i], so, "shm");
@@ -267,7 +268,7 @@ static void capacity_passes(const struct options *o, const struct scenario_opts 
 		for (size_t i = o->quick ? o->n_capacities - 1 : 0; i < o->n_capacities; i++)
 			scenario_capacity(o->capacities[i], so, "huge");
 		unsetenv(SR_DIR_ENV);
-		bench_huge_dir_close(dir);
+		bench_huge_dir_close();
 	} else {
 		struct result *r = report_add();
 		r->kind = RK_SKIPPED;
@@ -282,22 +283,13 @@ static void capacity_passes(const struct options *o, const struct scenario_opts 
 	free(user_dir);
 }
 
-static void on_signal(int sig)
-{
-	redis_server_stop();
-	bench_scratch_remove_all();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
 	if (parse_args(argc, argv, &o) < 0 || check_backends(&o) < 0)
 		return 2;
 	atexit(redis_server_stop);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_interrupt_init();
 	int ncpus = bench_ncpus();
 	struct run_info ri = {.mode = o.quick ? "quick" : "full",
 	                      .reps = o.reps,
@@ -380,6 +372,8 @@ int main(int argc, char **argv)
 	if ((o.only & GROUP_CAPACITY) && selected(&o, "streamreg"))
 		capacity_passes(&o, &so);
 
+	/* An interrupted run has no results to print; it dies of its signal. */
+	bench_interrupt_point();
 	report_finish();
 	if (o.json_file) {
 		FILE *f = fopen(o.json_file, "w");
@@ -399,5 +393,7 @@ int main(int argc, char **argv)
 	else
 		report_table(stdout, &ri);
 	bench_free_keys(&keys);
-	return fflush(stdout) == 0 ? 0 : 1;
+	int rc = fflush(stdout) == 0 ? 0 : 1;
+	bench_interrupt_point();
+	return rc;
 }

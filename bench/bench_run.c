@@ -5,6 +5,7 @@
  * once per batch, so its cost is spread over the batch.
  */
 #include "bench_run.h"
+#include "bench_interrupt.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -142,7 +143,7 @@ ready:
 		ops += batch;
 		pos = (pos + batch) & (BENCH_SEQ_LEN - 1);
 		t = bench_now_ns();
-	} while (t - t0 < p->duration_ns);
+	} while (t - t0 < p->duration_ns && !bench_interrupted());
 	out->cpu_ns = bench_cpu_now_ns() - c0;
 	out->ops = ops;
 	out->ns = t - t0;
@@ -163,8 +164,10 @@ static void *thread_main(void *arg)
 
 static void wait_ready(struct ctl *ctl, int n)
 {
-	while (atomic_load(&ctl->ready) < n)
+	while (atomic_load(&ctl->ready) < n) {
+		bench_interrupt_point();
 		nap_us(100);
+	}
 	atomic_store_explicit(&ctl->go, 1, memory_order_release);
 }
 
@@ -194,9 +197,8 @@ static int run_processes(const struct run_params *p, struct ctl *ctl, char *msg,
 {
 	pid_t pid[BENCH_MAX_WORKERS];
 	int started = 0, bad = 0;
-	fflush(NULL);
 	for (int w = 0; w < p->nworkers; w++) {
-		pid[w] = fork();
+		pid[w] = bench_fork();
 		if (pid[w] < 0) {
 			snprintf(msg, len, "fork: %s", strerror(errno));
 			atomic_fetch_add(&ctl->ready, p->nworkers - w);
@@ -215,10 +217,12 @@ static int run_processes(const struct run_params *p, struct ctl *ctl, char *msg,
 	int left = started;
 	/* Wait for our workers only: the harness has other children (redis-server). */
 	while (left > 0) {
+		bench_interrupt_point();
 		for (int w = 0; w < started; w++) {
 			int status;
 			if (reaped[w] || waitpid(pid[w], &status, WNOHANG) != pid[w])
 				continue;
+			bench_reaped(pid[w]);
 			reaped[w] = true;
 			left--;
 			if (!WIFEXITED(status) && !bad) {
@@ -231,6 +235,7 @@ static int run_processes(const struct run_params *p, struct ctl *ctl, char *msg,
 				if (!reaped[w]) {
 					kill(pid[w], SIGKILL);
 					waitpid(pid[w], NULL, 0);
+					bench_reaped(pid[w]);
 				}
 			if (!bad)
 				snprintf(msg, len, "workers still running 30 s after the deadline");
@@ -292,6 +297,8 @@ int bench_run_once(const struct run_params *p, struct run_result *r)
 		free(ctl);
 	else
 		munmap(ctl, sizeof *ctl);
+	/* Threads that saw the signal cut their run short: it is no measurement. */
+	bench_interrupt_point();
 	return r->err ? -1 : 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The harness runs its own redis-server: loopback only, a port nobody uses,
- * no persistence, in a scratch directory, killed when the harness exits
- * (PR_SET_PDEATHSIG covers a harness that dies without cleaning up).
+ * no persistence, in a scratch directory, stopped when the harness exits
+ * (bench_fork's PR_SET_PDEATHSIG covers a harness that dies without
+ * cleaning up).
  */
 #include "redis_server.h"
 
@@ -11,7 +12,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "bench_backend_util.h"
+#include "bench_interrupt.h"
 
 static pid_t server_pid;
 static int server_port;
@@ -45,14 +46,9 @@ static pid_t spawn(int port)
 {
 	char ports[16];
 	snprintf(ports, sizeof ports, "%d", port);
-	pid_t parent = getpid();
-	fflush(NULL);
-	pid_t pid = fork();
+	pid_t pid = bench_fork();
 	if (pid != 0)
 		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126);
 	int null = open("/dev/null", O_RDWR);
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
@@ -71,7 +67,9 @@ static int wait_up(pid_t pid, int port, char *err, size_t errlen)
 {
 	for (int i = 0; i < 500; i++) {
 		int status;
+		bench_interrupt_point();
 		if (waitpid(pid, &status, WNOHANG) == pid) {
+			bench_reaped(pid);
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 				return bench_fail(err, errlen, "redis-server not found in PATH");
 			return bench_fail(err, errlen, "redis-server exited at start (port %d)",
@@ -90,11 +88,12 @@ static int wait_up(pid_t pid, int port, char *err, size_t errlen)
 		} else if (c) {
 			redisFree(c);
 		}
-		struct timespec ts = {0, 10 * 1000000};
+		struct timespec ts = {0, 10000000L};
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	bench_reaped(pid);
 	return bench_fail(err, errlen, "redis-server did not answer within 5 s");
 }
 
@@ -133,7 +132,7 @@ void redis_server_stop(void)
 		bool gone = false;
 		for (int i = 0; i < 300 && !gone; i++) {
 			gone = waitpid(server_pid, NULL, WNOHANG) == server_pid;
-			struct timespec ts = {0, 10 * 1000000};
+			struct timespec ts = {0, 10000000L};
 			if (!gone)
 				nanosleep(&ts, NULL);
 		}
@@ -141,6 +140,7 @@ void redis_server_stop(void)
 			kill(server_pid, SIGKILL);
 			waitpid(server_pid, NULL, 0);
 		}
+		bench_reaped(server_pid);
 		server_pid = 0;
 	}
 	if (server_dir[0]) {

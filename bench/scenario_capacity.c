@@ -10,6 +10,7 @@
  * sr_session_foreach (a consistent copy of every whole record).
  */
 #include "bench_backend_util.h"
+#include "bench_interrupt.h"
 #include "scenarios.h"
 
 #include <errno.h>
@@ -171,6 +172,9 @@ static int fill_for_reaper(sr_registry *reg, const struct bench_keys *keys, uint
 	uint32_t held = 0;
 	for (*n = 0; *n < keys->n_live; ++*n) {
 		const uint8_t *id = keys->ids[*n];
+		/* A million sessions take a while: Ctrl-C must not wait for them. */
+		if (*n % 65536 == 0)
+			bench_interrupt_point();
 		if ((rc = sr_session_insert(reg, id, "/dev/null")) < 0)
 			break;
 		if ((rc = sr_session_transition(reg, id, SR_STATE_IDLE, SR_STATE_STARTING)) < 0 ||
@@ -256,6 +260,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	int rc = sr_registry_create(name, &opt, &reg);
 	if (rc < 0) {
 		skipped("reaper_scan", capacity, "sr_registry_create", rc);
+		bench_sr_unlink(name);
 		return;
 	}
 	bench_make_keys(&keys, capacity, capacity, o->seed);
@@ -281,6 +286,7 @@ static void reaper_and_memory(uint32_t capacity, const struct scenario_opts *o)
 	int reps = o->reps < 5 ? 5 : o->reps > 64 ? 64 : o->reps;
 	struct decide d = {0, 0}, d2 = {0, 0};
 	for (int i = 0; i < reps; i++) {
+		bench_interrupt_point();
 		d = (struct decide){0, 0};
 		uint64_t c0 = bench_cpu_now_ns(), t0 = bench_now_ns();
 		if ((rc = sr_registry_recover(reg, NULL)) < 0 ||

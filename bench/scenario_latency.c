@@ -6,6 +6,7 @@
  * clock read; the report states that cost.  With two cores the reader and
  * the churner each get one (pinned when asked).
  */
+#include "bench_interrupt.h"
 #include "scenarios.h"
 
 #include <sched.h>
@@ -110,14 +111,17 @@ static int wait_child(pid_t pid, uint64_t deadline)
 {
 	int status;
 	while (waitpid(pid, &status, WNOHANG) != pid) {
+		bench_interrupt_point();
 		if (bench_now_ns() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			bench_reaped(pid);
 			return -1;
 		}
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
+	bench_reaped(pid);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
@@ -132,12 +136,11 @@ static int latency_once(const struct backend *b, void *shared, const struct benc
 		return -1;
 	memset(ctl, 0, sizeof *ctl);
 	pid_t cp = -1;
-	fflush(NULL);
-	if (churn && (cp = fork()) == 0) {
+	if (churn && (cp = bench_fork()) == 0) {
 		churner(b, shared, keys, ctl, pin, seed);
 		_exit(atomic_load(&ctl->churn_err) ? 1 : 0);
 	}
-	pid_t rp = fork();
+	pid_t rp = bench_fork();
 	if (rp == 0) {
 		reader(b, shared, keys, ctl, lat, samples, pin, churn, seed);
 		_exit(atomic_load(&ctl->reader_err) ? 1 : 0);
