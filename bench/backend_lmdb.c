@@ -126,7 +126,8 @@ static int lmdb_read(struct lmdb_local *l, const uint8_t *id, bool copy)
 	return rc;
 }
 
-/* One write transaction: read the record, change it, write it back. */
+/* One write transaction: read the record, change it, write it back.  A CAS
+ * that loses its race sets *lost and returns -(the current state) - 1. */
 static int lmdb_change(struct lmdb_local *l, const uint8_t *id, enum change c, uint32_t from,
                        bool *lost)
 {
@@ -176,6 +177,7 @@ static long lmdb_run(void *local, struct worker_ctx *w, enum op_kind k, const ui
 	struct lmdb_local *l = local;
 	long failed = 0;
 	int rc = 0;
+	bool lost = false;
 	for (size_t j = 0; j < n && rc == 0; j++) {
 		const uint8_t *id = w->keys->ids[idx[j]];
 		switch (k) {
@@ -184,15 +186,15 @@ static long lmdb_run(void *local, struct worker_ctx *w, enum op_kind k, const ui
 			rc = lmdb_read(l, id, k == OP_SNAPSHOT);
 			break;
 		case OP_FIND_TOUCH:
-			rc = lmdb_change(l, id, CH_TOUCH, 0, NULL);
+			rc = lmdb_change(l, id, CH_TOUCH, 0, &lost);
 			break;
 		case OP_ADD_REMOVE:
-			if ((rc = lmdb_change(l, id, CH_CLIENT_UP, 0, NULL)) == 0)
-				rc = lmdb_change(l, id, CH_CLIENT_DOWN, 0, NULL);
+			if ((rc = lmdb_change(l, id, CH_CLIENT_UP, 0, &lost)) == 0)
+				rc = lmdb_change(l, id, CH_CLIENT_DOWN, 0, &lost);
 			break;
 		case OP_STATE_CAS: {
-			bool lost = false;
 			uint32_t from = w->cas_state[idx[j]];
+			lost = false;
 			rc = lmdb_change(l, id, CH_CAS, from, &lost);
 			if (lost) {
 				w->cas_state[idx[j]] = (uint8_t)(-rc - 1);

@@ -67,7 +67,7 @@ static uint64_t splitmix64(uint64_t *s)
 /* Same seed, same ids: every backend and every run sees identical keys. */
 void bench_make_keys(struct bench_keys *k, uint32_t n_live, uint32_t capacity, uint64_t seed)
 {
-	size_t n = (size_t)n_live + BENCH_MAX_WORKERS * BENCH_SPARE_PER_WORKER;
+	size_t n = (size_t)n_live + (size_t)BENCH_MAX_WORKERS * BENCH_SPARE_PER_WORKER;
 	k->ids = calloc(n, sizeof(uuid_t));
 	if (!k->ids)
 		abort();

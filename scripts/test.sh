@@ -5,11 +5,11 @@
 # everything, valgrind included).  The last lines are ctest's summary of the
 # plain build.  Before them, two checks: the library and the tools are built
 # in every build type and with Debian's packaging flags, with gcc and clang
-# (scripts/build-matrix.sh), and clang-tidy and cppcheck go over src/, tools/
-# and examples/ (scripts/lint.sh).  A failed check does not stop the tests; it
-# makes the run fail at the end, named in the last line.  Every build here
-# treats warnings as errors (SR_WERROR).  Options: --quick runs only the plain
-# build.
+# (scripts/build-matrix.sh), and clang-tidy and cppcheck go over src/, tools/,
+# examples/ and bench/ (scripts/lint.sh).  A failed check does not stop the
+# tests; it makes the run fail at the end, named in the last line.  Every
+# build here treats warnings as errors (SR_WERROR).  Options: --quick runs
+# only the plain build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
