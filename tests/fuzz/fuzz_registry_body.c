@@ -22,6 +22,35 @@ static size_t image_size;
 /* Bytes before this are covered by the header checksum. */
 static const size_t body_start = offsetof(struct sr_header, doorbell);
 
+/* Records that fill their head and reach into their tail (session 4: every
+ * string at its maximum, eight variants), so that patches land on lengths,
+ * variant parts and strings on both sides of the head/tail boundary. */
+static void long_record(sr_registry *reg, const uuid_t id, unsigned i)
+{
+	sr_quality q[SR_MAX_QUALITIES];
+	char path[SR_PATH_MAX + 1], err[SR_ERROR_MAX + 1];
+	size_t nq = i == 4 ? SR_MAX_QUALITIES : 3, cut = i == 4 ? 0 : 40;
+	memset(q, 0, sizeof(q));
+	for (size_t k = 0; k < nq; k++) {
+		memset(q[k].level, 'l', SR_LEVEL_MAX - cut / 8);
+		memset(q[k].codec, 'c', SR_CODEC_MAX - cut / 8);
+		memset(q[k].segment_path, 's', SR_VARIANT_PATH_MAX - cut);
+		memset(q[k].playlist_path, 'p', SR_VARIANT_PATH_MAX - cut);
+		q[k].bitrate_kbps = (uint32_t)(1000 * k);
+		q[k].width = 1920;
+		q[k].height = 1080;
+	}
+	if (sr_session_set_qualities(reg, id, q, nq) != 0)
+		abort();
+	memset(path, 'd', sizeof(path) - 1 - cut);
+	path[sizeof(path) - 1 - cut] = '\0';
+	memset(err, 'e', sizeof(err) - 1 - cut);
+	err[sizeof(err) - 1 - cut] = '\0';
+	if (sr_session_set_paths(reg, id, path, path) != 0 ||
+	    sr_session_record_error(reg, id, err) != 0)
+		abort();
+}
+
 static void build_image(void)
 {
 	char name[SR_NAME_MAX + 1];
@@ -49,6 +78,8 @@ static void build_image(void)
 		snprintf(q[0].playlist_path, sizeof(q[0].playlist_path), "360p/index.m3u8");
 		sr_session_set_qualities(reg, id, q, 2);
 		sr_session_record_error(reg, id, "ffmpeg exited with status 1");
+		if (i >= 3)
+			long_record(reg, id, i);
 		sr_session_transition(reg, id, SR_STATE_IDLE, SR_STATE_STARTING);
 		for (unsigned c = 0; c < i; c++)
 			sr_session_add_client(reg, id);

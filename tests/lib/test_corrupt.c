@@ -586,6 +586,164 @@ static void test_garbled_packed_lengths(void **state)
 	assert_int_equal(sr_registry_verify(fx->reg), 0);
 }
 
+/* A record that fills its head and reaches into its tail: eight variants,
+ * every string near its maximum, lengths that depend on v. */
+static void write_long(sr_registry *r, const uuid_t id, unsigned v)
+{
+	sr_quality q[SR_MAX_QUALITIES];
+	char path[SR_PATH_MAX + 1];
+	memset(q, 0, sizeof(q));
+	for (unsigned k = 0; k < SR_MAX_QUALITIES; k++) {
+		memset(q[k].level, 'a' + (int)k, SR_LEVEL_MAX - (v + k) % 4);
+		memset(q[k].codec, 'c', SR_CODEC_MAX - v % 3);
+		memset(q[k].segment_path, 's', SR_VARIANT_PATH_MAX - (v + k) % 9);
+		memset(q[k].playlist_path, 'p', SR_VARIANT_PATH_MAX - v % 5);
+		q[k].bitrate_kbps = v * 100 + k;
+	}
+	assert_int_equal(sr_session_set_qualities(r, id, q, SR_MAX_QUALITIES), 0);
+	memset(path, 'd', SR_PATH_MAX - v % 7);
+	path[SR_PATH_MAX - v % 7] = '\0';
+	assert_int_equal(sr_session_set_paths(r, id, path, path), 0);
+}
+
+/* Every word of slot's record (sequence, head, tail) into w. */
+static void record_words(sr_registry *r, uint32_t slot, uint64_t *w)
+{
+	w[0] = atomic_load(&r->cold[slot].seq);
+	for (size_t i = 0; i < SR_COLD_WORDS; i++)
+		w[1 + i] = atomic_load(sr__cold_word(r, slot, i));
+}
+
+/* ctx: the srt_json_batch the info's JSON goes into. */
+static int json_info_ok(const sr_session_info *in, void *ctx)
+{
+	char *json = NULL;
+	assert_non_null(memchr(in->output_dir, '\0', sizeof(in->output_dir)));
+	assert_non_null(memchr(in->segment_path, '\0', sizeof(in->segment_path)));
+	assert_non_null(memchr(in->last_error, '\0', sizeof(in->last_error)));
+	assert_true(in->n_qualities <= SR_MAX_QUALITIES);
+	for (unsigned i = 0; i < SR_MAX_QUALITIES; i++) {
+		assert_non_null(
+		    memchr(in->qualities[i].level, '\0', sizeof(in->qualities[i].level)));
+		assert_non_null(
+		    memchr(in->qualities[i].codec, '\0', sizeof(in->qualities[i].codec)));
+		assert_non_null(memchr(in->qualities[i].segment_path, '\0',
+		                       sizeof(in->qualities[i].segment_path)));
+		assert_non_null(memchr(in->qualities[i].playlist_path, '\0',
+		                       sizeof(in->qualities[i].playlist_path)));
+	}
+	assert_int_equal(sr_session_info_json(in, &json), 0);
+	srt_json_batch_add(ctx, json);
+	free(json);
+	return 0;
+}
+
+/*
+ * Hostile bytes in one long record (lengths, variant parts and strings on
+ * both sides of the head/tail boundary, NULs): readers of it stay bounded
+ * and terminated, and every writer (set_*, record_error, recover, delete)
+ * works inside that record only: the records of the other sessions, head
+ * and tail, keep every word.  Capacity 3: the walk's bitmap is one partial
+ * word and the record under attack is in the last slot.
+ */
+static void test_hostile_long_record_writers(void **state)
+{
+	(void)state;
+	struct srt_fx fx;
+	unsigned seed = (unsigned)getpid() * 13u;
+	uuid_t ids[3];
+	uint64_t keep[3][1 + SR_COLD_WORDS], now[1 + SR_COLD_WORDS];
+	struct srt_json_batch jb = {0};
+	assert_int_equal(srt_create(&fx, 3, 2, 4), 0);
+	sr_registry *r = fx.reg;
+	for (int i = 0; i < 3; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(r, ids[i], NULL), 0);
+		write_long(r, ids[i], (unsigned)i);
+	}
+	uint32_t slot[3];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sr__resolve(r, ids[i], &slot[i], &(uint32_t){0}), 0);
+	assert_int_equal(slot[2], 2);
+	const uuid_t *victim = &ids[2];
+	unsigned corrupt = 0;
+	for (int iter = 0; iter < 400; iter++) {
+		write_long(r, *victim, (unsigned)iter);
+		for (int i = 0; i < 3; i++)
+			record_words(r, slot[i], keep[i]);
+		/* Bytes near the boundary (the head is 15 words), the length
+		 * word and anywhere in the record. */
+		for (int n = 1 + rand_r(&seed) % 6; n > 0; n--) {
+			size_t byte;
+			switch (rand_r(&seed) % 3) {
+			case 0:
+				byte = SR_COLD_HEAD_WORDS * 8 - 16 + (size_t)(rand_r(&seed) % 32);
+				break;
+			case 1:
+				byte = 5 * 8 + 4 + (size_t)(rand_r(&seed) % 4);
+				break;
+			default:
+				byte = (size_t)rand_r(&seed) % (SR_COLD_WORDS * 8);
+			}
+			static const uint8_t vals[] = {0, 0xff, 0x80, 0x7f, 1, 8, 9, 16, 127, 128};
+			uint8_t v = rand_r(&seed) % 2 ? vals[rand_r(&seed) % sizeof(vals)]
+			                              : (uint8_t)rand_r(&seed);
+			_Atomic uint64_t *w = sr__cold_word(r, slot[2], byte / 8);
+			uint64_t x = atomic_load(w);
+			memcpy((unsigned char *)&x + byte % 8, &v, 1);
+			atomic_store(w, x);
+		}
+		sr_session_info info;
+		int rc = sr_session_snapshot(r, *victim, &info);
+		assert_true(rc == 0 || rc == -SR_ECORRUPT);
+		if (rc == 0)
+			json_info_ok(&info, &jb);
+		else
+			corrupt++;
+		assert_int_equal(sr_session_foreach(r, json_info_ok, &jb), 0);
+		char *text = NULL;
+		assert_int_equal(sr_registry_json(r, &text), 0);
+		srt_json_batch_add(&jb, text);
+		free(text);
+		assert_int_equal(sr_registry_prometheus(r, &text), 0);
+		free(text);
+		int bad = sr_registry_verify(r);
+		assert_true(bad == 0 || bad == 1);
+		/* The writers: refused on a corrupt record, else they rewrite it. */
+		int w1 = sr_session_record_error(r, *victim, "hostile");
+		int w2 = sr_session_set_pid(r, *victim, 1, 2);
+		assert_true(w1 == rc && w2 == rc);
+		assert_int_equal(sr_registry_recover(r, NULL), 0);
+		if (rc == 0) {
+			write_long(r, *victim, (unsigned)iter + 1);
+			assert_int_equal(sr_session_snapshot(r, *victim, &info), 0);
+			assert_string_equal(info.last_error, "hostile");
+			assert_int_equal(info.pid, 1);
+			assert_int_equal(sr_registry_verify(r), 0);
+		}
+		for (int i = 0; i < 2; i++) {
+			record_words(r, slot[i], now);
+			assert_memory_equal(now, keep[i], sizeof(now));
+		}
+		/* A refused record is put back by hand, so the next round
+		 * starts from a sound one. */
+		for (size_t i = 0; rc != 0 && i < SR_COLD_WORDS; i++)
+			atomic_store(sr__cold_word(r, slot[2], i), keep[2][1 + i]);
+	}
+	print_message("%u of 400 garbled records were refused as corrupt\n", corrupt);
+	assert_true(corrupt > 0);
+	assert_true(srt_json_batch_valid(&jb));
+	assert_int_equal(sr_session_delete(r, *victim), 0);
+	assert_int_equal(sr_registry_verify(r), 0);
+	for (int i = 0; i < 2; i++) {
+		record_words(r, slot[i], now);
+		assert_memory_equal(now, keep[i], sizeof(now));
+	}
+	sr_registry_close(r);
+	sr_registry_unlink(fx.name);
+	srt_cleanup_names();
+}
+
 /* A record corrupted on purpose is reported by verify and sanitised for readers. */
 static void test_verify_finds_bad_records(void **state)
 {
@@ -815,6 +973,7 @@ int main(void)
 	                                    srt_teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_finds_bad_records, srt_setup_small,
 	                                    srt_teardown),
+	    cmocka_unit_test(test_hostile_long_record_writers),
 	};
 	/* SRT_FILTER=test_fuzz_header runs one test, e.g. in a loop of 200. */
 	if (getenv("SRT_FILTER"))
