@@ -363,6 +363,93 @@ static void test_many_clients(void **state)
 	assert_int_equal(clients(fx->reg, a), 0);
 }
 
+/* What a scan and a walk report, per slot; UINT32_MAX where no session. */
+struct counts {
+	uint32_t cap;
+	uint32_t scan[130], walk[130];
+};
+
+static int count_scan(const sr_session_brief *b, void *ctx)
+{
+	struct counts *c = ctx;
+	assert_true(b->slot < c->cap);
+	c->scan[b->slot] = b->clients;
+	return 0;
+}
+
+static int count_walk(const sr_session_info *in, void *ctx)
+{
+	struct counts *c = ctx;
+	assert_true(in->slot < c->cap);
+	c->walk[in->slot] = in->clients;
+	return 0;
+}
+
+static void expect_counts(sr_registry *reg, uint32_t cap, const uint32_t *want)
+{
+	struct counts c = {.cap = cap};
+	memset(c.scan, 0xff, sizeof(c.scan));
+	memset(c.walk, 0xff, sizeof(c.walk));
+	assert_int_equal(sr_session_scan(reg, count_scan, &c), 0);
+	assert_int_equal(sr_session_foreach(reg, count_walk, &c), 0);
+	for (uint32_t s = 0; s < cap; s++) {
+		if (c.scan[s] != want[s] || c.walk[s] != want[s])
+			fail_msg("capacity %u slot %u: scan %u, walk %u, want %u", cap, s,
+			         c.scan[s], c.walk[s], want[s]);
+	}
+}
+
+/*
+ * The walks' per-slot sums sit behind one bit per slot, in 64-bit words
+ * cleared per walk: capacities of one slot, one word exactly, one past a
+ * word and a partial second word, with viewers on the first and last slot
+ * of each word, must all count exactly, and a slot reused between walks
+ * (same bit, new generation) must not inherit the previous walk's sum.
+ */
+static void test_walk_sums_at_word_edges(void **state)
+{
+	(void)state;
+	static const uint32_t caps[] = {1, 63, 64, 65, 130};
+	for (size_t k = 0; k < SRT_ARRAY_LEN(caps); k++) {
+		uint32_t cap = caps[k], want[130];
+		struct srt_fx fx;
+		uuid_t ids[130];
+		assert_int_equal(srt_create(&fx, cap, 2, 256), 0);
+		for (uint32_t i = 0; i < cap; i++) {
+			srt_uuid(ids[i]);
+			assert_int_equal(sr_session_insert(fx.reg, ids[i], NULL), 0);
+		}
+		/* Slot order is the free stack's: ask each session its slot. */
+		for (uint32_t i = 0; i < cap; i++) {
+			sr_session_info in;
+			assert_int_equal(sr_session_snapshot(fx.reg, ids[i], &in), 0);
+			uint32_t s = in.slot,
+			         n = s % 64 == 0 || s % 64 == 63 || s == cap - 1 ? 3 : s % 2;
+			for (uint32_t v = 0; v < n; v++)
+				assert_int_equal(sr_session_add_client(fx.reg, ids[i]), 0);
+			want[s] = n;
+		}
+		expect_counts(fx.reg, cap, want);
+		/* The last session's slot changes hands: same bit, new owner. */
+		sr_session_info last;
+		assert_int_equal(sr_session_snapshot(fx.reg, ids[cap - 1], &last), 0);
+		assert_int_equal(sr_session_delete(fx.reg, ids[cap - 1]), 0);
+		srt_uuid(ids[cap - 1]);
+		assert_int_equal(sr_session_insert(fx.reg, ids[cap - 1], NULL), 0);
+		sr_session_info again;
+		assert_int_equal(sr_session_snapshot(fx.reg, ids[cap - 1], &again), 0);
+		assert_int_equal(again.slot, last.slot);
+		want[last.slot] = 0;
+		expect_counts(fx.reg, cap, want);
+		assert_int_equal(sr_session_add_client(fx.reg, ids[cap - 1]), 0);
+		want[last.slot] = 1;
+		expect_counts(fx.reg, cap, want);
+		sr_registry_close(fx.reg);
+		sr_registry_unlink(fx.name);
+	}
+	srt_cleanup_names();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +465,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_touch_and_idle, srt_setup_small, srt_teardown),
 	    cmocka_unit_test(test_should_cleanup_truth_table),
 	    cmocka_unit_test_setup_teardown(test_many_clients, srt_setup_small, srt_teardown),
+	    cmocka_unit_test(test_walk_sums_at_word_edges),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_kill_children();
