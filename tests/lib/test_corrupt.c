@@ -744,6 +744,95 @@ static void test_hostile_long_record_writers(void **state)
 	srt_cleanup_names();
 }
 
+static int count_info(const sr_session_info *in, void *ctx)
+{
+	(void)in;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static int count_brief(const sr_session_brief *b, void *ctx)
+{
+	(void)b;
+	(*(unsigned *)ctx)++;
+	return 0;
+}
+
+/*
+ * Every cell of both index arrays garbage: all ones, slot + 2 at and past
+ * capacity + 2 under every tag, slot bits 0 and 1 under a tag (slot + 2
+ * wrapping below zero), random words.  Lookups only miss (no hang, no slot
+ * outside the table), walks do not use the index, verify counts every
+ * session it cannot find, and the next insert, finding no free cell,
+ * rebuilds the index from the hot records, after which every session is
+ * found again.
+ */
+static void test_hostile_index_entries(void **state)
+{
+	(void)state;
+	unsigned seed = (unsigned)getpid() * 31u;
+	for (int pattern = 0; pattern < 6; pattern++) {
+		struct srt_fx fx;
+		uuid_t ids[6];
+		assert_int_equal(srt_create(&fx, 6, 2, 4), 0);
+		sr_registry *r = fx.reg;
+		for (int i = 0; i < 5; i++) {
+			srt_uuid(ids[i]);
+			assert_int_equal(sr_session_insert(r, ids[i], NULL), 0);
+		}
+		for (int a = 0; a < 2; a++) {
+			for (uint32_t i = 0; i < r->index_size; i++) {
+				uint32_t tag = (uint32_t)rand_r(&seed) % 128u << SR_IX_SLOT_BITS, e;
+				switch (pattern) {
+				case 0:
+					e = UINT32_MAX;
+					break;
+				case 1:
+					e = tag | (r->capacity + 2);
+					break;
+				case 2:
+					e = tag | (r->capacity + 2 + i);
+					break;
+				case 3:
+					e = tag | (i % 2); /* slot + 2 of 0 or 1: a wrapped slot */
+					break;
+				case 4:
+					e = SR_IX_SLOT_MASK;
+					break;
+				default:
+					e = (uint32_t)rand_r(&seed) << 1 ^ (uint32_t)rand_r(&seed);
+				}
+				/* Empty and tombstone cells would end or skip probes
+				 * honestly; this is about garbage. */
+				if (e <= SR_IX_TOMB)
+					e = UINT32_MAX;
+				atomic_store(&r->index[a][i], e);
+			}
+		}
+		for (int i = 0; i < 5; i++) {
+			int rc = sr_session_find(r, ids[i], NULL);
+			/* Random words may name the right slot by chance. */
+			assert_true(rc == -ENOENT || (pattern == 5 && rc == 0));
+		}
+		unsigned walked = 0, scanned = 0;
+		assert_int_equal(sr_session_foreach(r, count_info, &walked), 0);
+		assert_int_equal(sr_session_scan(r, count_brief, &scanned), 0);
+		assert_int_equal(walked, 5);
+		assert_int_equal(scanned, 5);
+		int bad = sr_registry_verify(r);
+		assert_true(bad > 0 || pattern == 5);
+		assert_true(bad <= 5);
+		srt_uuid(ids[5]);
+		assert_int_equal(sr_session_insert(r, ids[5], NULL), 0);
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(sr_session_find(r, ids[i], NULL), 0);
+		assert_int_equal(sr_registry_verify(r), 0);
+		sr_registry_close(r);
+		sr_registry_unlink(fx.name);
+	}
+	srt_cleanup_names();
+}
+
 /* A record corrupted on purpose is reported by verify and sanitised for readers. */
 static void test_verify_finds_bad_records(void **state)
 {
@@ -974,6 +1063,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_verify_finds_bad_records, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test(test_hostile_long_record_writers),
+	    cmocka_unit_test(test_hostile_index_entries),
 	};
 	/* SRT_FILTER=test_fuzz_header runs one test, e.g. in a loop of 200. */
 	if (getenv("SRT_FILTER"))
