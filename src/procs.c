@@ -406,20 +406,23 @@ uint64_t *sr__walk_buf_get(struct sr_registry *r)
 	size_t bytes = ((size_t)r->capacity + sr__walk_bits_words(r)) * sizeof(uint64_t);
 	if (pthread_mutex_trylock(&r->walk_lock) != 0)
 		return malloc(bytes);
-	if (!r->walk_buf)
-		r->walk_buf = malloc(bytes);
-	if (!r->walk_buf) {
-		pthread_mutex_unlock(&r->walk_lock);
-		return NULL;
+	uint64_t *buf = atomic_load_explicit(&r->walk_buf, memory_order_relaxed);
+	if (!buf) {
+		buf = malloc(bytes);
+		atomic_store_explicit(&r->walk_buf, buf, memory_order_relaxed);
 	}
-	return r->walk_buf;
+	if (!buf)
+		pthread_mutex_unlock(&r->walk_lock);
+	return buf;
 }
 
 void sr__walk_buf_put(struct sr_registry *r, uint64_t *buf)
 {
 	if (!buf)
 		return;
-	if (buf == r->walk_buf)
+	/* Only the lock holder has the handle's buffer: a fresh one is a
+	 * different live allocation, so it never compares equal. */
+	if (buf == atomic_load_explicit(&r->walk_buf, memory_order_relaxed))
 		pthread_mutex_unlock(&r->walk_lock);
 	else
 		free(buf);

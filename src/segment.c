@@ -313,7 +313,7 @@ void sr_registry_close(sr_registry *reg)
 	pthread_mutex_destroy(&reg->claim_lock);
 	sr__live_free(reg);
 	pthread_mutex_destroy(&reg->walk_lock);
-	free(reg->walk_buf);
+	free(atomic_load_explicit(&reg->walk_buf, memory_order_relaxed));
 	free(reg);
 }
 

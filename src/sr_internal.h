@@ -288,7 +288,10 @@ struct sr_registry {
 	/* Per-slot client sums of the last walk, kept for the next: a fresh
 	 * capacity x 8 B buffer costs a page fault per 4 KiB on every scan. */
 	pthread_mutex_t walk_lock;
-	uint64_t *walk_buf;
+	/* Set once, under walk_lock, then kept until close; atomic because a
+	 * thread that walked with a fresh buffer compares against it without
+	 * the lock while the holder may be setting it. */
+	uint64_t *_Atomic walk_buf;
 	/* The owner word this process set by claiming through this handle, or 0;
 	 * a forked child forgets it. */
 	_Atomic uint64_t owner_word;

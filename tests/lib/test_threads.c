@@ -146,7 +146,11 @@ static void test_threads_start_race(void **state)
 
 /* ---- Snapshots stay whole under a writer thread ---------------------------- */
 
-#define READER_THREADS 2
+/* Two on the writer's handle (their walks share its walk buffer), one on a
+ * read-only handle of its own. */
+#define READER_THREADS 3
+
+#define TORN_CLIENTS 3
 
 struct torn_state {
 	sr_registry *writer_reg;
@@ -182,15 +186,48 @@ struct reader_arg {
 	int idx;
 };
 
+/* A walk's view of the one session; 1 stops the walk. */
+static int torn_walk_cb(const sr_session_info *in, void *ctx)
+{
+	memcpy(ctx, in, sizeof(*in));
+	return 1;
+}
+
+static int torn_scan_cb(const sr_session_brief *b, void *ctx)
+{
+	*(uint32_t *)ctx = b->clients;
+	return 1;
+}
+
+/* Snapshots, walks and scans in turn: a walk fills its info straight from
+ * the packed record with its own retry path, and walks and scans of one
+ * handle share its walk buffer. */
 static void *torn_reader(void *p)
 {
 	struct reader_arg *a = p;
 	struct torn_state *t = a->t;
+	sr_registry *reg = t->reader_reg[a->idx];
 	sr_session_info info;
 	char why[512];
 
-	while (!atomic_load(&t->stop)) {
-		int rc = sr_session_snapshot(t->reader_reg[a->idx], t->id, &info);
+	for (unsigned n = 0; !atomic_load(&t->stop); n++) {
+		int rc;
+		if (n % 3 == 0) {
+			rc = sr_session_snapshot(reg, t->id, &info);
+		} else if (n % 3 == 1) {
+			rc = sr_session_foreach(reg, torn_walk_cb, &info);
+			rc = rc == 1 ? 0 : rc == 0 ? -ENOENT : rc;
+		} else {
+			uint32_t clients = UINT32_MAX;
+			rc = sr_session_scan(reg, torn_scan_cb, &clients);
+			if (rc == 1 && clients == TORN_CLIENTS)
+				continue;
+			snprintf(why, sizeof(why), "scan: rc %d, %u clients", rc, clients);
+			if (atomic_fetch_add(&t->r[a->idx].torn, 1) == 0)
+				snprintf(t->r[a->idx].first_torn, sizeof(t->r[a->idx].first_torn),
+				         "%s", why);
+			continue;
+		}
 		if (rc == -SR_EBUSY) {
 			atomic_fetch_add(&t->r[a->idx].busy, 1);
 			continue;
@@ -226,6 +263,9 @@ static void test_threads_snapshots_never_torn(void **state)
 	/* One reader on the writer's handle, one on a read-only handle of its own. */
 	t->reader_reg[0] = fx->reg;
 	assert_int_equal(sr_registry_attach(fx->name, SR_ATTACH_READONLY, &t->reader_reg[1]), 0);
+	t->reader_reg[2] = fx->reg;
+	for (int i = 0; i < TORN_CLIENTS; i++)
+		assert_int_equal(sr_session_add_client(fx->reg, id), 0);
 
 	assert_int_equal(pthread_create(&wt, NULL, torn_writer, t), 0);
 	for (int i = 0; i < READER_THREADS; i++) {
@@ -235,7 +275,7 @@ static void test_threads_snapshots_never_torn(void **state)
 	double end = srt_now_ms() + 4000;
 	while (srt_now_ms() < end) {
 		if (atomic_load(&t->r[0].checks) >= 5000 && atomic_load(&t->r[1].checks) >= 5000 &&
-		    atomic_load(&t->writes) > 1000)
+		    atomic_load(&t->r[2].checks) >= 5000 && atomic_load(&t->writes) > 1000)
 			break;
 		srt_sleep_ms(20);
 	}
@@ -395,6 +435,85 @@ static void test_threads_insert_delete_find(void **state)
 	srt_cleanup_names();
 }
 
+/* ---- first walks of a handle --------------------------------------------- */
+
+#define WALK_THREADS 4
+#define WALK_ROUNDS  40
+
+struct walk_arg {
+	sr_registry *reg;
+	pthread_barrier_t *go;
+	bool scan;
+	int rc;
+	unsigned seen;
+	uint32_t clients;
+};
+
+static int count_walk(const sr_session_info *in, void *ctx)
+{
+	struct walk_arg *a = ctx;
+	a->seen++;
+	a->clients += in->clients;
+	return 0;
+}
+
+static int count_scan(const sr_session_brief *b, void *ctx)
+{
+	struct walk_arg *a = ctx;
+	a->seen++;
+	a->clients += b->clients;
+	return 0;
+}
+
+static void *first_walk(void *p)
+{
+	struct walk_arg *a = p;
+	pthread_barrier_wait(a->go);
+	a->rc = a->scan ? sr_session_scan(a->reg, count_scan, a)
+	                : sr_session_foreach(a->reg, count_walk, a);
+	return NULL;
+}
+
+/*
+ * Walks and scans of one handle share its walk buffer, which the first walk
+ * allocates; the others walk with buffers of their own meanwhile.  Threads
+ * released together onto fresh handles make those first walks collide
+ * (TSan: the handle's buffer pointer was read without the lock while its
+ * first holder set it), and every walk must count the same viewers.
+ */
+static void test_threads_first_walks(void **state)
+{
+	struct srt_fx *fx = *state;
+	uuid_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		srt_uuid(ids[i]);
+		assert_int_equal(sr_session_insert(fx->reg, ids[i], NULL), 0);
+		for (int c = 0; c <= i; c++)
+			assert_int_equal(sr_session_add_client(fx->reg, ids[i]), 0);
+	}
+	for (int round = 0; round < WALK_ROUNDS; round++) {
+		sr_registry *reg = NULL;
+		assert_int_equal(
+		    sr_registry_attach(fx->name, round % 2 ? SR_ATTACH_READONLY : 0, &reg), 0);
+		pthread_barrier_t go;
+		pthread_t th[WALK_THREADS];
+		struct walk_arg a[WALK_THREADS];
+		pthread_barrier_init(&go, NULL, WALK_THREADS);
+		for (int i = 0; i < WALK_THREADS; i++) {
+			a[i] = (struct walk_arg){.reg = reg, .go = &go, .scan = i % 2};
+			assert_int_equal(pthread_create(&th[i], NULL, first_walk, &a[i]), 0);
+		}
+		for (int i = 0; i < WALK_THREADS; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].rc, 0);
+			assert_int_equal(a[i].seen, 3);
+			assert_int_equal(a[i].clients, 1 + 2 + 3);
+		}
+		pthread_barrier_destroy(&go);
+		sr_registry_close(reg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +523,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_threads_snapshots_never_torn, srt_setup_small,
 	                                    srt_teardown),
 	    cmocka_unit_test(test_threads_insert_delete_find),
+	    cmocka_unit_test_setup_teardown(test_threads_first_walks, srt_setup_small,
+	                                    srt_teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	srt_cleanup_names();
