@@ -252,7 +252,9 @@ struct sr_header {
 
 	/* Writer lock and what it protects. */
 	alignas(SR_CACHELINE) pthread_mutex_t lock;
-	uint32_t free_top;
+	/* Apart from the lock: a contender reading the lock word would
+	 * otherwise pull these from the holder on every look. */
+	alignas(SR_CACHELINE) uint32_t free_top;
 	uint32_t tombstones;
 	struct {
 		_Atomic uint32_t op;
