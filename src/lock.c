@@ -128,15 +128,14 @@ static inline void cpu_relax(void)
  * spins takes it without the futex sleep and wake-up, two system calls that
  * cost more than the critical section.  It spins reading the lock word and
  * tries only when it looks free, and backs off exponentially between looks:
- * each look pulls the lock's cache line away from the holder (the free
- * stack and work-in-progress record sit on the next line for that reason),
- * and a contender that
- * looks every few ns takes the lock at every release, so two processes hand
- * every operation's lines from core to core (insert + delete: 0.28x of one
- * process together, measured).  Backing off lets the holder run a stretch of
- * operations in its own cache (0.28x became 0.8x to 0.9x).  Pauses are
- * about 25 ns here: looks come every 1.6 to 25 us, for about 100 us in all
- * (a holder that long is descheduled), then the futex. */
+ * each look pulls the lock's cache line away from the holder (the free stack
+ * and work-in-progress record sit on the next line for that reason), and a
+ * contender that looks every few ns takes the lock at every release, so two
+ * processes hand every operation's lines from core to core (insert + delete:
+ * 0.28x of one process together, measured).  Backing off lets the holder run
+ * a stretch of operations in its own cache (0.28x became 0.7x to 0.9x).
+ * Pauses are about 25 ns here: looks come every 1.6 to 25 us, for about
+ * 100 us in all (a holder that long is descheduled), then the futex. */
 #define SR_LOCK_BACKOFF_MIN 64
 #define SR_LOCK_BACKOFF_MAX 1024
 #define SR_LOCK_SPIN_BUDGET 4000
