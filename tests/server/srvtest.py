@@ -317,8 +317,27 @@ class Env:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if failures:
+            self.dump_logs()
         if not os.environ.get("SR_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dump_logs(self, lines=40):
+        """A failed run's evidence goes with its directory: print the end of
+        every log in it (servers, reapers, clients) before it is removed."""
+        for root, _, names in os.walk(self.dir):
+            for name in sorted(names):
+                if not name.endswith(".log"):
+                    continue
+                path = os.path.join(root, name)
+                try:
+                    with open(path, errors="replace") as f:
+                        tail = f.readlines()[-lines:]
+                except OSError:
+                    continue
+                log(f"--- last {len(tail)} lines of {os.path.relpath(path, self.dir)}")
+                for line in tail:
+                    print("    " + line.rstrip("\n"), flush=True)
 
 
 class CurlViewer:
