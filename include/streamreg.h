@@ -534,9 +534,9 @@ SR_API int sr_session_find(sr_registry *reg, const uuid_t id, uint32_t *generati
 
 /**
  * Find and touch: set the last access to now.  The per-request hot path;
- * lock-free, and writes shared memory only when the coarse clock moved.
- * Touches racing in two processes across a clock tick may leave the
- * earlier tick (CLOCK_MONOTONIC_COARSE, a few ms).
+ * lock-free, and writes shared memory only when the coarse clock moved,
+ * with a compare-and-swap, so the last access never goes back, not even
+ * when a toucher stalls between reading the clock and storing.
  */
 SR_API int sr_session_touch(sr_registry *reg, const uuid_t id);
 
