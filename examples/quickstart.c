@@ -1,6 +1,10 @@
 /* examples/quickstart.c: create a registry, register a channel, count a
  * viewer, request a start, and read it all back.  Every call is checked.
- * Build: cc quickstart.c $(pkg-config --cflags --libs streamreg)
+ * Build, at the top of this tree after `bash scripts/setup.sh`:
+ *   cc -Iinclude -o quickstart examples/quickstart.c -Lbuild/src -lstreamreg \
+ *      -Wl,-rpath,"$PWD/build/src"
+ * or, once `cmake --install build && ldconfig` put the library on the system:
+ *   cc -o quickstart quickstart.c $(pkg-config --cflags --libs streamreg)
  * Run:   ./quickstart [REGISTRY-NAME]    (default: quickstart-PID) */
 #include <stdio.h>
 #include <unistd.h>

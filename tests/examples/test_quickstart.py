@@ -3,8 +3,10 @@
 word the C program the README shows."""
 import os
 import re
+import shlex
 import subprocess
 import sys
+import tempfile
 
 
 def fail(msg):
@@ -50,6 +52,28 @@ def main():
         example = f.read()
     if example not in blocks:
         fail("README.md's C example differs from examples/quickstart.c")
+
+    # The build command it gives for this tree works: run it with this
+    # build's library directory in place of build/src, then the program.
+    # A sanitizer build's library needs its runtime, which a plain cc
+    # command does not link: that build skips this part.
+    libdir = os.environ.get("SR_LIBDIR", "")
+    m = re.search(r"^ \*   (cc -Iinclude .*\\\n \*\s+.*)$", example, re.M)
+    if not m:
+        fail("examples/quickstart.c no longer gives the build command for this tree")
+    if libdir and not os.environ.get("SR_SANITIZED"):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = re.sub(r"\\\n \*\s+", " ", m.group(1))
+            argv = shlex.split(cmd.replace("$PWD/build/src", libdir).replace("build/src", libdir))
+            argv[argv.index("-o") + 1] = os.path.join(tmp, "quickstart")
+            p = subprocess.run(argv, cwd=src, capture_output=True, text=True, timeout=120)
+            if p.returncode != 0:
+                fail("the documented build failed: %s\n%s" % (" ".join(argv), p.stderr))
+            p = subprocess.run([os.path.join(tmp, "quickstart"), name + "-built"],
+                               capture_output=True, text=True, timeout=30)
+            if p.returncode != 0 or "removed registry" not in p.stdout:
+                fail("the program built by the documented command: exit %d, %s"
+                     % (p.returncode, p.stderr))
     print("ok")
 
 
