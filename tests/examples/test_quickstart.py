@@ -64,7 +64,8 @@ def main():
     if libdir and not os.environ.get("SR_SANITIZED"):
         with tempfile.TemporaryDirectory() as tmp:
             cmd = re.sub(r"\\\n \*\s+", " ", m.group(1))
-            argv = shlex.split(cmd.replace("$PWD/build/src", libdir).replace("build/src", libdir))
+            cmd = cmd.replace('"$PWD/build/src"', shlex.quote(libdir))
+            argv = shlex.split(cmd.replace("-Lbuild/src", "-L" + shlex.quote(libdir)))
             argv[argv.index("-o") + 1] = os.path.join(tmp, "quickstart")
             p = subprocess.run(argv, cwd=src, capture_output=True, text=True, timeout=120)
             if p.returncode != 0:
